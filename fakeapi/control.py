@@ -1,0 +1,132 @@
+"""Test-side handle on a fakeapi subprocess: start it, steer it, stop it."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Self
+
+_READY_PREFIX = "fakeapi listening on "
+# Bypass *_proxy env vars: a proxy must never sit between tests and localhost.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class FakeApiError(RuntimeError):
+    """Carries the server's error text, which urllib's HTTPError hides."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"fakeapi answered {status}: {message}")
+        self.status = status
+
+
+class FakeApi:
+    """One running server per instance; usable as a context manager."""
+
+    def __init__(self, url: str, process: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.process = process
+
+    @classmethod
+    def start(
+        cls, records: int = 250, seed: int = 1, page_delay: float = 0.0, port: int = 0
+    ) -> Self:
+        """Block until the server is accepting, so tests never race its startup."""
+        argv = [sys.executable, "-m", "fakeapi", "--port", str(port)]
+        argv += ["--records", str(records), "--seed", str(seed)]
+        argv += ["--page-delay", str(page_delay)]
+        # stderr goes to a file: an unread pipe could fill up and stall the server.
+        with tempfile.TemporaryFile() as errfile:
+            process = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=errfile,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            stdout = process.stdout
+            assert stdout is not None
+            lines: queue.Queue[bytes] = queue.Queue()
+            threading.Thread(
+                target=lambda: lines.put(stdout.readline()), daemon=True
+            ).start()
+            try:
+                line = lines.get(timeout=15).decode().strip()
+            except queue.Empty:
+                line = ""
+            if not line.startswith(_READY_PREFIX):
+                _terminate(process)
+                errfile.seek(0)
+                stderr = errfile.read().decode(errors="replace")
+                raise RuntimeError(f"fakeapi failed to start: {line!r}\n{stderr}")
+        return cls(line.removeprefix(_READY_PREFIX), process)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with _OPENER.open(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raw = exc.read().decode(errors="replace")
+            try:
+                message = json.loads(raw).get("error", raw)
+            except (ValueError, AttributeError):
+                message = raw
+            raise FakeApiError(exc.code, message) from None
+
+    def reset(self, **kw: Any) -> dict[str, Any]:
+        """Keys: records, seed, page_delay, fail_pages; omitted ones use CLI values."""
+        return self._call("POST", "/_control/reset", kw)
+
+    def update(self, ids: list[int], fields: dict[str, Any] | None = None) -> Any:
+        """Simulate upstream edits: bumps version/updated_at of those ids."""
+        return self._call("POST", "/_control/update", {"ids": ids, "fields": fields})
+
+    def replace(self, index: int, record: Any) -> Any:
+        """Serve ``record`` verbatim at 0-based ``index``, to fake a broken upstream."""
+        return self._call(
+            "POST", "/_control/replace", {"index": index, "record": record}
+        )
+
+    def configure(self, **kw: Any) -> dict[str, Any]:
+        """Change page_delay / fail_pages mid-test without losing data or counters."""
+        return self._call("POST", "/_control/config", kw)
+
+    def stats(self) -> dict[str, Any]:
+        """How many /products calls arrived, per page, since the last reset."""
+        return self._call("GET", "/_control/stats")
+
+    def records(self) -> list[Any]:
+        """Everything the API would serve, as an oracle for sync assertions."""
+        return self._call("GET", "/_control/records")
+
+    def stop(self) -> None:
+        """Idempotent, so both fixtures and __exit__ may call it."""
+        _terminate(self.process)
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()

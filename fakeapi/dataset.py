@@ -1,0 +1,137 @@
+"""Product records computed on demand from (seed, index), so a million cost no RAM."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+_M64 = (1 << 64) - 1
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+_ADJ = (
+    "Rugged", "Compact", "Deluxe", "Classic", "Modern", "Vintage", "Portable",
+    "Premium", "Sturdy", "Elegant", "Handmade", "Smart", "Quiet", "Bright",
+    "Foldable", "Heavy-Duty",
+)  # fmt: skip
+_MAT = (
+    "Oak", "Steel", "Walnut", "Bamboo", "Copper", "Ceramic", "Linen", "Glass",
+    "Leather", "Granite", "Alloy", "Cotton", "Brass", "Marble", "Wool", "Cork",
+)  # fmt: skip
+_NOUN = (
+    "Desk Lamp", "Kettle", "Bookshelf", "Backpack", "Chair", "Coffee Grinder",
+    "Cutting Board", "Planter", "Wall Clock", "Water Bottle", "Notebook",
+    "Side Table", "Speaker", "Toolbox", "Blanket", "Mirror",
+)  # fmt: skip
+_TAGS = (
+    "home", "office", "outdoor", "kitchen", "gift", "eco", "sale", "new",
+    "bestseller", "travel", "kids", "garden", "diy", "audio", "decor", "limited",
+)  # fmt: skip
+_DESC_A = (
+    "Built to last with reinforced joints and a clean finish.",
+    "Designed in-house and tested for everyday use at scale.",
+    "A practical choice that fits small and large spaces alike.",
+    "Carefully packed and shipped from our regional warehouse.",
+    "Made from responsibly sourced materials and low-VOC coatings.",
+    "Easy to assemble with the included tools and short guide.",
+    "Backed by a two-year warranty and friendly customer support.",
+    "Lightweight yet stable thanks to a balanced base design.",
+)  # fmt: skip
+_DESC_B = (
+    "Wipe clean with a damp cloth; avoid harsh chemical cleaners.",
+    "Available in several colours while stocks last this season.",
+    "Pairs well with other items from the same product family.",
+    "Dimensions and weight are listed on the specification sheet.",
+    "Ideal as a gift and arrives in recyclable, plastic-free packaging.",
+    "Store in a dry place away from direct sunlight when unused.",
+    "Customers rate it highly for value, comfort and durability.",
+    "Spare parts can be ordered separately through our support desk.",
+)  # fmt: skip
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+_NAMES = tuple(f"{a} {m} {n}" for a in _ADJ for m in _MAT for n in _NOUN)
+_DESCS = tuple(f"{a} {b}" for a in _DESC_A for b in _DESC_B)
+_TAG_SETS = tuple(
+    _dumps([_TAGS[k % 16], _TAGS[(k + 5) % 16], _TAGS[(k + 11) % 16]][: 2 + k // 16])
+    for k in range(32)
+)
+
+
+def updated_at(version: int) -> str:
+    """Timestamps follow the version so clients can see ordering without a clock."""
+    return (_EPOCH + timedelta(minutes=version)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_TEMPLATE = (
+    '{"id":%d,"sku":"SKU-%07d","name":"%s X-%d","price":"%d.%02d","stock":%d,'
+    '"tags":%s,"description":"%s","version":1,"updated_at":"' + updated_at(1) + '"}'
+)
+
+
+class Dataset:
+    """Base records are never stored; only overridden ones are, pre-serialised."""
+
+    def __init__(self, records: int, seed: int) -> None:
+        self.total = records
+        self.seed = seed
+        self._salt = (seed * 0xBF58476D1CE4E5B9 + 0x632BE59BD9B4E5) & _M64
+        self._overrides: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def _base(self, i: int) -> str:
+        x = ((i + 1) * 0x9E3779B97F4A7C15 ^ self._salt) & _M64
+        x = ((x ^ (x >> 31)) * 0x94D049BB133111EB) & _M64
+        x ^= x >> 29
+        cents = 199 + (x >> 40) % 99_801
+        return _TEMPLATE % (
+            i + 1,
+            i + 1,
+            _NAMES[x & 4095],
+            100 + (x >> 12) % 900,
+            cents // 100,
+            cents % 100,
+            (x >> 22) % 1000,
+            _TAG_SETS[(x >> 32) & 31],
+            _DESCS[(x >> 52) & 63],
+        )
+
+    def page(self, start: int, stop: int) -> list[str]:
+        """JSON text per record, ready to splice into a response body."""
+        stop = min(stop, self.total)
+        base, overrides = self._base, self._overrides
+        if not overrides:
+            return [base(i) for i in range(start, stop)]
+        return [overrides.get(i) or base(i) for i in range(start, stop)]
+
+    def all_json(self) -> str:
+        return "[" + ",".join(self.page(0, self.total)) + "]"
+
+    def update(self, ids: list[Any], fields: dict[str, Any]) -> list[int]:
+        """Bump versions the way a real upstream edit would, so syncs see changes."""
+        if any(type(i) is not int or not 1 <= i <= self.total for i in ids):
+            raise ValueError(f"ids must be integers in 1..{self.total}")
+        with self._lock:
+            staged = {}
+            for index in {i - 1 for i in ids}:
+                record = json.loads(self._overrides.get(index) or self._base(index))
+                if not isinstance(record, dict):
+                    raise ValueError(f"record id {index + 1} is not an object")
+                version = record.get("version")
+                record["version"] = version + 1 if type(version) is int else 2
+                record["updated_at"] = updated_at(record["version"])
+                record.update(fields)
+                staged[index] = _dumps(record)
+            self._overrides.update(staged)
+        return sorted(i + 1 for i in staged)
+
+    def replace(self, index: Any, record: Any) -> None:
+        """Raw on purpose: tests need records the real API could plausibly botch."""
+        with self._lock:
+            if type(index) is not int or not 0 <= index < self.total:
+                raise ValueError(f"index must be an integer in 0..{self.total - 1}")
+            self._overrides[index] = _dumps(record)

@@ -1,0 +1,215 @@
+"""HTTP front of the fake API, plus the /_control knobs tests use to steer it."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fakeapi.dataset import Dataset
+
+MAX_PER_PAGE = 1000
+_INT_RE = re.compile(r"-?[0-9]{1,18}")
+
+
+class BadRequest(ValueError):
+    """Raised for client mistakes so they become a 400 rather than a 500."""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """CLI values that a bare reset returns to."""
+
+    records: int = 250
+    seed: int = 1
+    page_delay: float = 0.0
+
+
+def _int(value: Any, name: str, minimum: int | None = None) -> int:
+    if type(value) is not int or (minimum is not None and value < minimum):
+        raise BadRequest(f"{name} must be an integer >= {minimum}")
+    return value
+
+
+def _delay(value: Any) -> float:
+    if type(value) not in (int, float) or not 0 <= value < 3600:
+        raise BadRequest("page_delay must be a number of seconds >= 0")
+    return float(value)
+
+
+def _fail_pages(value: Any) -> dict[int, int]:
+    if not isinstance(value, dict):
+        raise BadRequest('fail_pages must be an object like {"3": 503}')
+    try:
+        pages = {int(k): v for k, v in value.items()}
+    except ValueError:
+        raise BadRequest("fail_pages keys must be page numbers") from None
+    if any(type(v) is not int or not 400 <= v <= 599 for v in pages.values()):
+        raise BadRequest("fail_pages statuses must be integers in 400..599")
+    return pages
+
+
+def _query_int(params: dict[str, list[str]], name: str, default: int) -> int:
+    raw = params.get(name, [str(default)])[-1].strip()
+    if not _INT_RE.fullmatch(raw):
+        raise BadRequest(f"{name} must be an integer")
+    return int(raw)
+
+
+class FakeApiServer(ThreadingHTTPServer):
+    """Holds all mutable state; a lock guards swaps and counters."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], defaults: Defaults) -> None:
+        super().__init__(address, Handler)
+        self.defaults = defaults
+        self.lock = threading.Lock()
+        self.reset({})
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "records": self.dataset.total,
+            "seed": self.dataset.seed,
+            "page_delay": self.page_delay,
+            "fail_pages": {str(k): v for k, v in sorted(self.fail_pages.items())},
+        }
+
+    def reset(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Fresh data and counters per test, without paying for a new process."""
+        d = self.defaults
+        dataset = Dataset(
+            _int(body.get("records", d.records), "records", 0),
+            _int(body.get("seed", d.seed), "seed"),
+        )
+        delay = _delay(body.get("page_delay", d.page_delay))
+        fail = _fail_pages(body.get("fail_pages", {}))
+        with self.lock:
+            self.dataset, self.page_delay, self.fail_pages = dataset, delay, fail
+            self.requests, self.pages = 0, {}
+            return self.config()
+
+    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Lets a test inject slowness or failures mid-sync."""
+        delay = _delay(body.get("page_delay", self.page_delay))
+        fail = _fail_pages(body.get("fail_pages", self.fail_pages))
+        with self.lock:
+            self.page_delay, self.fail_pages = delay, fail
+            return self.config()
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            pages = {str(k): v for k, v in sorted(self.pages.items())}
+            return {"requests": self.requests, "pages": pages}
+
+    def all_records(self) -> bytes:
+        """The oracle tests compare a finished sync against."""
+        return self.dataset.all_json().encode()
+
+    def update(self, body: dict[str, Any]) -> dict[str, Any]:
+        ids, fields = body.get("ids", []), body.get("fields") or {}
+        if not isinstance(ids, list) or not isinstance(fields, dict):
+            raise BadRequest("ids must be a list and fields an object")
+        return {"updated": self.dataset.update(ids, fields)}
+
+    def replace(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "record" not in body:
+            raise BadRequest("record is required")
+        self.dataset.replace(body.get("index"), body["record"])
+        return {"replaced": body["index"]}
+
+    def products(self, query: str) -> tuple[int, bytes]:
+        """Counted before the delay so tests can see requests that are in flight."""
+        params = parse_qs(query, keep_blank_values=True)
+        page = _query_int(params, "page", 1)
+        per_page = _query_int(params, "per_page", 100)
+        if page < 1:
+            raise BadRequest("page must be >= 1")
+        if per_page < 1:
+            raise BadRequest("per_page must be >= 1")
+        per_page = min(per_page, MAX_PER_PAGE)
+        with self.lock:
+            dataset, delay, fail = self.dataset, self.page_delay, self.fail_pages
+            self.requests += 1
+            self.pages[page] = self.pages.get(page, 0) + 1
+        if delay:
+            time.sleep(delay)
+        if page in fail:
+            return fail[page], b'{"error":"injected failure"}'
+        start = (page - 1) * per_page
+        rows = ",".join(dataset.page(start, start + per_page))
+        tail = f'],"page":{page},"per_page":{per_page},"total":{dataset.total}}}'
+        return 200, ('{"data":[' + rows + tail).encode()
+
+
+def _json(status: int, value: Any) -> tuple[int, bytes]:
+    return status, json.dumps(value).encode()
+
+
+Route = Callable[[FakeApiServer, str, dict[str, Any]], tuple[int, bytes]]
+
+ROUTES: dict[str, tuple[str, Route]] = {
+    "/products": ("GET", lambda s, q, b: s.products(q)),
+    "/health": ("GET", lambda s, q, b: _json(200, {"ok": True})),
+    "/_control/stats": ("GET", lambda s, q, b: _json(200, s.stats())),
+    "/_control/records": ("GET", lambda s, q, b: (200, s.all_records())),
+    "/_control/reset": ("POST", lambda s, q, b: _json(200, s.reset(b))),
+    "/_control/config": ("POST", lambda s, q, b: _json(200, s.configure(b))),
+    "/_control/update": ("POST", lambda s, q, b: _json(200, s.update(b))),
+    "/_control/replace": ("POST", lambda s, q, b: _json(200, s.replace(b))),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Keep-alive JSON handler; Nagle off so small responses are not delayed."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: FakeApiServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: per-request lines would swamp test output and slow benchmarks."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET", b"")
+
+    def do_POST(self) -> None:
+        length = self.headers.get("Content-Length", "0").strip()
+        if not length.isdigit() or "Transfer-Encoding" in self.headers:
+            self.close_connection = True  # body framing unknown: cannot keep alive
+            self._send(400, b'{"error":"Content-Length required"}')
+            return
+        self._dispatch("POST", self.rfile.read(int(length)))
+
+    def _dispatch(self, method: str, raw: bytes) -> None:
+        url = urlsplit(self.path)
+        route = ROUTES.get(url.path)
+        if route is None:
+            status, body = _json(404, {"error": f"no such path: {url.path}"})
+        elif route[0] != method:
+            status, body = _json(405, {"error": f"use {route[0]} for {url.path}"})
+        else:
+            try:
+                parsed = json.loads(raw) if raw.strip() else {}
+                if not isinstance(parsed, dict):
+                    raise BadRequest("request body must be a JSON object")
+                status, body = route[1](self.server, url.query, parsed)
+            except ValueError as exc:  # includes BadRequest and JSONDecodeError
+                status, body = _json(400, {"error": str(exc)})
+            except Exception as exc:  # a reply beats a dropped connection in tests
+                status, body = _json(500, {"error": repr(exc)})
+        self._send(status, body)
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

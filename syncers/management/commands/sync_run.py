@@ -1,0 +1,66 @@
+"""Start runs now, through the same queue and pipeline as a scheduled run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from syncers.models import SyncClient, SyncRun
+from syncers.selectors import client_get, run_summary, run_wait_final
+from syncers.services import sync_run_request
+
+# Exit codes with --wait: scripts can tell "did nothing" apart from "broke".
+EXIT_CODES = {
+    SyncRun.Status.SUCCEEDED: 0,
+    SyncRun.Status.PARTIAL: 2,
+    SyncRun.Status.SKIPPED_LOCKED: 3,
+    SyncRun.Status.SKIPPED_PAUSED: 3,
+}
+
+
+class Command(BaseCommand):
+    help = "Run sync clients now. With --wait, print the outcome and exit non-zero unless it succeeded."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("clients", nargs="+", help="client names or ids")
+        parser.add_argument(
+            "--wait", action="store_true", help="wait for each run to finish"
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=600.0, help="seconds to wait (default 600)"
+        )
+
+    def handle(
+        self, *args: Any, clients: list[str], wait: bool, timeout: float, **options: Any
+    ) -> None:
+        try:  # every name is checked before any run starts
+            targets = [client_get(ref=ref) for ref in clients]
+        except SyncClient.DoesNotExist as exc:
+            raise CommandError(str(exc)) from None
+        runs = [
+            sync_run_request(
+                client=c, trigger=SyncRun.Trigger.COMMAND, who="manage.py sync_run"
+            )
+            for c in targets
+        ]
+        for run in runs:
+            self.stdout.write(
+                f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'"
+            )
+        if not wait:
+            return
+        worst = 0
+        for run in runs:
+            try:
+                final = run_wait_final(run_id=run.pk, timeout=timeout)
+            except TimeoutError as exc:
+                raise CommandError(
+                    f"{exc}; is a worker consuming queue '{run.client.queue}'?"
+                ) from None
+            self.stdout.write(run_summary(final))
+            worst = max(worst, EXIT_CODES.get(final.status, 1))
+        if worst:
+            raise CommandError(
+                f"not every run succeeded (exit {worst})", returncode=worst
+            )

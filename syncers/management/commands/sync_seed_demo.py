@@ -1,0 +1,83 @@
+"""Create the admin login, a connection to the bundled fake API and a demo client with a
+schedule. Idempotent: running it again changes nothing and prints the same login."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from gateway.models import Connection
+from syncers.models import SyncClient, SyncRun, SyncSchedule
+from syncers.services import sync_run_request
+
+DEMO_CLIENT = "demo-products"
+
+
+class Command(BaseCommand):
+    help = "Seed an admin login and a demo sync client against the bundled fake API."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--api-url", default=settings.FAKEAPI_URL, help="fake API base URL"
+        )
+        parser.add_argument(
+            "--run-now",
+            action="store_true",
+            help="queue a first run of the demo client",
+        )
+
+    def handle(self, *args: Any, api_url: str, run_now: bool, **options: Any) -> None:
+        username, password = self._admin_login()
+        connection, _ = Connection.objects.update_or_create(
+            name="fake-api",
+            defaults={"base_url": api_url, "headers": {"Accept": "application/json"}},
+        )
+        client, created = SyncClient.objects.get_or_create(
+            name=DEMO_CLIENT,
+            defaults={
+                "connection": connection,
+                "handler": "demo_products",
+                "config": {"page_size": 100},
+                "batch_size": 200,
+                "description": "Products from the bundled fake API (python -m fakeapi).",
+            },
+        )
+        if created:
+            SyncSchedule.objects.create(
+                client=client,
+                kind=SyncSchedule.Kind.INTERVAL,
+                every=5,
+                period="minutes",
+            )
+            SyncSchedule.objects.create(
+                client=client,
+                kind=SyncSchedule.Kind.CRON,
+                cron="0 3 * * *",
+                timezone="Europe/Berlin",
+            )
+        if run_now:
+            run = sync_run_request(
+                client=client, trigger=SyncRun.Trigger.COMMAND, who="make run"
+            )
+            self.stdout.write(f"queued demo run #{run.pk}")
+        self.stdout.write(f"admin login: {username} / {password}")
+
+    def _admin_login(self) -> tuple[str, str]:
+        """The password is kept in var/ so every `make run` can print it again."""
+        path = settings.VAR_DIR / "admin-login.txt"
+        user_model = get_user_model()
+        if path.exists() and user_model.objects.filter(username="admin").exists():
+            return "admin", path.read_text().strip()
+        password = secrets.token_urlsafe(12)
+        user = user_model.objects.filter(username="admin").first() or user_model(
+            username="admin", is_staff=True, is_superuser=True
+        )
+        user.set_password(password)
+        user.save()
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        return "admin", password

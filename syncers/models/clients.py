@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from celery.schedules import crontab
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from gateway.models import Connection
+
+# Bounded by the SQL parameter limits of one multi-row merge statement (see pipeline.merge).
+MAX_BATCH_SIZE = 5000
+
+
+def default_batch_size() -> int:
+    return settings.SYNC_DEFAULT_BATCH_SIZE
+
+
+def default_queue() -> str:
+    return settings.SYNC_DEFAULT_QUEUE
+
+
+class SyncClient(models.Model):
+    """One sync job: where data comes from (connection + handler config), how it loads (batch
+    size, queue) and whether it may run (state). Its runs and schedules hang off it."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "active"
+        PAUSED = "paused", "paused by an operator"
+        DISABLED = "disabled", "disabled"
+
+    name = models.SlugField(
+        "name",
+        max_length=100,
+        unique=True,
+        help_text="Unique name used in commands and logs.",
+    )
+    description = models.TextField(
+        "description", blank=True, help_text="What this sync is for."
+    )
+    connection = models.ForeignKey(
+        Connection,
+        on_delete=models.PROTECT,
+        related_name="sync_clients",
+        verbose_name="connection",
+        help_text="Gateway connection that owns auth, timeouts and retries for this API.",
+    )
+    handler = models.CharField(
+        "handler",
+        max_length=100,
+        default="rest",
+        help_text="Registered sync handler that reads the source (see the handler registry).",
+    )
+    config = models.JSONField(
+        "source config",
+        default=dict,
+        blank=True,
+        help_text="Handler options (endpoint path, records path, id field, page size...). "
+        "Missing keys take the handler's defaults.",
+    )
+    batch_size = models.PositiveIntegerField(
+        "batch size",
+        default=default_batch_size,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_BATCH_SIZE)],
+        help_text=f"Records per load task (1-{MAX_BATCH_SIZE}).",
+    )
+    queue = models.CharField(
+        "queue",
+        max_length=100,
+        default=default_queue,
+        validators=[
+            RegexValidator(r"^[A-Za-z0-9_.-]+$", "Letters, digits, '.', '_' or '-'.")
+        ],
+        help_text="Celery queue for this client's runs and batches; a worker must consume it.",
+    )
+    state = models.CharField(
+        "state",
+        max_length=20,
+        choices=State.choices,
+        default=State.ACTIVE,
+        help_text="Paused and disabled clients record scheduled runs as skipped and make no request.",
+    )
+    pause_reason = models.CharField(
+        "pause reason", max_length=500, blank=True, help_text="Why it is paused."
+    )
+    paused_by = models.CharField(
+        "paused by", max_length=150, blank=True, help_text="Who paused it."
+    )
+    paused_at = models.DateTimeField(
+        "paused at", null=True, blank=True, help_text="Since when."
+    )
+    fence = models.BigIntegerField(
+        "fence",
+        default=0,
+        editable=False,
+        help_text="Raised by every run start; writes of a run holding an older number are refused.",
+    )
+    checkpoint = models.JSONField(
+        "checkpoint",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Where an unfinished run stopped; the next run resumes here. Empty when the "
+        "last run read the source to its end.",
+    )
+    checkpoint_at = models.DateTimeField(
+        "checkpoint saved", null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        verbose_name = "sync client"
+        ordering = ["name"]
+        permissions = [("run_syncclient", "Can start a sync client run now")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from syncers.registry import get_handler
+
+        try:
+            handler = get_handler(self.handler)
+        except ValidationError as exc:
+            raise ValidationError({"handler": exc.messages}) from None
+        try:
+            self.config = handler.clean_config(self.config or {})
+        except ValidationError as exc:
+            raise ValidationError({"config": exc.messages}) from None
+
+    @property
+    def may_run(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)."
+        ) from None
+
+
+def parse_cron(expr: str) -> dict[str, str]:
+    """Five cron fields as django-celery-beat's CrontabSchedule columns; ValidationError if bad."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValidationError(
+            f"A cron expression has 5 fields (minute hour day-of-month month day-of-week); got {len(fields)}."
+        )
+    names = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+    parsed = dict(zip(names, fields, strict=True))
+    try:
+        crontab(**parsed)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"Invalid cron expression '{expr}': {exc}") from None
+    return parsed
+
+
+class SyncSchedule(models.Model):
+    """When a client runs. Each schedule is mirrored into exactly one django-celery-beat
+    PeriodicTask (see syncers.schedules), so beat needs no code of ours to fire it."""
+
+    class Kind(models.TextChoices):
+        CRON = "cron", "cron"
+        INTERVAL = "interval", "interval"
+        ONCE = "once", "one-shot"
+
+    client = models.ForeignKey(
+        SyncClient,
+        on_delete=models.CASCADE,
+        related_name="schedules",
+        verbose_name="client",
+        help_text="The client this schedule runs.",
+    )
+    kind = models.CharField(
+        "kind",
+        max_length=10,
+        choices=Kind.choices,
+        default=Kind.CRON,
+        help_text="Cron expression, fixed interval, or once at a date/time.",
+    )
+    cron = models.CharField(
+        "cron",
+        max_length=120,
+        blank=True,
+        help_text="5 fields: minute hour day-of-month month day-of-week, e.g. '*/15 * * * *'.",
+    )
+    timezone = models.CharField(
+        "time zone",
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text="IANA time zone the cron expression is read in.",
+    )
+    every = models.PositiveIntegerField(
+        "every",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Interval length (with the period).",
+    )
+    period = models.CharField(
+        "period",
+        max_length=24,
+        choices=IntervalSchedule.PERIOD_CHOICES,
+        default=IntervalSchedule.MINUTES,
+        help_text="Unit of the interval.",
+    )
+    run_at = models.DateTimeField(
+        "run at", null=True, blank=True, help_text="Date and time of a one-shot run."
+    )
+    enabled = models.BooleanField(
+        "enabled", default=True, help_text="Disabled schedules do not fire."
+    )
+    periodic_task = models.OneToOneField(
+        PeriodicTask,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="sync_schedule",
+        verbose_name="beat task",
+        help_text="The django-celery-beat entry that fires this schedule.",
+    )
+
+    class Meta:
+        verbose_name = "schedule"
+        ordering = ["client", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.client} · {self.describe()}"
+
+    def describe(self) -> str:
+        if self.kind == self.Kind.CRON:
+            return f"cron '{self.cron}' ({self.timezone})"
+        if self.kind == self.Kind.INTERVAL:
+            return f"every {self.every} {self.period}"
+        return f"once at {self.run_at:%Y-%m-%d %H:%M %Z}" if self.run_at else "once"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.CRON:
+            try:
+                parse_cron(self.cron or "")
+            except ValidationError as exc:
+                raise ValidationError({"cron": exc.messages}) from None
+        elif self.kind == self.Kind.INTERVAL:
+            if not self.every:
+                raise ValidationError({"every": "An interval schedule needs 'every'."})
+        elif self.kind == self.Kind.ONCE:
+            if not self.run_at:
+                raise ValidationError(
+                    {"run_at": "A one-shot schedule needs a date and time."}
+                )
+            if self.enabled and self.run_at < timezone.now() and self._state.adding:
+                raise ValidationError({"run_at": "This date and time is in the past."})

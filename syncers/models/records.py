@@ -1,0 +1,97 @@
+from django.db import models
+
+from .clients import SyncClient
+from .runs import SyncBatch, SyncRun
+
+
+class SyncedRecord(models.Model):
+    """A record as the API last served it, one row per (client, external id). Written only by
+    the set-based merge in syncers.pipeline.merge."""
+
+    client = models.ForeignKey(
+        SyncClient,
+        on_delete=models.CASCADE,
+        related_name="records",
+        verbose_name="client",
+        help_text="Client that synced it.",
+    )
+    external_id = models.CharField(
+        "external id", max_length=255, help_text="The record's id at the source."
+    )
+    data = models.JSONField("data", help_text="The record as served.")
+    content_hash = models.CharField(
+        "content hash",
+        max_length=32,
+        help_text="Hash of the canonical JSON; equal hash means unchanged.",
+    )
+    source_seq = models.BigIntegerField(
+        "source sequence",
+        help_text="Batch that last wrote it; an older batch never overwrites a newer one.",
+    )
+    created_batch = models.BigIntegerField(
+        "created by batch", help_text="Batch that inserted it."
+    )
+    created_at = models.DateTimeField("first synced", auto_now_add=True)
+    updated_at = models.DateTimeField("last changed", auto_now=True)
+
+    class Meta:
+        verbose_name = "synced record"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "external_id"], name="syncedrecord_client_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client}:{self.external_id}"
+
+
+class FailedRecord(models.Model):
+    """A record that could not be stored, kept with its reason so it can be seen and retried."""
+
+    client = models.ForeignKey(
+        SyncClient,
+        on_delete=models.CASCADE,
+        related_name="failed_records",
+        verbose_name="client",
+        help_text="Client that fetched it.",
+    )
+    run = models.ForeignKey(
+        SyncRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="failed_records",
+        verbose_name="run",
+        help_text="Run that tried it.",
+    )
+    batch = models.ForeignKey(
+        SyncBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="failed_records",
+        verbose_name="batch",
+        help_text="Batch it came in.",
+    )
+    external_id = models.CharField(
+        "external id",
+        max_length=255,
+        blank=True,
+        help_text="Its id at the source, when it had one.",
+    )
+    payload = models.TextField(
+        "payload", help_text="The record exactly as served (JSON text)."
+    )
+    reason = models.TextField("reason", help_text="Why it could not be stored.")
+    attempts = models.PositiveIntegerField(
+        "attempts", default=1, help_text="Times loading was tried."
+    )
+    created_at = models.DateTimeField("failed at", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "failed record"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.client}:{self.external_id or '?'} ({self.reason[:40]})"

@@ -1,0 +1,49 @@
+"""Fencing: every run start takes a new number from the client row; every durable write of a
+run checks, inside its own transaction, that the number is still current. A run that lost its
+lease (stopped process, expired TTL) therefore cannot write, whatever its lock believes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from syncers.models import SyncClient
+
+
+class FenceLost(Exception):
+    """A newer run has started for this client; this run's writes are refused."""
+
+
+def take_fence(client_id: int) -> int:
+    """Raise the client's fence and return it. Call inside the run-start transaction."""
+    SyncClient.objects.filter(pk=client_id).update(fence=F("fence") + 1)
+    return SyncClient.objects.values_list("fence", flat=True).get(pk=client_id)
+
+
+def check_fence(client_id: int, fence: int) -> None:
+    """Inside a transaction: refuse unless `fence` is current, and keep it current until commit.
+
+    On PostgreSQL the row is share-locked, so a new run's `take_fence` waits for this write to
+    commit (writers of the same run do not block each other). SQLite's IMMEDIATE transactions
+    already serialise all writers."""
+    sql = "SELECT fence FROM syncers_syncclient WHERE id = %s"
+    if connection.vendor == "postgresql":
+        sql += " FOR SHARE"
+    with connection.cursor() as cur:
+        cur.execute(sql, [client_id])
+        row = cur.fetchone()
+    if row is None or row[0] != fence:
+        raise FenceLost(
+            f"client {client_id}: fence {fence} is stale (current {row and row[0]})"
+        )
+
+
+@contextmanager
+def fenced(client_id: int, fence: int) -> Iterator[None]:
+    """A transaction that only commits if `fence` is still the client's current fence."""
+    with transaction.atomic():
+        check_fence(client_id, fence)
+        yield

@@ -1,0 +1,174 @@
+"""Load: one staged batch into the records table with one set-based merge statement.
+
+Idempotent by construction: the batch row is locked and marked done in the same transaction
+as the merge, so a re-delivered message finds it done. Within a batch duplicates collapse
+(the last occurrence wins); across batches a row is only overwritten by a batch staged later
+(`source_seq`), and only when its content hash differs, so unchanged rows are not rewritten.
+Counts come back from the statement itself (RETURNING), not from what was sent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from syncers.models import FailedRecord, SyncBatch
+from syncers.registry import SyncHandler, get_handler
+
+from .fence import check_fence
+
+log = logging.getLogger(__name__)
+
+NUL_REASON = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+
+
+@dataclass
+class Row:
+    external_id: str
+    data: str  # canonical JSON text
+    content_hash: str
+
+
+@dataclass
+class LoadResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failures: list[FailedRecord] = field(default_factory=list)
+
+
+def load_batch(batch_id: int) -> SyncBatch | None:
+    """Merge a pending batch; None when it is already done or gone (a duplicate delivery)."""
+    with transaction.atomic():
+        batch = (
+            SyncBatch.objects.select_for_update()
+            .select_related("client")
+            .filter(pk=batch_id, state=SyncBatch.State.PENDING)
+            .first()
+        )
+        if batch is None:
+            return None
+        check_fence(batch.client_id, batch.fence)
+        client = batch.client
+        handler = get_handler(client.handler)
+        config = handler.clean_config(client.config or {})
+        rows, failures = prepare_rows(json.loads(batch.payload), handler, config)
+        result = merge_isolating(client.pk, batch.pk, rows)
+        result.failures[:0] = failures
+        for failure in result.failures:
+            failure.client_id, failure.run_id, failure.batch_id = (
+                client.pk,
+                batch.run_id,
+                batch.pk,
+            )
+        FailedRecord.objects.bulk_create(result.failures)
+        batch.state = SyncBatch.State.DONE
+        batch.loaded_at = timezone.now()
+        batch.created, batch.updated, batch.unchanged = (
+            result.created,
+            result.updated,
+            result.unchanged,
+        )
+        batch.failed = len(result.failures)
+        batch.payload = ""  # loaded data lives in the records table now
+        batch.save()
+    return batch
+
+
+def prepare_rows(
+    records: list[Any], handler: SyncHandler, config: dict[str, Any]
+) -> tuple[list[Row], list[FailedRecord]]:
+    """Canonicalise, hash and de-duplicate; records that cannot be stored become failures."""
+    rows: dict[str, Row] = {}
+    failures: list[FailedRecord] = []
+    for record in records:
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+        external_id = handler.external_id(record, config)
+        if external_id is None:
+            reason = f"no usable id in field '{config.get('id_field', 'id')}'"
+        elif len(external_id) > 255:
+            reason = "id longer than 255 characters"
+        elif "\\u0000" in text:
+            reason = NUL_REASON
+        else:
+            digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+            rows.pop(
+                external_id, None
+            )  # re-insert so the last occurrence keeps its place
+            rows[external_id] = Row(external_id, text, digest)
+            continue
+        failures.append(
+            FailedRecord(external_id=external_id or "", payload=text, reason=reason)
+        )
+    return list(rows.values()), failures
+
+
+def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResult:
+    """Merge all rows at once; if the database rejects the statement, split it in halves
+    (each in a savepoint) until the rejected records are alone, and keep those as failures."""
+    result = LoadResult()
+    if not rows:
+        return result
+    try:
+        with transaction.atomic():
+            created, updated = merge_rows(client_id, batch_id, rows)
+    except DatabaseError as exc:
+        if len(rows) == 1:
+            reason = f"rejected by the database: {str(exc).strip().splitlines()[0]}"
+            result.failures.append(
+                FailedRecord(
+                    external_id=rows[0].external_id, payload=rows[0].data, reason=reason
+                )
+            )
+            return result
+        half = len(rows) // 2
+        for part in (rows[:half], rows[half:]):
+            sub = merge_isolating(client_id, batch_id, part)
+            result.created += sub.created
+            result.updated += sub.updated
+            result.unchanged += sub.unchanged
+            result.failures += sub.failures
+        return result
+    result.created, result.updated = created, updated
+    result.unchanged = len(rows) - created - updated
+    return result
+
+
+def merge_rows(client_id: int, batch_id: int, rows: list[Row]) -> tuple[int, int]:
+    """One INSERT ... ON CONFLICT DO UPDATE for the whole batch; returns (created, updated)."""
+    data_param = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    values = ", ".join([f"(%s, %s, {data_param}, %s, %s, %s, %s, %s)"] * len(rows))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = []
+    for row in rows:
+        params += [
+            client_id,
+            row.external_id,
+            row.data,
+            row.content_hash,
+            batch_id,
+            batch_id,
+            now,
+            now,
+        ]
+    sql = (
+        "INSERT INTO syncers_syncedrecord "
+        "(client_id, external_id, data, content_hash, source_seq, created_batch, created_at, updated_at) "
+        f"VALUES {values} "
+        "ON CONFLICT (client_id, external_id) DO UPDATE SET "
+        "data = excluded.data, content_hash = excluded.content_hash, "
+        "source_seq = excluded.source_seq, updated_at = excluded.updated_at "
+        "WHERE syncers_syncedrecord.content_hash <> excluded.content_hash "
+        "AND syncers_syncedrecord.source_seq <= excluded.source_seq "
+        "RETURNING created_batch"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        written = [r[0] for r in cur.fetchall()]
+    created = sum(1 for b in written if b == batch_id)
+    return created, len(written) - created

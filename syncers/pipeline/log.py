@@ -1,0 +1,60 @@
+"""Log: finalise a run once fetching is over and no batch is pending. Any process may call
+this (the fetcher, each batch loader, the reconciler); the row lock makes it happen once."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from syncers.models import SyncBatch, SyncRun
+
+from .lease import client_lease_name, leases
+
+COUNTS = ("created", "updated", "unchanged", "failed")
+
+
+def finalise_if_complete(run_id: int) -> SyncRun | None:
+    """Give a running run its final status and counts if all its work is done."""
+    with transaction.atomic():
+        run = (
+            SyncRun.objects.select_for_update()
+            .filter(pk=run_id, status=SyncRun.Status.RUNNING)
+            .first()
+        )
+        if run is None or not run.fetch_done:
+            return None
+        if run.batches.filter(state=SyncBatch.State.PENDING).exists():
+            return None
+        totals = run.batches.aggregate(**{k: Sum(k) for k in COUNTS})
+        for key in COUNTS:
+            setattr(run, key, totals[key] or 0)
+        if run.error:
+            run.status = SyncRun.Status.FAILED
+        elif run.failed:
+            run.status = SyncRun.Status.PARTIAL
+        else:
+            run.status = SyncRun.Status.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save(update_fields=[*COUNTS, "status", "finished_at"])
+    if run.lease_token:
+        leases().release(client_lease_name(run.client_id), run.lease_token)
+    return run
+
+
+def finish_early(run: SyncRun, status: str, error: str = "") -> bool:
+    """Close a run that never did (or may no longer do) work; only from a non-final status."""
+    return bool(
+        SyncRun.objects.filter(
+            pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+        ).update(status=status, error=error, finished_at=timezone.now())
+    )
+
+
+def keep_lease_alive(run: SyncRun) -> None:
+    """A finished batch shows the run is alive while its batches load after fetching."""
+    if run.lease_token and run.status == SyncRun.Status.RUNNING:
+        leases().renew(
+            client_lease_name(run.client_id), run.lease_token, settings.SYNC_LEASE_TTL
+        )

@@ -1,0 +1,92 @@
+"""The reconciler: the broker may lose messages (a worker killed with prefetched tasks), so
+everything needed to finish is in the database and this pass, run by beat and at worker
+start, re-sends what is overdue. Sending twice is harmless: runs are claimed once, batches
+are locked and marked done in the loading transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from syncers.models import SyncBatch, SyncRun
+
+from .chunk import dispatch_batches
+from .enqueue import enqueue_run, send_run
+from .lease import client_lease_name, leases
+from .log import finalise_if_complete
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    runs_resent: int = 0
+    runs_abandoned: int = 0
+    runs_finalised: int = 0
+    recovery_runs: int = 0
+    batches_resent: int = 0
+
+
+def reconcile() -> ReconcileReport:
+    report = ReconcileReport()
+    now = timezone.now()
+    overdue = now - timedelta(seconds=settings.SYNC_REDISPATCH_AFTER)
+    for run in SyncRun.objects.filter(
+        status=SyncRun.Status.QUEUED, queued_at__lt=overdue
+    ).select_related("client"):
+        send_run(run.pk, run.client.queue)
+        report.runs_resent += 1
+    _check_running(report, now)
+    stale = SyncBatch.objects.filter(
+        Q(dispatched_at__lt=overdue) | Q(dispatched_at__isnull=True),
+        state=SyncBatch.State.PENDING,
+        fence=F("client__fence"),
+    ).values_list("pk", "client__queue")
+    by_queue: dict[str, list[int]] = {}
+    for batch_id, queue in stale:
+        by_queue.setdefault(queue, []).append(batch_id)
+    for queue, ids in by_queue.items():
+        dispatch_batches(ids, queue)
+        report.batches_resent += len(ids)
+    if any(vars(report).values()):
+        log.info("reconcile: %s", report)
+    return report
+
+
+def _check_running(report: ReconcileReport, now: datetime) -> None:
+    lease_expired = now - timedelta(seconds=settings.SYNC_LEASE_TTL)
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).select_related(
+        "client"
+    ):
+        holder = leases().holder(client_lease_name(run.client_id))
+        if holder and holder == run.lease_token:
+            if finalise_if_complete(run.pk):
+                report.runs_finalised += 1
+            continue
+        if run.started_at and run.started_at > lease_expired:
+            continue  # just claimed; it may not have taken the lease yet
+        if run.fetch_done:
+            # Only loading is left: overdue batches are re-sent below and finalise it.
+            if finalise_if_complete(run.pk):
+                report.runs_finalised += 1
+            continue
+        if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.ABANDONED,
+            finished_at=now,
+            error="abandoned: its process stopped holding the lease (crash, kill or long pause)",
+        ):
+            continue
+        report.runs_abandoned += 1
+        if run.client.may_run:
+            # A fresh run resumes from the committed checkpoint and adopts unloaded batches.
+            enqueue_run(
+                client=run.client,
+                trigger=SyncRun.Trigger.RECOVERY,
+                who=f"reconciler (run #{run.pk})",
+            )
+            report.recovery_runs += 1

@@ -1,0 +1,149 @@
+"""The pipeline's entry points: run_sync (lease → fetch → stage/chunk) and load_and_finalise
+(load → log). Tasks, commands and tests call these; nothing else drives a run."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from gateway.errors import GatewayError
+from gateway.session import session_for
+from syncers.models import SyncBatch, SyncClient, SyncRun
+from syncers.registry import FetchContext, get_handler
+
+from .chunk import dispatch_batches
+from .fence import FenceLost, take_fence
+from .lease import Heartbeat, client_lease_name, leases, new_token
+from .load import load_batch
+from .log import finalise_if_complete, finish_early, keep_lease_alive
+from .stage import finish_fetch, stage_page
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """The heartbeat could not keep the lease; stop before the fence has to refuse us."""
+
+
+def run_sync(run_id: int) -> SyncRun:
+    """Carry a queued run to the end of fetching; loading finishes it asynchronously."""
+    if not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.RUNNING, started_at=timezone.now()
+    ):
+        log.info(
+            "run %s is not queued any more (duplicate delivery); nothing to do", run_id
+        )
+        return SyncRun.objects.get(pk=run_id)
+    run = SyncRun.objects.select_related("client__connection").get(pk=run_id)
+    client = run.client
+    if not client.may_run:
+        finish_early(run, SyncRun.Status.SKIPPED_PAUSED, _paused_text(client))
+        return _reload(run)
+    token = new_token()
+    lease_name = client_lease_name(client.pk)
+    if not leases().acquire(lease_name, token, settings.SYNC_LEASE_TTL):
+        finish_early(
+            run,
+            SyncRun.Status.SKIPPED_LOCKED,
+            "another run of this client holds the lease",
+        )
+        return _reload(run)
+    if not _start(run, token):
+        leases().release(lease_name, token)
+        return _reload(run)
+    with Heartbeat(lease_name, token, settings.SYNC_LEASE_TTL) as heartbeat:
+        _fetch(run, heartbeat)
+    finalise_if_complete(run.pk)
+    return _reload(run)
+
+
+def _start(run: SyncRun, token: str) -> bool:
+    """Take a fence, supersede dead runs and adopt their unloaded batches, in one transaction."""
+    with transaction.atomic():
+        client = SyncClient.objects.select_for_update().get(pk=run.client_id)
+        if not client.may_run:  # paused while this run waited for the lease
+            finish_early(run, SyncRun.Status.SKIPPED_PAUSED, _paused_text(client))
+            return False
+        run.fence = take_fence(client.pk)
+        run.lease_token = token
+        run.save(update_fields=["fence", "lease_token"])
+        # Only runs that held a lease before us; merely claimed ones end as skipped-locked.
+        SyncRun.objects.filter(
+            client=client, status=SyncRun.Status.RUNNING, fence__lt=run.fence
+        ).update(
+            status=SyncRun.Status.ABANDONED,
+            finished_at=timezone.now(),
+            error=f"superseded by run #{run.pk}: its lease had expired",
+        )
+        pending = SyncBatch.objects.filter(client=client, state=SyncBatch.State.PENDING)
+        adopted = list(pending.values_list("pk", flat=True))
+        pending.update(run=run, fence=run.fence)
+        transaction.on_commit(partial(dispatch_batches, adopted, client.queue))
+    if adopted:
+        log.info(
+            "run %s adopted %d unloaded batches of earlier runs", run.pk, len(adopted)
+        )
+    return True
+
+
+def _fetch(run: SyncRun, heartbeat: Heartbeat) -> None:
+    client = run.client
+    handler = get_handler(client.handler)
+    try:
+        config = handler.clean_config(client.config or {})
+        with session_for(client.connection) as session:
+            ctx = FetchContext(
+                config=config, session=session, checkpoint=client.checkpoint
+            )
+            for page in handler.pages(ctx):
+                if heartbeat.lost:
+                    raise LeaseLost("lease lost while fetching")
+                stage_page(
+                    run=run, page=page, batch_size=client.batch_size, queue=client.queue
+                )
+        finish_fetch(run=run)
+    except (FenceLost, LeaseLost) as exc:
+        log.warning("run %s stopped: %s", run.pk, exc)
+        finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
+    except GatewayError as exc:
+        _fail_fetch(run, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        log.exception("run %s: fetch crashed", run.pk)
+        _fail_fetch(run, f"{type(exc).__name__}: {exc}")
+
+
+def _fail_fetch(run: SyncRun, error: str) -> None:
+    try:
+        finish_fetch(run=run, error=error)
+    except FenceLost as exc:
+        finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
+
+
+def load_and_finalise(batch_id: int) -> SyncBatch | None:
+    """Load one batch, then let its run finish if that was the last one."""
+    try:
+        batch = load_batch(batch_id)
+    except FenceLost as exc:
+        log.warning("batch %s refused: %s", batch_id, exc)
+        return None
+    if batch is not None:
+        run = SyncRun.objects.get(pk=batch.run_id)
+        keep_lease_alive(run)
+        finalise_if_complete(run.pk)
+    return batch
+
+
+def _paused_text(client: SyncClient) -> str:
+    if client.state == SyncClient.State.DISABLED:
+        return "client is disabled"
+    by = f" by {client.paused_by}" if client.paused_by else ""
+    return f"client is paused{by}: {client.pause_reason or 'no reason given'}"
+
+
+def _reload(run: SyncRun) -> SyncRun:
+    run.refresh_from_db()
+    return run

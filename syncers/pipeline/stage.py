@@ -1,0 +1,54 @@
+"""Stage: a fetched page, its batches and the checkpoint after it are committed together, so a
+crash never loses a page that the checkpoint says is done."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from syncers.models import SyncBatch, SyncClient, SyncRun
+from syncers.registry import Page
+
+from .chunk import build_batches, dispatch_batches
+from .fence import fenced
+
+
+def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list[int]:
+    """Store one page as batches and advance the checkpoint; dispatch after commit."""
+    with fenced(run.client_id, run.fence):
+        batches = SyncBatch.objects.bulk_create(
+            build_batches(
+                run_id=run.pk,
+                client_id=run.client_id,
+                fence=run.fence,
+                page=page.number,
+                records=page.records,
+                size=batch_size,
+            )
+        )
+        ids = [b.pk for b in batches]
+        save_checkpoint(run.client_id, page.checkpoint)
+        SyncRun.objects.filter(pk=run.pk).update(
+            pages=F("pages") + 1, fetched=F("fetched") + len(page.records)
+        )
+        transaction.on_commit(partial(dispatch_batches, ids, queue))
+    return ids
+
+
+def save_checkpoint(client_id: int, checkpoint: dict[str, Any] | None) -> None:
+    SyncClient.objects.filter(pk=client_id).update(
+        checkpoint=checkpoint, checkpoint_at=timezone.now()
+    )
+
+
+def finish_fetch(*, run: SyncRun, error: str = "") -> None:
+    """Mark fetching over. A clean end clears the checkpoint (the next run reads from the
+    start); an error keeps it, so the next run resumes where this one stopped."""
+    with fenced(run.client_id, run.fence):
+        if not error:
+            save_checkpoint(run.client_id, None)
+        SyncRun.objects.filter(pk=run.pk).update(fetch_done=True, error=error)

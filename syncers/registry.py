@@ -1,0 +1,92 @@
+"""Sync handlers: classes that know how to read one kind of source page by page.
+
+Built-in handlers register exactly the way a third-party app does: a `sync_handlers` module
+in any installed app, found by autodiscovery, calls `register`. So the registry is exercised
+on every run, not only by plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import ValidationError
+from django.utils.module_loading import autodiscover_modules
+
+if TYPE_CHECKING:
+    from gateway.session import GatewaySession
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched page: its records and the checkpoint that is true once it is stored."""
+
+    number: int
+    records: list[Any]
+    checkpoint: dict[str, Any]
+    is_last: bool
+
+
+@dataclass
+class FetchContext:
+    """What a handler may use while fetching: validated config, the gateway session and the
+    checkpoint to resume from (None means from the start)."""
+
+    config: Mapping[str, Any]
+    session: GatewaySession
+    checkpoint: Mapping[str, Any] | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class SyncHandler:
+    """Base class. Subclasses set `name`/`label` and implement `clean_config` and `pages`."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    default_config: ClassVar[dict[str, Any]] = {}
+
+    def clean_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and normalise an operator's config; raise ValidationError at the field."""
+        return dict(config)
+
+    def pages(self, ctx: FetchContext) -> Iterator[Page]:
+        raise NotImplementedError
+
+    def external_id(self, record: Any, config: Mapping[str, Any]) -> str | None:
+        """The record's key in the source, or None when it has none (a failed record)."""
+        if not isinstance(record, dict):
+            return None
+        value = record.get(config.get("id_field", "id"))
+        if value is None or isinstance(value, (dict, list, bool)) or value == "":
+            return None
+        return str(value)
+
+
+_handlers: dict[str, SyncHandler] = {}
+
+
+def register(handler_cls: type[SyncHandler]) -> type[SyncHandler]:
+    """Class decorator: make a handler available to sync clients by its `name`."""
+    if not handler_cls.name:
+        raise ValueError(f"{handler_cls.__name__} has no name")
+    existing = _handlers.get(handler_cls.name)
+    if existing is not None and type(existing) is not handler_cls:
+        raise ValueError(f"sync handler name {handler_cls.name!r} is already taken")
+    _handlers[handler_cls.name] = handler_cls()
+    return handler_cls
+
+
+def get_handler(name: str) -> SyncHandler:
+    try:
+        return _handlers[name]
+    except KeyError:
+        raise ValidationError(f"Unknown sync handler {name!r}.") from None
+
+
+def handler_choices() -> list[tuple[str, str]]:
+    return sorted((h.name, h.label or h.name) for h in _handlers.values())
+
+
+def autodiscover() -> None:
+    autodiscover_modules("sync_handlers")

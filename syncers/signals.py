@@ -1,0 +1,31 @@
+"""Keep beat's PeriodicTasks in step with schedules, whichever path changed them (admin,
+commands, config files, shell)."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from .models import SyncClient, SyncSchedule
+from .schedules import schedule_publish, schedule_unpublish
+
+
+@receiver(post_save, sender=SyncSchedule, dispatch_uid="syncers.schedule_saved")
+def _schedule_saved(
+    sender: type, instance: SyncSchedule, raw: bool = False, **kwargs: object
+) -> None:
+    if not raw:
+        schedule_publish(instance)
+
+
+@receiver(post_delete, sender=SyncSchedule, dispatch_uid="syncers.schedule_deleted")
+def _schedule_deleted(sender: type, instance: SyncSchedule, **kwargs: object) -> None:
+    schedule_unpublish(instance)
+
+
+@receiver(post_save, sender=SyncClient, dispatch_uid="syncers.client_saved")
+def _client_saved(
+    sender: type, instance: SyncClient, raw: bool = False, **kwargs: object
+) -> None:
+    # The queue and name are copied into each PeriodicTask.
+    if not raw:
+        for schedule in instance.schedules.select_related("periodic_task"):
+            schedule_publish(schedule)

@@ -1,0 +1,40 @@
+"""Celery tasks: thin, ids only, names frozen (schedules store the name as a string)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_ready
+
+from . import pipeline, services
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="syncers.run_sync")
+def run_sync(run_id: int) -> str:
+    return pipeline.run_sync(run_id).status
+
+
+@shared_task(name="syncers.scheduled_sync")
+def scheduled_sync(client_id: int) -> str:
+    run = services.sync_run_scheduled(client_id=client_id)
+    return run.status if run else "no such client"
+
+
+@shared_task(name="syncers.load_batch")
+def load_batch(batch_id: int) -> None:
+    pipeline.load_and_finalise(batch_id)
+
+
+@shared_task(name="syncers.reconcile")
+def reconcile() -> dict[str, int]:
+    return vars(pipeline.reconcile())
+
+
+@worker_ready.connect(dispatch_uid="syncers.reconcile_on_start")
+def _reconcile_on_start(**kwargs: Any) -> None:
+    # Messages a dead worker had prefetched are gone from the broker; do not wait for beat.
+    reconcile.delay()
