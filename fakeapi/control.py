@@ -34,9 +34,7 @@ class FakeApi:
         self.process = process
 
     @classmethod
-    def start(
-        cls, records: int = 250, seed: int = 1, page_delay: float = 0.0, port: int = 0
-    ) -> Self:
+    def start(cls, records: int = 250, seed: int = 1, page_delay: float = 0.0, port: int = 0) -> Self:
         """Block until the server is accepting, so tests never race its startup."""
         argv = [sys.executable, "-m", "fakeapi", "--port", str(port)]
         argv += ["--records", str(records), "--seed", str(seed)]
@@ -54,9 +52,7 @@ class FakeApi:
             stdout = process.stdout
             assert stdout is not None
             lines: queue.Queue[bytes] = queue.Queue()
-            threading.Thread(
-                target=lambda: lines.put(stdout.readline()), daemon=True
-            ).start()
+            threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
             try:
                 line = lines.get(timeout=15).decode().strip()
             except queue.Empty:
@@ -99,9 +95,7 @@ class FakeApi:
 
     def replace(self, index: int, record: Any) -> Any:
         """Serve ``record`` verbatim at 0-based ``index``, to fake a broken upstream."""
-        return self._call(
-            "POST", "/_control/replace", {"index": index, "record": record}
-        )
+        return self._call("POST", "/_control/replace", {"index": index, "record": record})
 
     def configure(self, **kw: Any) -> dict[str, Any]:
         """Change page_delay / fail_pages mid-test without losing data or counters."""

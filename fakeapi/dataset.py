@@ -57,8 +57,7 @@ def _dumps(value: Any) -> str:
 _NAMES = tuple(f"{a} {m} {n}" for a in _ADJ for m in _MAT for n in _NOUN)
 _DESCS = tuple(f"{a} {b}" for a in _DESC_A for b in _DESC_B)
 _TAG_SETS = tuple(
-    _dumps([_TAGS[k % 16], _TAGS[(k + 5) % 16], _TAGS[(k + 11) % 16]][: 2 + k // 16])
-    for k in range(32)
+    _dumps([_TAGS[k % 16], _TAGS[(k + 5) % 16], _TAGS[(k + 11) % 16]][: 2 + k // 16]) for k in range(32)
 )
 
 

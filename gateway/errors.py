@@ -5,9 +5,7 @@ messages. Messages never carry credentials or headers."""
 class GatewayError(Exception):
     """Base class; `status` is the HTTP status when there was one."""
 
-    def __init__(
-        self, message: str, *, status: int | None = None, url: str = ""
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.url = url
@@ -17,9 +15,7 @@ class TransientError(GatewayError):
     """Worth trying again later: timeouts, connection errors, 429, 5xx. `retry_after` is the
     server's Retry-After in seconds, when it sent one."""
 
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, **kw: object
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
 

@@ -75,13 +75,5 @@ class Connection(models.Model):
     def clean(self) -> None:
         if self.headers is not None and not isinstance(self.headers, dict):
             raise ValidationError({"headers": "Headers must be a JSON object."})
-        if (
-            self.read_timeout
-            and self.total_timeout
-            and self.total_timeout < self.read_timeout
-        ):
-            raise ValidationError(
-                {
-                    "total_timeout": "The total deadline must be at least the read timeout."
-                }
-            )
+        if self.read_timeout and self.total_timeout and self.total_timeout < self.read_timeout:
+            raise ValidationError({"total_timeout": "The total deadline must be at least the read timeout."})

@@ -38,9 +38,7 @@ CHUNK = 64 * 1024
 class GatewaySession:
     """A requests session bound to one connection's policy. Create with `session_for`."""
 
-    def __init__(
-        self, connection: Connection, *, sleep: Callable[[float], None] = time.sleep
-    ):
+    def __init__(self, connection: Connection, *, sleep: Callable[[float], None] = time.sleep):
         self.connection = connection
         self._sleep = sleep
         self._http = requests.Session()
@@ -100,17 +98,11 @@ class GatewaySession:
         except requests.Timeout:
             raise TransientError("timed out waiting for the server", url=url) from None
         except requests.ConnectionError as exc:
-            raise TransientError(
-                f"connection failed: {type(exc).__name__}", url=url
-            ) from None
+            raise TransientError(f"connection failed: {type(exc).__name__}", url=url) from None
         except requests.TooManyRedirects:
-            raise PermanentError(
-                f"more than {MAX_REDIRECTS} redirects", url=url
-            ) from None
+            raise PermanentError(f"more than {MAX_REDIRECTS} redirects", url=url) from None
         except requests.RequestException as exc:
-            raise PermanentError(
-                f"request refused: {type(exc).__name__}", url=url
-            ) from None
+            raise PermanentError(f"request refused: {type(exc).__name__}", url=url) from None
         with resp:
             _raise_for_status(resp, url)
             return _read_body(resp, url, deadline, conn.max_body_bytes)
@@ -150,9 +142,7 @@ def _read_body(resp: requests.Response, url: str, deadline: float, cap: int) -> 
     except GatewayError:
         raise
     except Exception as exc:  # urllib3/socket errors mid-body
-        raise TransientError(
-            f"connection broke while reading: {type(exc).__name__}", url=url
-        ) from None
+        raise TransientError(f"connection broke while reading: {type(exc).__name__}", url=url) from None
     return b"".join(parts)
 
 

@@ -24,9 +24,7 @@ def check_celery_delivery(app_configs: Any = None, **kwargs: Any) -> list[Error]
                     id="syncers.E002",
                 )
             )
-    visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}).get(
-        "visibility_timeout"
-    )
+    visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}).get("visibility_timeout")
     limit = getattr(settings, "CELERY_TASK_TIME_LIMIT", None)
     if visibility is not None and (limit is None or limit >= visibility):
         errors.append(
@@ -38,7 +36,5 @@ def check_celery_delivery(app_configs: Any = None, **kwargs: Any) -> list[Error]
             )
         )
     if settings.SYNC_LEASE_TTL <= 3:
-        errors.append(
-            Error("SYNC_LEASE_TTL must be more than 3 seconds.", id="syncers.E003")
-        )
+        errors.append(Error("SYNC_LEASE_TTL must be more than 3 seconds.", id="syncers.E003"))
     return errors

@@ -34,9 +34,7 @@ def schedule_publish(schedule: SyncSchedule) -> PeriodicTask:
     task.args = "[]"
     task.queue = schedule.client.queue
     task.enabled = schedule.enabled
-    task.description = (
-        f"{schedule.describe()} — managed by xcoresite; edit the sync client instead."
-    )
+    task.description = f"{schedule.describe()} — managed by xcoresite; edit the sync client instead."
     task.crontab = task.interval = task.clocked = None
     task.one_off = False
     if schedule.kind == SyncSchedule.Kind.CRON:
@@ -48,9 +46,7 @@ def schedule_publish(schedule: SyncSchedule) -> PeriodicTask:
             every=schedule.every, period=schedule.period
         )
     else:
-        task.clocked, _ = ClockedSchedule.objects.get_or_create(
-            clocked_time=schedule.run_at
-        )
+        task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.run_at)
         task.one_off = True
     task.save()
     if schedule.periodic_task_id != task.pk:

@@ -10,14 +10,9 @@ from .models import SyncClient, SyncRun
 def client_get(*, ref: str) -> SyncClient:
     """A client by name or numeric id; SyncClient.DoesNotExist says which names exist."""
     qs = SyncClient.objects.select_related("connection")
-    client = qs.filter(name=ref).first() or (
-        qs.filter(pk=int(ref)).first() if ref.isdigit() else None
-    )
+    client = qs.filter(name=ref).first() or (qs.filter(pk=int(ref)).first() if ref.isdigit() else None)
     if client is None:
-        known = (
-            ", ".join(SyncClient.objects.values_list("name", flat=True)[:20])
-            or "none yet"
-        )
+        known = ", ".join(SyncClient.objects.values_list("name", flat=True)[:20]) or "none yet"
         raise SyncClient.DoesNotExist(f"unknown sync client '{ref}' (known: {known})")
     return client
 

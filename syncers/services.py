@@ -31,7 +31,5 @@ def sync_run_scheduled(*, client_id: int) -> SyncRun | None:
     if client is None:
         log.warning("schedule fired for client %s, which no longer exists", client_id)
         return None
-    run = enqueue_run(
-        client=client, trigger=SyncRun.Trigger.SCHEDULE, who="schedule", send=False
-    )
+    run = enqueue_run(client=client, trigger=SyncRun.Trigger.SCHEDULE, who="schedule", send=False)
     return run_sync(run.pk)

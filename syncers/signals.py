@@ -9,9 +9,7 @@ from .schedules import schedule_publish, schedule_unpublish
 
 
 @receiver(post_save, sender=SyncSchedule, dispatch_uid="syncers.schedule_saved")
-def _schedule_saved(
-    sender: type, instance: SyncSchedule, raw: bool = False, **kwargs: object
-) -> None:
+def _schedule_saved(sender: type, instance: SyncSchedule, raw: bool = False, **kwargs: object) -> None:
     if not raw:
         schedule_publish(instance)
 
@@ -22,9 +20,7 @@ def _schedule_deleted(sender: type, instance: SyncSchedule, **kwargs: object) ->
 
 
 @receiver(post_save, sender=SyncClient, dispatch_uid="syncers.client_saved")
-def _client_saved(
-    sender: type, instance: SyncClient, raw: bool = False, **kwargs: object
-) -> None:
+def _client_saved(sender: type, instance: SyncClient, raw: bool = False, **kwargs: object) -> None:
     # The queue and name are copied into each PeriodicTask.
     if not raw:
         for schedule in instance.schedules.select_related("periodic_task"):

@@ -21,9 +21,7 @@ from .processes import TEST_LEASE_TTL, TEST_REDISPATCH_AFTER, Service, start_wor
 @pytest.fixture(scope="session", autouse=True)
 def _short_timings() -> Iterator[None]:
     """The test process uses the same lease TTL and redispatch delay as its workers."""
-    with override_settings(
-        SYNC_LEASE_TTL=TEST_LEASE_TTL, SYNC_REDISPATCH_AFTER=TEST_REDISPATCH_AFTER
-    ):
+    with override_settings(SYNC_LEASE_TTL=TEST_LEASE_TTL, SYNC_REDISPATCH_AFTER=TEST_REDISPATCH_AFTER):
         yield
 
 
@@ -38,9 +36,7 @@ def _purge_broker() -> None:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in ("celery", settings.SYNC_DEFAULT_QUEUE):
-            with contextlib.suppress(
-                Exception
-            ):  # a never-declared queue has nothing to purge
+            with contextlib.suppress(Exception):  # a never-declared queue has nothing to purge
                 channel.queue_purge(queue)
 
 
@@ -59,9 +55,7 @@ def api(fake_api: FakeApi) -> FakeApi:
 
 
 @pytest.fixture(scope="session")
-def worker(
-    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
-) -> Iterator[Service]:
+def worker(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[Service]:
     _purge_broker()
     proc = start_worker()
     yield proc
@@ -70,9 +64,7 @@ def worker(
 
 @pytest.fixture
 def connection_to(api: FakeApi) -> Connection:
-    return Connection.objects.create(
-        name="fake-api", base_url=api.url, connect_timeout=2, read_timeout=10
-    )
+    return Connection.objects.create(name="fake-api", base_url=api.url, connect_timeout=2, read_timeout=10)
 
 
 @pytest.fixture

@@ -30,9 +30,7 @@ def served(api: FakeApi) -> dict[str, dict]:
     return {str(r["id"]): r for r in api.records() if isinstance(r, dict) and "id" in r}
 
 
-def test_first_sync_stores_every_record_with_exact_counts(
-    api: FakeApi, make_client, worker: Service
-) -> None:
+def test_first_sync_stores_every_record_with_exact_counts(api: FakeApi, make_client, worker: Service) -> None:
     client = make_client()
 
     run = run_now(client)
@@ -55,16 +53,10 @@ def test_first_sync_stores_every_record_with_exact_counts(
     assert client.checkpoint is None, "a run that read to the end leaves no checkpoint"
 
 
-def test_second_sync_of_unchanged_data_writes_nothing(
-    api: FakeApi, make_client
-) -> None:
+def test_second_sync_of_unchanged_data_writes_nothing(api: FakeApi, make_client) -> None:
     client = make_client()
     run_now(client)
-    before = dict(
-        SyncedRecord.objects.filter(client=client).values_list(
-            "external_id", "updated_at"
-        )
-    )
+    before = dict(SyncedRecord.objects.filter(client=client).values_list("external_id", "updated_at"))
 
     second = run_now(client)
 
@@ -75,11 +67,7 @@ def test_second_sync_of_unchanged_data_writes_nothing(
         250,
         0,
     )
-    after = dict(
-        SyncedRecord.objects.filter(client=client).values_list(
-            "external_id", "updated_at"
-        )
-    )
+    after = dict(SyncedRecord.objects.filter(client=client).values_list("external_id", "updated_at"))
     assert after == before, "unchanged rows must not be rewritten"
 
 
@@ -96,9 +84,7 @@ def test_changed_record_is_updated_and_only_it(api: FakeApi, make_client) -> Non
     assert stored(client) == served(api)
 
 
-def test_bad_records_are_kept_aside_and_the_rest_loads(
-    api: FakeApi, make_client
-) -> None:
+def test_bad_records_are_kept_aside_and_the_rest_loads(api: FakeApi, make_client) -> None:
     api.replace(10, {"sku": "NO-ID", "name": "record without an id"})
     api.replace(60, {"id": 61, "name": "nul \u0000 inside"})
     client = make_client()
@@ -107,9 +93,7 @@ def test_bad_records_are_kept_aside_and_the_rest_loads(
 
     assert run.status == SyncRun.Status.PARTIAL
     assert (run.fetched, run.created, run.failed) == (250, 248, 2)
-    reasons = dict(
-        FailedRecord.objects.filter(client=client).values_list("external_id", "reason")
-    )
+    reasons = dict(FailedRecord.objects.filter(client=client).values_list("external_id", "reason"))
     assert "no usable id" in reasons[""]
     assert "NUL" in reasons["61"]
     assert SyncedRecord.objects.filter(client=client).count() == 248
@@ -117,21 +101,15 @@ def test_bad_records_are_kept_aside_and_the_rest_loads(
     assert "\\u0000" in failed.payload and failed.run_id == run.pk
 
 
-def test_two_concurrent_runs_one_syncs_one_is_skipped_locked(
-    api: FakeApi, make_client
-) -> None:
+def test_two_concurrent_runs_one_syncs_one_is_skipped_locked(api: FakeApi, make_client) -> None:
     api.configure(page_delay=0.3)
     client = make_client()
 
     first = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="a")
     second = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="b")
-    finals = sorted(
-        run_wait_final(run_id=r.pk, timeout=60).status for r in (first, second)
-    )
+    finals = sorted(run_wait_final(run_id=r.pk, timeout=60).status for r in (first, second))
 
     assert finals == [SyncRun.Status.SKIPPED_LOCKED, SyncRun.Status.SUCCEEDED]
     assert api.stats()["requests"] == 6, "the skipped run made no request"
-    skipped = SyncRun.objects.get(
-        pk__in=[first.pk, second.pk], status=SyncRun.Status.SKIPPED_LOCKED
-    )
+    skipped = SyncRun.objects.get(pk__in=[first.pk, second.pk], status=SyncRun.Status.SKIPPED_LOCKED)
     assert skipped.fetched == 0 and "lease" in skipped.error

@@ -19,9 +19,7 @@ FAKEAPI_PORT = os.environ.get("FAKEAPI_PORT", "8765")
 def main() -> int:
     env = {
         **os.environ,
-        "FAKEAPI_URL": os.environ.get(
-            "FAKEAPI_URL", f"http://127.0.0.1:{FAKEAPI_PORT}"
-        ),
+        "FAKEAPI_URL": os.environ.get("FAKEAPI_URL", f"http://127.0.0.1:{FAKEAPI_PORT}"),
     }
     py = sys.executable
     log_dir = ROOT / "var" / "logs"
@@ -59,9 +57,7 @@ def main() -> int:
     try:
         for name, cmd in commands.items():
             log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the child)
-            procs[name] = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+            procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         seed = subprocess.run(
             [py, "manage.py", "sync_seed_demo", "--run-now"],
             cwd=ROOT,
@@ -87,9 +83,7 @@ def _watch(procs: dict[str, subprocess.Popen[bytes]]) -> int:
     while True:
         for name, proc in procs.items():
             if proc.poll() is not None:
-                sys.stderr.write(
-                    f"{name} exited with {proc.returncode}; see var/logs/{name}.log\n"
-                )
+                sys.stderr.write(f"{name} exited with {proc.returncode}; see var/logs/{name}.log\n")
                 return 1
         time.sleep(0.5)
 

@@ -35,9 +35,7 @@ class RestPageNumberHandler(SyncHandler):
             raise ValidationError("The source config must be a JSON object.")
         unknown = set(config) - set(self.default_config)
         if unknown:
-            raise ValidationError(
-                f"Unknown source option(s): {', '.join(sorted(unknown))}."
-            )
+            raise ValidationError(f"Unknown source option(s): {', '.join(sorted(unknown))}.")
         cfg = {**self.default_config, **config}
         errors = []
         for key in ("path", "id_field", "page_param"):
@@ -58,10 +56,7 @@ class RestPageNumberHandler(SyncHandler):
                 or value < low
                 or (high and value > high)
             ):
-                errors.append(
-                    f"'{key}' must be an integer from {low}"
-                    + (f" to {high}." if high else " up.")
-                )
+                errors.append(f"'{key}' must be an integer from {low}" + (f" to {high}." if high else " up."))
         if not isinstance(cfg["params"], dict):
             errors.append("'params' must be a JSON object of extra query parameters.")
         if errors:
@@ -91,9 +86,7 @@ class RestPageNumberHandler(SyncHandler):
             if is_last:
                 return
             number += 1
-        raise PayloadError(
-            f"stopped after max_pages={cfg['max_pages']} pages without a last page"
-        )
+        raise PayloadError(f"stopped after max_pages={cfg['max_pages']} pages without a last page")
 
 
 def records_at(body: Any, path: str, page: int) -> list[Any]:
@@ -104,9 +97,7 @@ def records_at(body: Any, path: str, page: int) -> list[Any]:
             raise PayloadError(f"page {page}: no '{path}' in the answer")
         node = node[part]
     if not isinstance(node, list):
-        raise PayloadError(
-            f"page {page}: '{path or 'body'}' is {type(node).__name__}, not a list"
-        )
+        raise PayloadError(f"page {page}: '{path or 'body'}' is {type(node).__name__}, not a list")
     return node
 
 

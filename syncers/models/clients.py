@@ -39,9 +39,7 @@ class SyncClient(models.Model):
         unique=True,
         help_text="Unique name used in commands and logs.",
     )
-    description = models.TextField(
-        "description", blank=True, help_text="What this sync is for."
-    )
+    description = models.TextField("description", blank=True, help_text="What this sync is for.")
     connection = models.ForeignKey(
         Connection,
         on_delete=models.PROTECT,
@@ -72,9 +70,7 @@ class SyncClient(models.Model):
         "queue",
         max_length=100,
         default=default_queue,
-        validators=[
-            RegexValidator(r"^[A-Za-z0-9_.-]+$", "Letters, digits, '.', '_' or '-'.")
-        ],
+        validators=[RegexValidator(r"^[A-Za-z0-9_.-]+$", "Letters, digits, '.', '_' or '-'.")],
         help_text="Celery queue for this client's runs and batches; a worker must consume it.",
     )
     state = models.CharField(
@@ -84,15 +80,9 @@ class SyncClient(models.Model):
         default=State.ACTIVE,
         help_text="Paused and disabled clients record scheduled runs as skipped and make no request.",
     )
-    pause_reason = models.CharField(
-        "pause reason", max_length=500, blank=True, help_text="Why it is paused."
-    )
-    paused_by = models.CharField(
-        "paused by", max_length=150, blank=True, help_text="Who paused it."
-    )
-    paused_at = models.DateTimeField(
-        "paused at", null=True, blank=True, help_text="Since when."
-    )
+    pause_reason = models.CharField("pause reason", max_length=500, blank=True, help_text="Why it is paused.")
+    paused_by = models.CharField("paused by", max_length=150, blank=True, help_text="Who paused it.")
+    paused_at = models.DateTimeField("paused at", null=True, blank=True, help_text="Since when.")
     fence = models.BigIntegerField(
         "fence",
         default=0,
@@ -107,9 +97,7 @@ class SyncClient(models.Model):
         help_text="Where an unfinished run stopped; the next run resumes here. Empty when the "
         "last run read the source to its end.",
     )
-    checkpoint_at = models.DateTimeField(
-        "checkpoint saved", null=True, blank=True, editable=False
-    )
+    checkpoint_at = models.DateTimeField("checkpoint saved", null=True, blank=True, editable=False)
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
 
@@ -142,9 +130,7 @@ def validate_timezone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(
-            f"'{value}' is not an IANA time zone (e.g. Europe/Berlin)."
-        ) from None
+        raise ValidationError(f"'{value}' is not an IANA time zone (e.g. Europe/Berlin).") from None
 
 
 def parse_cron(expr: str) -> dict[str, str]:
@@ -216,9 +202,7 @@ class SyncSchedule(models.Model):
     run_at = models.DateTimeField(
         "run at", null=True, blank=True, help_text="Date and time of a one-shot run."
     )
-    enabled = models.BooleanField(
-        "enabled", default=True, help_text="Disabled schedules do not fire."
-    )
+    enabled = models.BooleanField("enabled", default=True, help_text="Disabled schedules do not fire.")
     periodic_task = models.OneToOneField(
         PeriodicTask,
         null=True,
@@ -255,8 +239,6 @@ class SyncSchedule(models.Model):
                 raise ValidationError({"every": "An interval schedule needs 'every'."})
         elif self.kind == self.Kind.ONCE:
             if not self.run_at:
-                raise ValidationError(
-                    {"run_at": "A one-shot schedule needs a date and time."}
-                )
+                raise ValidationError({"run_at": "A one-shot schedule needs a date and time."})
             if self.enabled and self.run_at < timezone.now() and self._state.adding:
                 raise ValidationError({"run_at": "This date and time is in the past."})

@@ -15,9 +15,7 @@ class SyncedRecord(models.Model):
         verbose_name="client",
         help_text="Client that synced it.",
     )
-    external_id = models.CharField(
-        "external id", max_length=255, help_text="The record's id at the source."
-    )
+    external_id = models.CharField("external id", max_length=255, help_text="The record's id at the source.")
     data = models.JSONField("data", help_text="The record as served.")
     content_hash = models.CharField(
         "content hash",
@@ -28,18 +26,14 @@ class SyncedRecord(models.Model):
         "source sequence",
         help_text="Batch that last wrote it; an older batch never overwrites a newer one.",
     )
-    created_batch = models.BigIntegerField(
-        "created by batch", help_text="Batch that inserted it."
-    )
+    created_batch = models.BigIntegerField("created by batch", help_text="Batch that inserted it.")
     created_at = models.DateTimeField("first synced", auto_now_add=True)
     updated_at = models.DateTimeField("last changed", auto_now=True)
 
     class Meta:
         verbose_name = "synced record"
         constraints = [
-            models.UniqueConstraint(
-                fields=["client", "external_id"], name="syncedrecord_client_external_id"
-            )
+            models.UniqueConstraint(fields=["client", "external_id"], name="syncedrecord_client_external_id")
         ]
 
     def __str__(self) -> str:
@@ -80,13 +74,9 @@ class FailedRecord(models.Model):
         blank=True,
         help_text="Its id at the source, when it had one.",
     )
-    payload = models.TextField(
-        "payload", help_text="The record exactly as served (JSON text)."
-    )
+    payload = models.TextField("payload", help_text="The record exactly as served (JSON text).")
     reason = models.TextField("reason", help_text="Why it could not be stored.")
-    attempts = models.PositiveIntegerField(
-        "attempts", default=1, help_text="Times loading was tried."
-    )
+    attempts = models.PositiveIntegerField("attempts", default=1, help_text="Times loading was tried.")
     created_at = models.DateTimeField("failed at", auto_now_add=True)
 
     class Meta:

@@ -81,9 +81,7 @@ class SyncRun(models.Model):
         db_index=True,
         help_text="When the run was asked for.",
     )
-    started_at = models.DateTimeField(
-        "started", null=True, blank=True, help_text="When it took the lease."
-    )
+    started_at = models.DateTimeField("started", null=True, blank=True, help_text="When it took the lease.")
     finished_at = models.DateTimeField(
         "finished", null=True, blank=True, help_text="When it reached a final status."
     )
@@ -107,29 +105,17 @@ class SyncRun(models.Model):
         editable=False,
         help_text="All pages were staged (or fetching stopped with an error).",
     )
-    pages = models.PositiveIntegerField(
-        "pages", default=0, help_text="Pages fetched and staged."
-    )
-    fetched = models.PositiveIntegerField(
-        "fetched", default=0, help_text="Records received from the API."
-    )
-    created = models.PositiveIntegerField(
-        "created", default=0, help_text="Rows inserted."
-    )
-    updated = models.PositiveIntegerField(
-        "updated", default=0, help_text="Rows whose content changed."
-    )
+    pages = models.PositiveIntegerField("pages", default=0, help_text="Pages fetched and staged.")
+    fetched = models.PositiveIntegerField("fetched", default=0, help_text="Records received from the API.")
+    created = models.PositiveIntegerField("created", default=0, help_text="Rows inserted.")
+    updated = models.PositiveIntegerField("updated", default=0, help_text="Rows whose content changed.")
     unchanged = models.PositiveIntegerField(
         "unchanged",
         default=0,
         help_text="Rows skipped: same content hash, or older than stored.",
     )
-    failed = models.PositiveIntegerField(
-        "failed", default=0, help_text="Records kept in failed records."
-    )
-    error = models.TextField(
-        "error", blank=True, help_text="Why the run failed or stopped early."
-    )
+    failed = models.PositiveIntegerField("failed", default=0, help_text="Records kept in failed records.")
+    error = models.TextField("error", blank=True, help_text="Why the run failed or stopped early.")
 
     class Meta:
         verbose_name = "sync run"
@@ -151,8 +137,7 @@ class SyncRun(models.Model):
 
     def counts(self) -> dict[str, int]:
         return {
-            k: getattr(self, k)
-            for k in ("pages", "fetched", "created", "updated", "unchanged", "failed")
+            k: getattr(self, k) for k in ("pages", "fetched", "created", "updated", "unchanged", "failed")
         }
 
 
@@ -186,12 +171,8 @@ class SyncBatch(models.Model):
         blank=True,
         help_text="Staged records as a JSON array; emptied once loaded.",
     )
-    state = models.CharField(
-        "state", max_length=10, choices=State.choices, default=State.PENDING
-    )
-    attempts = models.PositiveIntegerField(
-        "dispatches", default=0, help_text="Times sent to a worker."
-    )
+    state = models.CharField("state", max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField("dispatches", default=0, help_text="Times sent to a worker.")
     dispatched_at = models.DateTimeField("last dispatched", null=True, blank=True)
     loaded_at = models.DateTimeField("loaded", null=True, blank=True)
     created = models.PositiveIntegerField("created", default=0)

@@ -25,9 +25,7 @@ def enqueue_run(
     send: bool = True,
 ) -> SyncRun:
     """Record a queued run; with `send`, dispatch it once the row is committed."""
-    run = SyncRun.objects.create(
-        client=client, trigger=trigger, triggered_by=who[:150], schedule=schedule
-    )
+    run = SyncRun.objects.create(client=client, trigger=trigger, triggered_by=who[:150], schedule=schedule)
     if send:
         transaction.on_commit(partial(send_run, run.pk, client.queue))
     return run

@@ -36,9 +36,7 @@ def check_fence(client_id: int, fence: int) -> None:
         cur.execute(sql, [client_id])
         row = cur.fetchone()
     if row is None or row[0] != fence:
-        raise FenceLost(
-            f"client {client_id}: fence {fence} is stale (current {row and row[0]})"
-        )
+        raise FenceLost(f"client {client_id}: fence {fence} is stale (current {row and row[0]})")
 
 
 @contextmanager

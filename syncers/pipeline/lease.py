@@ -28,14 +28,14 @@ class LeaseBackend(Protocol):
 class RedisLeases:
     # Compare-and-act scripts: renew/release only when the caller still owns the key.
     _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+    _RELEASE = (
+        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+    )
 
     def __init__(self, url: str, prefix: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=5
-        )
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._prefix = prefix
         self._renew = self._redis.register_script(self._RENEW)
         self._release = self._redis.register_script(self._RELEASE)
@@ -44,9 +44,7 @@ class RedisLeases:
         return f"{self._prefix}{name}"
 
     def acquire(self, name: str, token: str, ttl: float) -> bool:
-        return bool(
-            self._redis.set(self._key(name), token, nx=True, px=int(ttl * 1000))
-        )
+        return bool(self._redis.set(self._key(name), token, nx=True, px=int(ttl * 1000)))
 
     def renew(self, name: str, token: str, ttl: float) -> bool:
         return bool(self._renew(keys=[self._key(name)], args=[token, int(ttl * 1000)]))
@@ -127,9 +125,7 @@ class Heartbeat:
         self.name, self.token, self.ttl = name, token, ttl
         self.lost = False
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"lease-heartbeat:{name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._beat, name=f"lease-heartbeat:{name}", daemon=True)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

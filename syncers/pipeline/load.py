@@ -97,14 +97,10 @@ def prepare_rows(
             reason = NUL_REASON
         else:
             digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-            rows.pop(
-                external_id, None
-            )  # re-insert so the last occurrence keeps its place
+            rows.pop(external_id, None)  # re-insert so the last occurrence keeps its place
             rows[external_id] = Row(external_id, text, digest)
             continue
-        failures.append(
-            FailedRecord(external_id=external_id or "", payload=text, reason=reason)
-        )
+        failures.append(FailedRecord(external_id=external_id or "", payload=text, reason=reason))
     return list(rows.values()), failures
 
 
@@ -121,9 +117,7 @@ def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResul
         if len(rows) == 1:
             reason = f"rejected by the database: {str(exc).strip().splitlines()[0]}"
             result.failures.append(
-                FailedRecord(
-                    external_id=rows[0].external_id, payload=rows[0].data, reason=reason
-                )
+                FailedRecord(external_id=rows[0].external_id, payload=rows[0].data, reason=reason)
             )
             return result
         half = len(rows) // 2

@@ -18,11 +18,7 @@ COUNTS = ("created", "updated", "unchanged", "failed")
 def finalise_if_complete(run_id: int) -> SyncRun | None:
     """Give a running run its final status and counts if all its work is done."""
     with transaction.atomic():
-        run = (
-            SyncRun.objects.select_for_update()
-            .filter(pk=run_id, status=SyncRun.Status.RUNNING)
-            .first()
-        )
+        run = SyncRun.objects.select_for_update().filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
         if run is None or not run.fetch_done:
             return None
         if run.batches.filter(state=SyncBatch.State.PENDING).exists():
@@ -46,15 +42,13 @@ def finalise_if_complete(run_id: int) -> SyncRun | None:
 def finish_early(run: SyncRun, status: str, error: str = "") -> bool:
     """Close a run that never did (or may no longer do) work; only from a non-final status."""
     return bool(
-        SyncRun.objects.filter(
-            pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
-        ).update(status=status, error=error, finished_at=timezone.now())
+        SyncRun.objects.filter(pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).update(
+            status=status, error=error, finished_at=timezone.now()
+        )
     )
 
 
 def keep_lease_alive(run: SyncRun) -> None:
     """A finished batch shows the run is alive while its batches load after fetching."""
     if run.lease_token and run.status == SyncRun.Status.RUNNING:
-        leases().renew(
-            client_lease_name(run.client_id), run.lease_token, settings.SYNC_LEASE_TTL
-        )
+        leases().renew(client_lease_name(run.client_id), run.lease_token, settings.SYNC_LEASE_TTL)

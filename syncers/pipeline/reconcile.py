@@ -36,9 +36,9 @@ def reconcile() -> ReconcileReport:
     report = ReconcileReport()
     now = timezone.now()
     overdue = now - timedelta(seconds=settings.SYNC_REDISPATCH_AFTER)
-    for run in SyncRun.objects.filter(
-        status=SyncRun.Status.QUEUED, queued_at__lt=overdue
-    ).select_related("client"):
+    for run in SyncRun.objects.filter(status=SyncRun.Status.QUEUED, queued_at__lt=overdue).select_related(
+        "client"
+    ):
         send_run(run.pk, run.client.queue)
         report.runs_resent += 1
     _check_running(report, now)
@@ -60,9 +60,7 @@ def reconcile() -> ReconcileReport:
 
 def _check_running(report: ReconcileReport, now: datetime) -> None:
     lease_expired = now - timedelta(seconds=settings.SYNC_LEASE_TTL)
-    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).select_related(
-        "client"
-    ):
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).select_related("client"):
         holder = leases().holder(client_lease_name(run.client_id))
         if holder and holder == run.lease_token:
             if finalise_if_complete(run.pk):

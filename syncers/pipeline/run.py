@@ -34,9 +34,7 @@ def run_sync(run_id: int) -> SyncRun:
     if not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.RUNNING, started_at=timezone.now()
     ):
-        log.info(
-            "run %s is not queued any more (duplicate delivery); nothing to do", run_id
-        )
+        log.info("run %s is not queued any more (duplicate delivery); nothing to do", run_id)
         return SyncRun.objects.get(pk=run_id)
     run = SyncRun.objects.select_related("client__connection").get(pk=run_id)
     client = run.client
@@ -72,9 +70,7 @@ def _start(run: SyncRun, token: str) -> bool:
         run.lease_token = token
         run.save(update_fields=["fence", "lease_token"])
         # Only runs that held a lease before us; merely claimed ones end as skipped-locked.
-        SyncRun.objects.filter(
-            client=client, status=SyncRun.Status.RUNNING, fence__lt=run.fence
-        ).update(
+        SyncRun.objects.filter(client=client, status=SyncRun.Status.RUNNING, fence__lt=run.fence).update(
             status=SyncRun.Status.ABANDONED,
             finished_at=timezone.now(),
             error=f"superseded by run #{run.pk}: its lease had expired",
@@ -84,9 +80,7 @@ def _start(run: SyncRun, token: str) -> bool:
         pending.update(run=run, fence=run.fence)
         transaction.on_commit(partial(dispatch_batches, adopted, client.queue))
     if adopted:
-        log.info(
-            "run %s adopted %d unloaded batches of earlier runs", run.pk, len(adopted)
-        )
+        log.info("run %s adopted %d unloaded batches of earlier runs", run.pk, len(adopted))
     return True
 
 
@@ -96,15 +90,11 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat) -> None:
     try:
         config = handler.clean_config(client.config or {})
         with session_for(client.connection) as session:
-            ctx = FetchContext(
-                config=config, session=session, checkpoint=client.checkpoint
-            )
+            ctx = FetchContext(config=config, session=session, checkpoint=client.checkpoint)
             for page in handler.pages(ctx):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
-                stage_page(
-                    run=run, page=page, batch_size=client.batch_size, queue=client.queue
-                )
+                stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
         finish_fetch(run=run)
     except (FenceLost, LeaseLost) as exc:
         log.warning("run %s stopped: %s", run.pk, exc)

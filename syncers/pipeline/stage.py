@@ -40,9 +40,7 @@ def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list
 
 
 def save_checkpoint(client_id: int, checkpoint: dict[str, Any] | None) -> None:
-    SyncClient.objects.filter(pk=client_id).update(
-        checkpoint=checkpoint, checkpoint_at=timezone.now()
-    )
+    SyncClient.objects.filter(pk=client_id).update(checkpoint=checkpoint, checkpoint_at=timezone.now())
 
 
 def finish_fetch(*, run: SyncRun, error: str = "") -> None:

@@ -24,30 +24,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("clients", nargs="+", help="client names or ids")
-        parser.add_argument(
-            "--wait", action="store_true", help="wait for each run to finish"
-        )
-        parser.add_argument(
-            "--timeout", type=float, default=600.0, help="seconds to wait (default 600)"
-        )
+        parser.add_argument("--wait", action="store_true", help="wait for each run to finish")
+        parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default 600)")
 
-    def handle(
-        self, *args: Any, clients: list[str], wait: bool, timeout: float, **options: Any
-    ) -> None:
+    def handle(self, *args: Any, clients: list[str], wait: bool, timeout: float, **options: Any) -> None:
         try:  # every name is checked before any run starts
             targets = [client_get(ref=ref) for ref in clients]
         except SyncClient.DoesNotExist as exc:
             raise CommandError(str(exc)) from None
         runs = [
-            sync_run_request(
-                client=c, trigger=SyncRun.Trigger.COMMAND, who="manage.py sync_run"
-            )
+            sync_run_request(client=c, trigger=SyncRun.Trigger.COMMAND, who="manage.py sync_run")
             for c in targets
         ]
         for run in runs:
-            self.stdout.write(
-                f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'"
-            )
+            self.stdout.write(f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'")
         if not wait:
             return
         worst = 0
@@ -55,12 +45,8 @@ class Command(BaseCommand):
             try:
                 final = run_wait_final(run_id=run.pk, timeout=timeout)
             except TimeoutError as exc:
-                raise CommandError(
-                    f"{exc}; is a worker consuming queue '{run.client.queue}'?"
-                ) from None
+                raise CommandError(f"{exc}; is a worker consuming queue '{run.client.queue}'?") from None
             self.stdout.write(run_summary(final))
             worst = max(worst, EXIT_CODES.get(final.status, 1))
         if worst:
-            raise CommandError(
-                f"not every run succeeded (exit {worst})", returncode=worst
-            )
+            raise CommandError(f"not every run succeeded (exit {worst})", returncode=worst)

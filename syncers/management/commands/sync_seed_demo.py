@@ -21,9 +21,7 @@ class Command(BaseCommand):
     help = "Seed an admin login and a demo sync client against the bundled fake API."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--api-url", default=settings.FAKEAPI_URL, help="fake API base URL"
-        )
+        parser.add_argument("--api-url", default=settings.FAKEAPI_URL, help="fake API base URL")
         parser.add_argument(
             "--run-now",
             action="store_true",
@@ -60,9 +58,7 @@ class Command(BaseCommand):
                 timezone="Europe/Berlin",
             )
         if run_now:
-            run = sync_run_request(
-                client=client, trigger=SyncRun.Trigger.COMMAND, who="make run"
-            )
+            run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="make run")
             self.stdout.write(f"queued demo run #{run.pk}")
         self.stdout.write(f"admin login: {username} / {password}")
 

@@ -1,0 +1,108 @@
+"""Schedules live in django-celery-beat's tables, one PeriodicTask each, and beat follows edits."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+from fakeapi.control import FakeApi
+from syncers.models import SyncRun, SyncSchedule
+
+from .processes import start_beat, wait_until
+
+
+@pytest.mark.django_db
+def test_each_schedule_is_one_periodic_task_with_frozen_name_and_only_the_client_id(make_client) -> None:
+    client = make_client(queue="imports")
+    cron = SyncSchedule.objects.create(
+        client=client, kind="cron", cron="*/15 6-18 * * 1-5", timezone="Europe/Berlin"
+    )
+    every = SyncSchedule.objects.create(client=client, kind="interval", every=10, period="minutes")
+    once = SyncSchedule.objects.create(client=client, kind="once", run_at=timezone.now() + timedelta(hours=1))
+
+    tasks = PeriodicTask.objects.filter(task="syncers.scheduled_sync")
+    assert tasks.count() == 3
+    for schedule in (cron, every, once):
+        task = PeriodicTask.objects.get(sync_schedule=schedule)
+        assert json.loads(task.kwargs) == {"client_id": client.pk}
+        assert task.queue == "imports" and task.enabled
+    cron_task = PeriodicTask.objects.get(sync_schedule=cron)
+    assert (cron_task.crontab.minute, cron_task.crontab.hour, cron_task.crontab.day_of_week) == (
+        "*/15",
+        "6-18",
+        "1-5",
+    )
+    assert str(cron_task.crontab.timezone) == "Europe/Berlin"
+    assert PeriodicTask.objects.get(sync_schedule=every).interval.every == 10
+    once_task = PeriodicTask.objects.get(sync_schedule=once)
+    assert once_task.one_off and once_task.clocked.clocked_time == once.run_at
+
+
+@pytest.mark.django_db
+def test_editing_disabling_and_deleting_a_schedule_reaches_beat(make_client) -> None:
+    client = make_client()
+    schedule = SyncSchedule.objects.create(client=client, kind="cron", cron="0 * * * *")
+    marker = PeriodicTasks.last_change()
+
+    schedule.cron = "30 2 * * *"
+    schedule.enabled = False
+    schedule.save()
+
+    task = PeriodicTask.objects.get(sync_schedule=schedule)
+    assert (task.crontab.minute, task.crontab.hour, task.enabled) == ("30", "2", False)
+    assert PeriodicTasks.last_change() > marker, "beat re-reads its schedule only when this moves"
+    schedule.delete()
+    assert not PeriodicTask.objects.filter(task="syncers.scheduled_sync").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"kind": "cron", "cron": "* * *"}, "cron", "5 fields"),
+        ({"kind": "cron", "cron": "61 * * * *"}, "cron", "Invalid cron"),
+        ({"kind": "cron", "cron": "0 * * * *", "timezone": "Mars/Olympus"}, "timezone", "IANA"),
+        ({"kind": "interval"}, "every", "needs 'every'"),
+        ({"kind": "once"}, "run_at", "needs a date"),
+    ],
+)
+def test_bad_schedules_are_refused_at_the_field(make_client, fields, field, message) -> None:
+    schedule = SyncSchedule(client=make_client(), **fields)
+    with pytest.raises(ValidationError) as err:
+        schedule.full_clean()
+    assert message in " ".join(err.value.message_dict[field])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_beat_fires_a_schedule_and_stops_when_it_is_disabled(api: FakeApi, make_client) -> None:
+    client = make_client()
+    schedule = SyncSchedule.objects.create(client=client, kind="interval", every=2, period="seconds")
+    beat = start_beat()
+    try:
+        first = wait_until(
+            lambda: (
+                SyncRun.objects.filter(client=client, trigger="schedule", status="succeeded")
+                .order_by("pk")
+                .first()
+            ),
+            timeout=45,
+            what="a scheduled run",
+        )
+        assert (first.fetched, first.created, first.failed) == (250, 250, 0)
+        assert first.triggered_by == "schedule"
+
+        schedule.enabled = False
+        schedule.save()
+        time.sleep(4)  # beat notices the change on its next tick (max interval 1 s)
+        fired = SyncRun.objects.filter(client=client).count()
+        time.sleep(6)
+        assert SyncRun.objects.filter(client=client).count() == fired, "a disabled schedule does not fire"
+    finally:
+        beat.stop()
