@@ -100,7 +100,7 @@ def prepare_rows(
             rows.pop(external_id, None)  # re-insert so the last occurrence keeps its place
             rows[external_id] = Row(external_id, text, digest)
             continue
-        failures.append(FailedRecord(external_id=external_id or "", payload=text, reason=reason))
+        failures.append(FailedRecord(external_id=(external_id or "")[:255], payload=text, reason=reason))
     return list(rows.values()), failures
 
 

@@ -1,0 +1,131 @@
+"""The load step's contract, exercised on staged batches in the real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+
+from syncers.models import FailedRecord, SyncBatch, SyncedRecord, SyncRun
+from syncers.pipeline.fence import FenceLost, take_fence
+from syncers.pipeline.load import load_batch
+from syncers.pipeline.stage import stage_page
+from syncers.registry import Page
+
+pytestmark = pytest.mark.django_db
+
+
+def stage(client, records: list, fence: int | None = None) -> SyncBatch:
+    run = SyncRun.objects.create(client=client, trigger="command", status="running")
+    return SyncBatch.objects.create(
+        client=client,
+        run=run,
+        fence=client.fence if fence is None else fence,
+        page=1,
+        size=len(records),
+        payload=json.dumps(records),
+    )
+
+
+def stored(client) -> dict[str, dict]:
+    return dict(SyncedRecord.objects.filter(client=client).values_list("external_id", "data"))
+
+
+def test_duplicates_inside_a_batch_collapse_to_the_last_version(make_client) -> None:
+    client = make_client()
+    batch = load_batch(stage(client, [{"id": 1, "v": "old"}, {"id": 2}, {"id": 1, "v": "new"}]).pk)
+
+    assert (batch.created, batch.updated, batch.unchanged, batch.failed) == (2, 0, 0, 0)
+    assert stored(client)["1"] == {"id": 1, "v": "new"}
+
+
+def test_unchanged_records_are_counted_and_not_rewritten(make_client) -> None:
+    client = make_client()
+    load_batch(stage(client, [{"id": 1, "a": 1}, {"id": 2, "a": 2}]).pk)
+    written = SyncedRecord.objects.get(client=client, external_id="1").updated_at
+
+    # Same content with keys in another order is the same record.
+    again = load_batch(stage(client, [{"a": 1, "id": 1}, {"id": 2, "a": 3}]).pk)
+
+    assert (again.created, again.updated, again.unchanged) == (0, 1, 1)
+    assert SyncedRecord.objects.get(client=client, external_id="1").updated_at == written
+    assert stored(client)["2"] == {"id": 2, "a": 3}
+
+
+def test_an_older_batch_never_overwrites_a_newer_one(make_client) -> None:
+    client = make_client()
+    older = stage(client, [{"id": 1, "v": "served first"}])
+    newer = stage(client, [{"id": 1, "v": "served later"}])
+
+    load_batch(newer.pk)
+    late = load_batch(older.pk)  # e.g. re-delivered after the newer batch loaded
+
+    assert stored(client)["1"]["v"] == "served later"
+    assert (late.created, late.updated, late.unchanged) == (0, 0, 1)
+
+
+def test_bad_records_fail_alone_and_the_rest_of_the_batch_commits(make_client) -> None:
+    client = make_client()
+    records = [
+        {"id": 1},
+        {"name": "no id"},
+        {"id": None},
+        {"id": 4, "text": "nul\u0000"},
+        {"id": "x" * 300},
+        "not an object",
+        {"id": 7},
+    ]
+    batch = load_batch(stage(client, records).pk)
+
+    assert (batch.created, batch.failed) == (2, 5)
+    assert set(stored(client)) == {"1", "7"}
+    reasons = list(FailedRecord.objects.filter(batch=batch).values_list("reason", flat=True))
+    assert len(reasons) == 5 and all(reasons)
+    assert FailedRecord.objects.get(external_id="4").payload == json.dumps(
+        records[3], sort_keys=True, separators=(",", ":")
+    )
+
+
+def test_a_record_the_database_rejects_is_isolated_by_splitting_the_batch(make_client) -> None:
+    # A lone surrogate passes our own checks but PostgreSQL's jsonb refuses it; SQLite stores it.
+    client = make_client()
+    records = [{"id": i} for i in range(1, 9)] + [{"id": 9, "s": "\ud800"}]
+    batch = load_batch(stage(client, records).pk)
+
+    expected = (8, 1) if connection.vendor == "postgresql" else (9, 0)
+    assert (batch.created, batch.failed) == expected
+    assert SyncedRecord.objects.filter(client=client).count() == batch.created
+    if batch.failed:
+        assert "rejected by the database" in FailedRecord.objects.get(external_id="9").reason
+
+
+def test_a_batch_delivered_twice_loads_once(make_client) -> None:
+    client = make_client()
+    batch = stage(client, [{"id": 1}, {"id": 2}])
+
+    first = load_batch(batch.pk)
+    second = load_batch(batch.pk)
+
+    assert first.created == 2 and second is None
+    batch.refresh_from_db()
+    assert batch.state == "done" and batch.payload == ""
+
+
+def test_a_stale_fence_cannot_load_or_stage(make_client) -> None:
+    client = make_client()
+    run = SyncRun.objects.create(
+        client=client, trigger="command", status="running", fence=take_fence(client.pk)
+    )
+    batch = stage(client, [{"id": 1}], fence=run.fence)
+    take_fence(client.pk)  # a newer run started
+
+    with pytest.raises(FenceLost):
+        load_batch(batch.pk)
+    with pytest.raises(FenceLost):
+        stage_page(run=run, page=Page(2, [{"id": 2}], {"next_page": 3}, False), batch_size=10, queue="sync")
+
+    assert not SyncedRecord.objects.exists()
+    assert SyncBatch.objects.count() == 1
+    client.refresh_from_db()
+    assert client.checkpoint is None, "the refused write did not move the checkpoint"
