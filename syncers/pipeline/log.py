@@ -49,6 +49,8 @@ def finish_early(run: SyncRun, status: str, error: str = "") -> bool:
 
 
 def keep_lease_alive(run: SyncRun) -> None:
-    """A finished batch shows the run is alive while its batches load after fetching."""
-    if run.lease_token and run.status == SyncRun.Status.RUNNING:
+    """Once fetching is over, finished batches keep the run's lease alive until the last one
+    finalises it. Not before: while fetching, only the fetcher's heartbeat may, or a dead
+    fetcher's batches would keep its lease forever."""
+    if run.lease_token and run.status == SyncRun.Status.RUNNING and run.fetch_done:
         leases().renew(client_lease_name(run.client_id), run.lease_token, settings.SYNC_LEASE_TTL)
