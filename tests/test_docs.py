@@ -12,7 +12,11 @@ def test_every_environment_variable_is_in_the_readme() -> None:
     for source in sources:
         text = source.read_text()
         names |= set(re.findall(r"""env(?:\.\w+)?\(\s*["']([A-Z_]+)["']""", text))
-        names |= set(re.findall(r"""environ(?:\(\))?\.(?:get|str|int|float|bool|list|db)\(\s*["']([A-Z_]+)["']""", text))
+        names |= set(
+            re.findall(
+                r"""environ(?:\(\))?\.(?:get|str|int|float|bool|list|db)\(\s*["']([A-Z_]+)["']""", text
+            )
+        )
     assert len(names) > 10
     missing = sorted(n for n in names if f"`{n}`" not in readme)
     assert not missing, f"undocumented environment variables: {missing}"
