@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
@@ -106,8 +107,21 @@ class SyncClient(models.Model):
         ordering = ["name"]
         permissions = [("run_syncclient", "Can start a sync client run now")]
 
+    # Written only by the pipeline, with conditional UPDATEs; a form or script saving a client
+    # it loaded earlier must not put back an old fence or checkpoint.
+    ENGINE_FIELDS = frozenset({"fence", "checkpoint", "checkpoint_at"})
+
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.ENGINE_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         from syncers.registry import get_handler

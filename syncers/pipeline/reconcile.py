@@ -42,13 +42,8 @@ def reconcile() -> ReconcileReport:
         send_run(run.pk, run.client.queue)
         report.runs_resent += 1
     _check_running(report, now)
-    stale = SyncBatch.objects.filter(
-        Q(dispatched_at__lt=overdue) | Q(dispatched_at__isnull=True),
-        state=SyncBatch.State.PENDING,
-        fence=F("client__fence"),
-    ).values_list("pk", "client__queue")
     by_queue: dict[str, list[int]] = {}
-    for batch_id, queue in stale:
+    for batch_id, queue in _overdue_batches(now):
         by_queue.setdefault(queue, []).append(batch_id)
     for queue, ids in by_queue.items():
         dispatch_batches(ids, queue)
@@ -56,6 +51,22 @@ def reconcile() -> ReconcileReport:
     if any(vars(report).values()):
         log.info("reconcile: %s", report)
     return report
+
+
+def _overdue_batches(now: datetime) -> list[tuple[int, str]]:
+    """Pending batches not loaded in time. The wait doubles with each re-send (up to 32x), so
+    a long but healthy backlog is not flooded with duplicates."""
+    after = settings.SYNC_REDISPATCH_AFTER
+    candidates = SyncBatch.objects.filter(
+        Q(dispatched_at__lt=now - timedelta(seconds=after)) | Q(dispatched_at__isnull=True),
+        state=SyncBatch.State.PENDING,
+        fence=F("client__fence"),
+    ).values_list("pk", "client__queue", "attempts", "dispatched_at")
+    return [
+        (pk, queue)
+        for pk, queue, attempts, sent in candidates
+        if sent is None or now - sent > timedelta(seconds=after * min(2 ** max(attempts - 1, 0), 32))
+    ]
 
 
 def _check_running(report: ReconcileReport, now: datetime) -> None:
