@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -47,15 +47,27 @@ class SyncClientAdmin(admin.ModelAdmin):
         ("State", {"fields": ["state", "pause_reason", "checkpoint", "checkpoint_at", "fence"]}),
     ]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SyncClient]:
+        # The last run comes with the list query: the page costs the same queries for 10 or 10,000 clients.
+        last = SyncRun.objects.filter(client=OuterRef("pk")).order_by("-pk")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("connection")
+            .annotate(
+                last_run_id=Subquery(last.values("pk")[:1]),
+                last_run_status=Subquery(last.values("status")[:1]),
+                last_run_at=Subquery(last.values("queued_at")[:1]),
+            )
+        )
+
     @admin.display(description="last run")
     def last_run(self, obj: SyncClient) -> str:
-        run = obj.runs.order_by("-pk").first()
-        if run is None:
+        if getattr(obj, "last_run_id", None) is None:
             return "never"
-        url = reverse("admin:syncers_syncrun_change", args=[run.pk])
-        return format_html(
-            '<a href="{}">{}</a>, {} ago', url, run.status, timesince(run.queued_at, timezone.now())
-        )
+        url = reverse("admin:syncers_syncrun_change", args=[obj.last_run_id])
+        age = timesince(obj.last_run_at, timezone.now())
+        return format_html('<a href="{}">{}</a>, {} ago', url, obj.last_run_status, age)
 
     def has_run_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
         return request.user.has_perm("syncers.run_syncclient")
@@ -113,6 +125,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the sync log is the audit trail; deleting a running run would drop its batches
+
     list_display = [
         "pk",
         "client",
