@@ -109,6 +109,15 @@ class FakeApi:
         """Everything the API would serve, as an oracle for sync assertions."""
         return self._call("GET", "/_control/records")
 
+    def auth(self, **kw: Any) -> dict[str, Any]:
+        """Expected credentials of /auth/<kind>/... (see fakeapi.auth.DEFAULTS); revoke=True
+        expires every issued OAuth token. Returns them with token_requests and rejected counts."""
+        return self._call("POST", "/_control/auth", kw)
+
+    def hits(self) -> list[tuple[float, str]]:
+        """(unix time, path) of recent requests outside /_control, oldest first."""
+        return [(t, p) for t, p in self._call("GET", "/_control/hits")["hits"]]
+
     def stop(self) -> None:
         """Idempotent, so both fixtures and __exit__ may call it."""
         _terminate(self.process)

@@ -6,15 +6,19 @@ import json
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakeapi import misbehave
+from fakeapi.auth import KINDS, AuthState
 from fakeapi.dataset import Dataset
 
 MAX_PER_PAGE = 1000
+MAX_HITS = 20_000
 _INT_RE = re.compile(r"-?[0-9]{1,18}")
 
 
@@ -72,6 +76,7 @@ class FakeApiServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.defaults = defaults
         self.lock = threading.Lock()
+        self.auth = AuthState()
         self.reset({})
 
     def config(self) -> dict[str, Any]:
@@ -91,10 +96,22 @@ class FakeApiServer(ThreadingHTTPServer):
         )
         delay = _delay(body.get("page_delay", d.page_delay))
         fail = _fail_pages(body.get("fail_pages", {}))
+        self.auth.reset()
         with self.lock:
             self.dataset, self.page_delay, self.fail_pages = dataset, delay, fail
             self.requests, self.pages = 0, {}
+            # Arrival times (for rate-limit measurements) and per-key counters of /bad/flaky.
+            self.hits: deque[tuple[float, str]] = deque(maxlen=MAX_HITS)
+            self.flaky: dict[str, int] = {}
             return self.config()
+
+    def hit(self, path: str) -> None:
+        with self.lock:
+            self.hits.append((time.time(), path))
+
+    def hit_log(self) -> dict[str, Any]:
+        with self.lock:
+            return {"hits": list(self.hits)}
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Lets a test inject slowness or failures mid-sync."""
@@ -125,7 +142,7 @@ class FakeApiServer(ThreadingHTTPServer):
         self.dataset.replace(body.get("index"), body["record"])
         return {"replaced": body["index"]}
 
-    def products(self, query: str) -> tuple[int, bytes]:
+    def products(self, query: str) -> tuple[int, bytes, dict[str, str]]:
         """Counted before the delay so tests can see requests that are in flight."""
         params = parse_qs(query, keep_blank_values=True)
         page = _query_int(params, "page", 1)
@@ -142,21 +159,26 @@ class FakeApiServer(ThreadingHTTPServer):
         if delay:
             time.sleep(delay)
         if page in fail:
-            return fail[page], b'{"error":"injected failure"}'
+            return fail[page], b'{"error":"injected failure"}', {}
         start = (page - 1) * per_page
         rows = ",".join(dataset.page(start, start + per_page))
         tail = f'],"page":{page},"per_page":{per_page},"total":{dataset.total}}}'
-        return 200, ('{"data":[' + rows + tail).encode()
+        # RFC 8288 next link, relative to this path so it also works under /auth/<kind>/.
+        headers = {}
+        if start + per_page < dataset.total:
+            headers["Link"] = f'<products?page={page + 1}&per_page={per_page}>; rel="next"'
+        return 200, ('{"data":[' + rows + tail).encode(), headers
 
 
 def _json(status: int, value: Any) -> tuple[int, bytes]:
     return status, json.dumps(value).encode()
 
 
-Route = Callable[[FakeApiServer, str, dict[str, Any]], tuple[int, bytes]]
+Route = Callable[[FakeApiServer, str, dict[str, Any]], tuple[Any, ...]]
 
 ROUTES: dict[str, tuple[str, Route]] = {
     "/products": ("GET", lambda s, q, b: s.products(q)),
+    "/": ("GET", lambda s, q, b: _json(200, {"ok": True, "name": "fakeapi"})),
     "/health": ("GET", lambda s, q, b: _json(200, {"ok": True})),
     "/_control/stats": ("GET", lambda s, q, b: _json(200, s.stats())),
     "/_control/records": ("GET", lambda s, q, b: (200, s.all_records())),
@@ -164,6 +186,8 @@ ROUTES: dict[str, tuple[str, Route]] = {
     "/_control/config": ("POST", lambda s, q, b: _json(200, s.configure(b))),
     "/_control/update": ("POST", lambda s, q, b: _json(200, s.update(b))),
     "/_control/replace": ("POST", lambda s, q, b: _json(200, s.replace(b))),
+    "/_control/auth": ("POST", lambda s, q, b: _json(200, s.auth.configure(b))),
+    "/_control/hits": ("GET", lambda s, q, b: _json(200, s.hit_log())),
 }
 
 
@@ -188,8 +212,23 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._dispatch("POST", self.rfile.read(int(length)))
 
-    def _dispatch(self, method: str, raw: bytes) -> None:
+    def _dispatch(self, method: str, raw: bytes, inner: bool = False) -> None:
         url = urlsplit(self.path)
+        if not inner and not url.path.startswith("/_control/"):
+            self.server.hit(url.path)
+        if url.path.startswith("/auth/"):
+            self._authenticated(method, url.path, url.query, raw)
+            return
+        if url.path == "/oauth/token" and method == "POST":
+            self.reply(*self.server.auth.issue_token(self.headers, raw))
+            return
+        extra = misbehave.ROUTES.get(url.path)
+        if extra is not None and method == "GET":
+            try:
+                extra(self, parse_qs(url.query, keep_blank_values=True))
+            except ValueError as exc:
+                self.reply(400, {"error": str(exc)})
+            return
         route = ROUTES.get(url.path)
         if route is None:
             status, body = _json(404, {"error": f"no such path: {url.path}"})
@@ -200,16 +239,40 @@ class Handler(BaseHTTPRequestHandler):
                 parsed = json.loads(raw) if raw.strip() else {}
                 if not isinstance(parsed, dict):
                     raise BadRequest("request body must be a JSON object")
-                status, body = route[1](self.server, url.query, parsed)
+                status, body, *extra_headers = route[1](self.server, url.query, parsed)
             except ValueError as exc:  # includes BadRequest and JSONDecodeError
                 status, body = _json(400, {"error": str(exc)})
             except Exception as exc:  # a reply beats a dropped connection in tests
                 status, body = _json(500, {"error": repr(exc)})
+            else:
+                self._send(status, body, extra_headers[0] if extra_headers else None)
+                return
         self._send(status, body)
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _authenticated(self, method: str, path: str, query: str, raw: bytes) -> None:
+        """/auth/<kind>/<rest>: check the credential of <kind>, then serve /<rest>."""
+        kind, _, rest = path.removeprefix("/auth/").partition("/")
+        if kind not in KINDS:
+            self.reply(404, {"error": f"auth kind must be one of {list(KINDS)}"})
+        elif not self.server.auth.check(kind, self.headers, query):
+            self.reply(
+                401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer" if kind != "basic" else "Basic"}
+            )
+        else:
+            self.path = f"/{rest}" + (f"?{query}" if query else "")
+            self._dispatch(method, raw, inner=True)
+
+    def reply(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(value).encode(), headers)
+
+    def send_bytes(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Like _send, but the caller owns Content-Type (and any other header)."""
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_bytes(status, body, {"Content-Type": "application/json", **(headers or {})})
