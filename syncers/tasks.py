@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import task_postrun, worker_ready
+from django import db
 
 from . import pipeline, services
 
@@ -32,6 +33,12 @@ def load_batch(batch_id: int) -> None:
 @shared_task(name="syncers.reconcile")
 def reconcile() -> dict[str, int]:
     return vars(pipeline.reconcile())
+
+
+@task_postrun.connect(dispatch_uid="syncers.forget_queries")
+def _forget_queries(**kwargs: Any) -> None:
+    # With DEBUG on (make run), Django keeps every statement; a worker would grow without bound.
+    db.reset_queries()
 
 
 @worker_ready.connect(dispatch_uid="syncers.reconcile_on_start")

@@ -129,3 +129,12 @@ def test_a_stale_fence_cannot_load_or_stage(make_client) -> None:
     assert SyncBatch.objects.count() == 1
     client.refresh_from_db()
     assert client.checkpoint is None, "the refused write did not move the checkpoint"
+
+
+def test_records_without_a_usable_id_are_kept_with_their_reason(make_client) -> None:
+    client = make_client()
+    batch = load_batch(stage(client, [{"id": 1}, {"name": "x"}, {"id": "y" * 300}, {"id": True}, {"id": 1}]).pk)
+
+    assert (batch.created, batch.unchanged, batch.failed) == (1, 0, 3)
+    reasons = sorted(FailedRecord.objects.filter(batch=batch).values_list("reason", flat=True))
+    assert reasons == ["id longer than 255 characters", "no usable id in field 'id'", "no usable id in field 'id'"]

@@ -8,10 +8,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from celery import current_app
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from syncers.models import SyncBatch
+
+from .merge import server_cursor
 
 LOAD_BATCH_TASK = "syncers.load_batch"
 
@@ -43,6 +46,25 @@ def build_batches(
         )
         for chunk in chunked(records, size)
     ]
+
+
+_BATCH_COLUMNS = (
+    *("client_id", "run_id", "fence", "page", "size", "payload"),
+    *("state", "attempts", "created", "updated", "unchanged", "failed"),
+)
+
+
+def insert_batches(batches: list[SyncBatch]) -> list[int]:
+    """Store batches and return their ids. On PostgreSQL the payloads travel as separate
+    parameters (see merge.server_cursor) instead of being quoted into the SQL text."""
+    if connection.vendor != "postgresql":
+        return [b.pk for b in SyncBatch.objects.bulk_create(batches)]
+    row = "(" + ", ".join(["%s"] * len(_BATCH_COLUMNS)) + ")"
+    sql = f"INSERT INTO syncers_syncbatch ({', '.join(_BATCH_COLUMNS)}) VALUES {', '.join([row] * len(batches))} RETURNING id"
+    params = [getattr(b, column) for b in batches for column in _BATCH_COLUMNS]
+    with server_cursor() as cur, connection.wrap_database_errors:
+        cur.execute(sql, params)
+        return [r[0] for r in cur.fetchall()]
 
 
 def dispatch_batches(batch_ids: Sequence[int], queue: str) -> None:

@@ -14,24 +14,18 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
 from syncers.models import FailedRecord, SyncBatch
 from syncers.registry import SyncHandler, get_handler
 
 from .fence import check_fence
+from .merge import Row, merge_batch_in_database, merge_rows
 
 log = logging.getLogger(__name__)
 
 NUL_REASON = "contains a NUL character (\\u0000), which PostgreSQL cannot store"
-
-
-@dataclass
-class Row:
-    external_id: str
-    data: str  # canonical JSON text
-    content_hash: str
 
 
 @dataclass
@@ -46,7 +40,8 @@ def load_batch(batch_id: int) -> SyncBatch | None:
     """Merge a pending batch; None when it is already done or gone (a duplicate delivery)."""
     with transaction.atomic():
         batch = (
-            SyncBatch.objects.select_for_update()
+            # of=self: lock the batch only; the client row is share-locked by check_fence.
+            SyncBatch.objects.select_for_update(of=("self",))
             .select_related("client")
             .filter(pk=batch_id, state=SyncBatch.State.PENDING)
             .first()
@@ -54,30 +49,40 @@ def load_batch(batch_id: int) -> SyncBatch | None:
         if batch is None:
             return None
         check_fence(batch.client_id, batch.fence)
-        client = batch.client
-        handler = get_handler(client.handler)
-        config = handler.clean_config(client.config or {})
-        rows, failures = prepare_rows(json.loads(batch.payload), handler, config)
-        result = merge_isolating(client.pk, batch.pk, rows)
-        result.failures[:0] = failures
-        for failure in result.failures:
-            failure.client_id, failure.run_id, failure.batch_id = (
-                client.pk,
-                batch.run_id,
-                batch.pk,
-            )
-        FailedRecord.objects.bulk_create(result.failures)
+        counts = _merge(batch)
         batch.state = SyncBatch.State.DONE
         batch.loaded_at = timezone.now()
-        batch.created, batch.updated, batch.unchanged = (
-            result.created,
-            result.updated,
-            result.unchanged,
-        )
-        batch.failed = len(result.failures)
+        batch.created, batch.updated, batch.unchanged, batch.failed = counts
         batch.payload = ""  # loaded data lives in the records table now
         batch.save()
     return batch
+
+
+def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
+    """(created, updated, unchanged, failed) for the batch, merged in the database when the
+    database can do it all, otherwise row by row."""
+    client = batch.client
+    handler = get_handler(client.handler)
+    config = handler.clean_config(client.config or {})
+    if connection.vendor == "postgresql" and type(handler).external_id is SyncHandler.external_id:
+        try:
+            with transaction.atomic():
+                m = merge_batch_in_database(
+                    client_id=client.pk,
+                    run_id=batch.run_id,
+                    batch_id=batch.pk,
+                    id_field=config.get("id_field", "id"),
+                )
+            return m.created, m.updated, m.unchanged, m.failed
+        except DataError as exc:  # the payload as a whole is not valid jsonb: isolate the culprits
+            log.info("batch %s: merging row by row (%s)", batch.pk, str(exc).splitlines()[0])
+    rows, failures = prepare_rows(json.loads(batch.payload), handler, config)
+    result = merge_isolating(client.pk, batch.pk, rows)
+    result.failures[:0] = failures
+    for failure in result.failures:
+        failure.client_id, failure.run_id, failure.batch_id = client.pk, batch.run_id, batch.pk
+    FailedRecord.objects.bulk_create(result.failures)
+    return result.created, result.updated, result.unchanged, len(result.failures)
 
 
 def prepare_rows(
@@ -112,7 +117,7 @@ def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResul
         return result
     try:
         with transaction.atomic():
-            created, updated = merge_rows(client_id, batch_id, rows)
+            merged = merge_rows(client_id, batch_id, rows)
     except DatabaseError as exc:
         if len(rows) == 1:
             reason = f"rejected by the database: {str(exc).strip().splitlines()[0]}"
@@ -128,41 +133,5 @@ def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResul
             result.unchanged += sub.unchanged
             result.failures += sub.failures
         return result
-    result.created, result.updated = created, updated
-    result.unchanged = len(rows) - created - updated
+    result.created, result.updated, result.unchanged = merged.created, merged.updated, merged.unchanged
     return result
-
-
-def merge_rows(client_id: int, batch_id: int, rows: list[Row]) -> tuple[int, int]:
-    """One INSERT ... ON CONFLICT DO UPDATE for the whole batch; returns (created, updated)."""
-    data_param = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    values = ", ".join([f"(%s, %s, {data_param}, %s, %s, %s, %s, %s)"] * len(rows))
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    params: list[Any] = []
-    for row in rows:
-        params += [
-            client_id,
-            row.external_id,
-            row.data,
-            row.content_hash,
-            batch_id,
-            batch_id,
-            now,
-            now,
-        ]
-    sql = (
-        "INSERT INTO syncers_syncedrecord "
-        "(client_id, external_id, data, content_hash, source_seq, created_batch, created_at, updated_at) "
-        f"VALUES {values} "
-        "ON CONFLICT (client_id, external_id) DO UPDATE SET "
-        "data = excluded.data, content_hash = excluded.content_hash, "
-        "source_seq = excluded.source_seq, updated_at = excluded.updated_at "
-        "WHERE syncers_syncedrecord.content_hash <> excluded.content_hash "
-        "AND syncers_syncedrecord.source_seq <= excluded.source_seq "
-        "RETURNING created_batch"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        written = [r[0] for r in cur.fetchall()]
-    created = sum(1 for b in written if b == batch_id)
-    return created, len(written) - created

@@ -10,27 +10,25 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from syncers.models import SyncBatch, SyncClient, SyncRun
+from syncers.models import SyncClient, SyncRun
 from syncers.registry import Page
 
-from .chunk import build_batches, dispatch_batches
+from .chunk import build_batches, dispatch_batches, insert_batches
 from .fence import fenced
 
 
 def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list[int]:
     """Store one page as batches and advance the checkpoint; dispatch after commit."""
     with fenced(run.client_id, run.fence):
-        batches = SyncBatch.objects.bulk_create(
-            build_batches(
-                run_id=run.pk,
-                client_id=run.client_id,
-                fence=run.fence,
-                page=page.number,
-                records=page.records,
-                size=batch_size,
-            )
+        batches = build_batches(
+            run_id=run.pk,
+            client_id=run.client_id,
+            fence=run.fence,
+            page=page.number,
+            records=page.records,
+            size=batch_size,
         )
-        ids = [b.pk for b in batches]
+        ids = insert_batches(batches) if batches else []
         save_checkpoint(run.client_id, page.checkpoint)
         SyncRun.objects.filter(pk=run.pk).update(
             pages=F("pages") + 1, fetched=F("fetched") + len(page.records)

@@ -1,0 +1,1 @@
+"""`make bench`: measurements of the whole system, never timed assertions in tests."""

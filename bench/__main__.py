@@ -1,0 +1,97 @@
+"""Run the benchmark: `python -m bench [--records N] [--beat] [--admin-list]`.
+
+Uses the configured PostgreSQL (DATABASE_URL, default a `xcoresite_bench` database created
+here) and broker (default Redis db 10), starts the bundled fake API and real workers, prints a
+table and writes bench/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/xcoresite_bench",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/10",
+    "REDIS_URL": "redis://127.0.0.1:6379/11",
+    "SYNC_LOG_LEVEL": "WARNING",
+    "DEBUG": "false",  # DEBUG keeps every SQL statement in memory
+}
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    url = urlparse(env["DATABASE_URL"])
+    if url.scheme.startswith("postgres"):
+        import psycopg
+
+        admin = url._replace(path="/postgres").geturl()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            name = url.path.lstrip("/")
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"{'measurement':<18} {'wall s':>8} {'records/s':>11} {'ratio':>6} {'rows written':>13}  peak RSS MB"
+    ]
+    for key in ("limit", "naive", "first_sync", "unchanged_resync", "changed_resync"):
+        r = results[key]
+        ratio = r.get("ratio_to_limit", 1.0)
+        lines.append(
+            f"{key:<18} {r['wall_s']:>8.2f} {r['records_per_s']:>11,.0f} {ratio:>6.2f} {r['rows_written']:>13,}  "
+            f"{r.get('peak_rss_mb', '')}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=int(os.environ.get("N", 100_000)))
+    parser.add_argument("--batch-size", type=int, default=int(os.environ.get("BATCH", 5000)))
+    parser.add_argument("--beat", action="store_true", help="also run the 10,000-schedule beat benchmark")
+    parser.add_argument("--admin-list", action="store_true", help="also measure the admin client list")
+    args = parser.parse_args()
+    for key, value in DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    env = dict(os.environ)
+    prepare_database(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xcoresite.settings")
+    import django
+
+    django.setup()
+    from bench.pipeline import run_pipeline_bench
+
+    results = run_pipeline_bench(args.records, env, batch_size=args.batch_size)
+    if args.beat:
+        from bench.beat_scale import measure_beat_scale
+
+        results["beat_scale"] = measure_beat_scale()
+    if args.admin_list:
+        from bench.admin_list import measure_admin_list
+
+        results["admin_list"] = measure_admin_list()
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    print(f"N = {args.records:,} records of ~300 bytes, pages of 1,000, batch size {args.batch_size}")
+    print(table(results))
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

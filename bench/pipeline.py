@@ -1,0 +1,196 @@
+"""Pipeline benchmark: the bulk-load LIMIT, a naive ORM loop, and xcoresite's full pipeline
+through real Celery worker processes (first sync, unchanged re-sync, 10 % changed), all on
+the same fake-API data in one run. Import after Django is set up (see bench/__main__.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from django.db import connection, transaction
+
+from fakeapi.control import FakeApi
+from gateway.models import Connection
+from syncers.models import SyncClient, SyncedRecord, SyncRun
+from syncers.selectors import run_wait_final
+from syncers.services import sync_run_request
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = 1000
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the highest resident set size the process has had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def measure_limit(api: FakeApi, n: int) -> dict[str, Any]:
+    """fetch → COPY into a staging table → one INSERT ... ON CONFLICT merge, one process."""
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_limit_records")
+        cur.execute("CREATE TABLE bench_limit_records (external_id text PRIMARY KEY, data jsonb NOT NULL)")
+    start = time.perf_counter()
+    http = requests.Session()
+    with transaction.atomic(), connection.cursor() as cur:
+        raw = connection.connection  # psycopg 3 connection under Django's wrapper
+        cur.execute("CREATE TEMP TABLE bench_stage (external_id text, data jsonb) ON COMMIT DROP")
+        page = 1
+        while True:
+            body = http.get(f"{api.url}/products", params={"page": page, "per_page": PAGE}).json()
+            records = body["data"]
+            if records:
+                buf = io.StringIO()
+                for rec in records:
+                    text = json.dumps(rec, separators=(",", ":"))
+                    buf.write(f"{rec['id']}\t{_copy_escape(text)}\n")
+                with raw.cursor().copy("COPY bench_stage (external_id, data) FROM STDIN") as copy:
+                    copy.write(buf.getvalue())
+            if len(records) < PAGE:
+                break
+            page += 1
+        cur.execute(
+            "INSERT INTO bench_limit_records SELECT DISTINCT ON (external_id) external_id, data FROM bench_stage "
+            "ON CONFLICT (external_id) DO UPDATE SET data = excluded.data"
+        )
+        written = cur.rowcount
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall,
+        "records": n,
+        "records_per_s": n / wall,
+        "rows_written": written,
+        "peak_rss_mb": peak_rss_mb(os.getpid()),
+    }
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def measure_naive(api: FakeApi, client: SyncClient, sample: int) -> dict[str, Any]:
+    """update_or_create per record, on a sample (the full set would take minutes)."""
+    records = requests.get(f"{api.url}/products", params={"page": 1, "per_page": min(sample, PAGE)}).json()[
+        "data"
+    ]
+    while len(records) < sample:
+        page = len(records) // PAGE + 1
+        records += requests.get(f"{api.url}/products", params={"page": page, "per_page": PAGE}).json()["data"]
+    start = time.perf_counter()
+    for rec in records[:sample]:
+        SyncedRecord.objects.update_or_create(
+            client=client,
+            external_id=str(rec["id"]),
+            defaults={"data": rec, "content_hash": "", "source_seq": 0, "created_batch": 0},
+        )
+    wall = time.perf_counter() - start
+    SyncedRecord.objects.filter(client=client).delete()
+    return {"wall_s": wall, "records": sample, "records_per_s": sample / wall, "rows_written": sample}
+
+
+def start_workers(env: dict[str, str], queue: str, concurrency: int) -> subprocess.Popen[bytes]:
+    log = open(ROOT / "var" / "logs" / "bench-worker.log", "wb")  # noqa: SIM115
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "xcoresite",
+        "worker",
+        "-Q",
+        f"celery,{queue}",
+        "-c",
+        str(concurrency),
+        "-l",
+        "WARNING",
+        "-n",
+        f"bench-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while len(children(proc.pid)) < concurrency:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("bench worker did not start; see var/logs/bench-worker.log")
+        time.sleep(0.2)
+    time.sleep(1.0)  # let it connect and start consuming
+    return proc
+
+
+def pg_writes(table: str = "syncers_syncedrecord") -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute("SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relname = %s", [table])
+        return int(cur.fetchone()[0])
+
+
+def measure_sync(client: SyncClient, worker: subprocess.Popen[bytes], n: int) -> dict[str, Any]:
+    before = pg_writes()
+    start = time.perf_counter()
+    run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="bench")
+    run = run_wait_final(run_id=run.pk, timeout=3600, poll=0.05)
+    wall = time.perf_counter() - start
+    time.sleep(0.6)
+    rss = {f"worker_child_{i}": round(peak_rss_mb(pid), 1) for i, pid in enumerate(children(worker.pid))}
+    return {
+        "wall_s": wall,
+        "records": n,
+        "records_per_s": n / wall,
+        "status": run.status,
+        "counts": run.counts(),
+        "rows_written": pg_writes() - before,
+        "peak_rss_mb": {"worker_main": round(peak_rss_mb(worker.pid), 1), **rss},
+    }
+
+
+def run_pipeline_bench(n: int, env: dict[str, str], batch_size: int, concurrency: int = 2) -> dict[str, Any]:
+    api = FakeApi.start(records=n)
+    results: dict[str, Any] = {}
+    try:
+        results["limit"] = measure_limit(api, n)
+        conn, _ = Connection.objects.update_or_create(name="bench-api", defaults={"base_url": api.url})
+        SyncClient.objects.filter(name__startswith="bench-").delete()
+        client = SyncClient.objects.create(
+            name="bench-products",
+            connection=conn,
+            handler="demo_products",
+            config={"page_size": PAGE},
+            batch_size=batch_size,
+            queue="bench",
+        )
+        results["naive"] = measure_naive(api, client, sample=min(n, 2000))
+        worker = start_workers(env, "bench", concurrency)
+        try:
+            results["first_sync"] = measure_sync(client, worker, n)
+            results["unchanged_resync"] = measure_sync(client, worker, n)
+            changed = random.Random(7).sample(range(1, n + 1), n // 10)
+            api.update(changed)
+            results["changed_resync"] = measure_sync(client, worker, n)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    finally:
+        api.stop()
+    limit_rate = results["limit"]["records_per_s"]
+    for key in ("naive", "first_sync", "unchanged_resync", "changed_resync"):
+        results[key]["ratio_to_limit"] = results[key]["records_per_s"] / limit_rate
+    return results
