@@ -11,6 +11,7 @@ class SyncedRecord(models.Model):
     client = models.ForeignKey(
         SyncClient,
         on_delete=models.CASCADE,
+        db_index=False,  # the (client, external_id) unique index serves client lookups; one index less to write
         related_name="records",
         verbose_name="client",
         help_text="Client that synced it.",

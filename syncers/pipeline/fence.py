@@ -39,9 +39,22 @@ def check_fence(client_id: int, fence: int) -> None:
         raise FenceLost(f"client {client_id}: fence {fence} is stale (current {row and row[0]})")
 
 
+def relax_commit() -> None:
+    """Inside a pipeline transaction: don't wait for the WAL flush at commit (PostgreSQL).
+
+    Safe for our promises: WAL is replayed in order, so a database crash can only lose the
+    newest commits whole — staged pages together with their checkpoint, a batch's merge
+    together with its done flag — and the next run or the reconciler redoes exactly those.
+    It removes one disk flush per page and per batch."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 @contextmanager
 def fenced(client_id: int, fence: int) -> Iterator[None]:
     """A transaction that only commits if `fence` is still the client's current fence."""
     with transaction.atomic():
+        relax_commit()
         check_fence(client_id, fence)
         yield

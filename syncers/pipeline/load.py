@@ -20,7 +20,7 @@ from django.utils import timezone
 from syncers.models import FailedRecord, SyncBatch
 from syncers.registry import SyncHandler, get_handler
 
-from .fence import check_fence
+from .fence import check_fence, relax_commit
 from .merge import Row, merge_batch_in_database, merge_rows
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class LoadResult:
 def load_batch(batch_id: int) -> SyncBatch | None:
     """Merge a pending batch; None when it is already done or gone (a duplicate delivery)."""
     with transaction.atomic():
+        relax_commit()
         batch = (
             # of=self: lock the batch only; the client row is share-locked by check_fence.
             SyncBatch.objects.select_for_update(of=("self",))

@@ -45,12 +45,17 @@ WITH src AS (
     FROM src WHERE coalesce(eid, '') = '' OR length(eid) > 255
     RETURNING 1
 ), good AS (
-    SELECT DISTINCT ON (eid) eid, data FROM src
+    SELECT DISTINCT ON (eid) eid, data, md5(data::text) AS hash FROM src
     WHERE eid <> '' AND length(eid) <= 255
     ORDER BY eid, ord DESC
+), changed AS (
+    -- Unchanged rows are filtered out before the upsert, so they are not even row-locked.
+    SELECT g.* FROM good g
+    LEFT JOIN syncers_syncedrecord r ON r.client_id = %(client)s AND r.external_id = g.eid
+    WHERE r.id IS NULL OR (r.content_hash <> g.hash AND r.source_seq <= %(batch)s)
 ), merged AS (
     INSERT INTO syncers_syncedrecord {_COLUMNS}
-    SELECT %(client)s, eid, data, md5(data::text), %(batch)s, %(batch)s, now(), now() FROM good
+    SELECT %(client)s, eid, data, hash, %(batch)s, %(batch)s, now(), now() FROM changed
     {_UPSERT_TAIL}
 )
 SELECT (SELECT count(*) FROM good),

@@ -17,6 +17,7 @@ from syncers.registry import FetchContext, get_handler
 
 from .chunk import dispatch_batches
 from .fence import FenceLost, take_fence
+from .fetch import prefetched
 from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
 from .log import finalise_if_complete, finish_early, keep_lease_alive
@@ -91,7 +92,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat) -> None:
         config = handler.clean_config(client.config or {})
         with session_for(client.connection) as session:
             ctx = FetchContext(config=config, session=session, checkpoint=client.checkpoint)
-            for page in handler.pages(ctx):
+            for page in prefetched(handler.pages(ctx)):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
                 stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
@@ -121,9 +122,10 @@ def load_and_finalise(batch_id: int) -> SyncBatch | None:
         log.warning("batch %s refused: %s", batch_id, exc)
         return None
     if batch is not None:
-        run = SyncRun.objects.get(pk=batch.run_id)
-        keep_lease_alive(run)
-        finalise_if_complete(run.pk)
+        run = SyncRun.objects.only("status", "fetch_done", "lease_token", "client_id").get(pk=batch.run_id)
+        if run.fetch_done:  # before that, the fetcher finalises and its heartbeat holds the lease
+            keep_lease_alive(run)
+            finalise_if_complete(run.pk)
     return batch
 
 

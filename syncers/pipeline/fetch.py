@@ -1,0 +1,53 @@
+"""Fetch: pages come from the handler one at a time. A reader thread fetches the next page
+while the current one is being staged, so network waits overlap database commits; the queue
+is bounded, so memory stays bounded however long the listing is."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+from django.db import connection
+
+from syncers.registry import Page
+
+_DONE = object()
+
+
+def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """Yield the handler's pages, reading up to `depth` ahead in a background thread.
+    Errors raised while fetching re-raise here, in order, after the pages before them."""
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        box.put(page, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which decides
+            box.put(exc)
+        finally:
+            connection.close()  # the thread's own connection, if a handler used one
+
+    reader = threading.Thread(target=read, name="sync-page-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join(timeout=5)
