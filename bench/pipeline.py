@@ -40,11 +40,49 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by every process, grouped by what it is."""
+    tick = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = next((name for name, marker in _GROUPS if marker in cmd), "other")
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    groups["machine_busy"] = (sum(busy) - busy[3] - busy[4]) / tick  # all but idle and iowait
+    return groups
+
+
+_GROUPS = [
+    ("postgres", "postgres"),
+    ("fake_api", "-m fakeapi"),
+    ("workers", "celery"),
+    ("redis", "redis-server"),
+    ("bench", "-m bench"),
+]
+
+
+def cpu_delta(before: dict[str, float]) -> dict[str, float]:
+    after = _cpu_seconds()
+    return {
+        k: round(after.get(k, 0.0) - before.get(k, 0.0), 2)
+        for k in after
+        if after.get(k, 0.0) - before.get(k, 0.0) > 0.01
+    }
+
+
 def measure_limit(api: FakeApi, n: int) -> dict[str, Any]:
     """fetch → COPY into a staging table → one INSERT ... ON CONFLICT merge, one process."""
     with connection.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_limit_records")
         cur.execute("CREATE TABLE bench_limit_records (external_id text PRIMARY KEY, data jsonb NOT NULL)")
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     http = requests.Session()
     with transaction.atomic(), connection.cursor() as cur:
@@ -76,6 +114,7 @@ def measure_limit(api: FakeApi, n: int) -> dict[str, Any]:
         "records_per_s": n / wall,
         "rows_written": written,
         "peak_rss_mb": peak_rss_mb(os.getpid()),
+        "cpu_s": cpu_delta(cpu),
     }
 
 
@@ -104,6 +143,7 @@ def measure_naive(api: FakeApi, client: SyncClient, sample: int) -> dict[str, An
 
 
 def start_workers(env: dict[str, str], queue: str, concurrency: int) -> subprocess.Popen[bytes]:
+    (ROOT / "var" / "logs").mkdir(parents=True, exist_ok=True)
     log = open(ROOT / "var" / "logs" / "bench-worker.log", "wb")  # noqa: SIM115
     cmd = [
         sys.executable,
@@ -145,6 +185,7 @@ def pg_writes(table: str = "syncers_syncedrecord") -> int:
 
 def measure_sync(client: SyncClient, worker: subprocess.Popen[bytes], n: int) -> dict[str, Any]:
     before = pg_writes()
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="bench")
     run = run_wait_final(run_id=run.pk, timeout=3600, poll=0.05)
@@ -158,6 +199,7 @@ def measure_sync(client: SyncClient, worker: subprocess.Popen[bytes], n: int) ->
         "status": run.status,
         "counts": run.counts(),
         "rows_written": pg_writes() - before,
+        "cpu_s": cpu_delta(cpu),
         "peak_rss_mb": {"worker_main": round(peak_rss_mb(worker.pid), 1), **rss},
     }
 
