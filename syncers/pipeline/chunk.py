@@ -35,6 +35,7 @@ def build_batches(
 ) -> list[SyncBatch]:
     """Unsaved batches for one page. ensure_ascii keeps odd strings (lone surrogates) storable
     in the staging table; bad records are sorted out by the load step, not here."""
+    now = timezone.now()
     return [
         SyncBatch(
             run_id=run_id,
@@ -43,6 +44,9 @@ def build_batches(
             page=page,
             size=len(chunk),
             payload=json.dumps(chunk, separators=(",", ":")),
+            # Counted as sent already: the fetcher sends right after the commit (see stage_page).
+            attempts=1,
+            dispatched_at=now,
         )
         for chunk in chunked(records, size)
     ]
@@ -50,7 +54,7 @@ def build_batches(
 
 _BATCH_COLUMNS = (
     *("client_id", "run_id", "fence", "page", "size", "payload"),
-    *("state", "attempts", "created", "updated", "unchanged", "failed"),
+    *("state", "attempts", "dispatched_at", "created", "updated", "unchanged", "failed"),
 )
 
 
@@ -67,12 +71,14 @@ def insert_batches(batches: list[SyncBatch]) -> list[int]:
         return [r[0] for r in cur.fetchall()]
 
 
-def dispatch_batches(batch_ids: Sequence[int], queue: str) -> None:
-    """Send load tasks. Call after the batches are committed (a worker must find the rows)."""
+def dispatch_batches(batch_ids: Sequence[int], queue: str, *, recorded: bool = False) -> None:
+    """Send load tasks. Call after the batches are committed (a worker must find the rows).
+    `recorded`: the rows already count this send (set when they were staged)."""
     if not batch_ids:
         return
-    SyncBatch.objects.filter(pk__in=batch_ids, state=SyncBatch.State.PENDING).update(
-        dispatched_at=timezone.now(), attempts=F("attempts") + 1
-    )
+    if not recorded:
+        SyncBatch.objects.filter(pk__in=batch_ids, state=SyncBatch.State.PENDING).update(
+            dispatched_at=timezone.now(), attempts=F("attempts") + 1
+        )
     for batch_id in batch_ids:
         current_app.send_task(LOAD_BATCH_TASK, args=[batch_id], queue=queue)

@@ -55,7 +55,9 @@ def load_batch(batch_id: int) -> SyncBatch | None:
         batch.loaded_at = timezone.now()
         batch.created, batch.updated, batch.unchanged, batch.failed = counts
         batch.payload = ""  # loaded data lives in the records table now
-        batch.save()
+        batch.save(
+            update_fields=["state", "loaded_at", "created", "updated", "unchanged", "failed", "payload"]
+        )
     return batch
 
 

@@ -33,7 +33,7 @@ def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list
         SyncRun.objects.filter(pk=run.pk).update(
             pages=F("pages") + 1, fetched=F("fetched") + len(page.records)
         )
-        transaction.on_commit(partial(dispatch_batches, ids, queue))
+        transaction.on_commit(partial(dispatch_batches, ids, queue, recorded=True))
     return ids
 
 
