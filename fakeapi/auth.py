@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "client_id": "fake-client",
     "client_secret": "fake-client-secret",
     "token_ttl": 300.0,
+    "accept_tokens": True,  # False: every OAuth token is refused, as if revoked at once
 }
 
 
@@ -75,7 +76,8 @@ class AuthState:
         else:
             token = auth.removeprefix("Bearer ")
             with self.lock:
-                ok = auth.startswith("Bearer ") and self.tokens.get(token, 0) > time.time()
+                live = self.tokens.get(token, 0) > time.time()
+                ok = auth.startswith("Bearer ") and live and cfg["accept_tokens"]
         if not ok:
             with self.lock:
                 self.rejected += 1

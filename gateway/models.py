@@ -1,17 +1,37 @@
+from __future__ import annotations
+
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
+
+from . import crypto
+from .errors import AuthError
+
+HOST_ENTRY = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def validate_base_url(value: str) -> None:
     URLValidator(schemes=["http", "https"])(value)
     if "?" in value or "#" in value:
         raise ValidationError("The base URL may not carry a query string or fragment.")
+    if "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValidationError("Put credentials in the authentication fields, not in the URL.")
 
 
 class Connection(models.Model):
     """An outgoing HTTP connection: where an API lives and the network policy for reaching it.
     Sync clients name a connection; only the gateway turns it into requests."""
+
+    class AuthKind(models.TextChoices):
+        NONE = "none", "None"
+        BEARER = "bearer", "Bearer token"
+        BASIC = "basic", "HTTP basic"
+        API_KEY_HEADER = "api_key_header", "API key in a header"
+        API_KEY_QUERY = "api_key_query", "API key in a query parameter"
+        OAUTH2 = "oauth2_client_credentials", "OAuth2 client credentials"
 
     name = models.SlugField(
         "name",
@@ -31,6 +51,59 @@ class Connection(models.Model):
         blank=True,
         help_text='Sent with every request, e.g. {"Accept": "application/json"}. No secrets here.',
     )
+    default_params = models.JSONField(
+        "default query parameters",
+        default=dict,
+        blank=True,
+        help_text='Added to every request unless the caller sets them, e.g. {"locale": "en"}. No secrets.',
+    )
+    auth_kind = models.CharField(
+        "authentication",
+        max_length=32,
+        choices=AuthKind.choices,
+        default=AuthKind.NONE,
+        help_text="How requests prove who they are. The secret is stored encrypted.",
+    )
+    auth_name = models.CharField(
+        "header / parameter name",
+        max_length=100,
+        blank=True,
+        help_text="API key header name (default X-API-Key) or query parameter name (default api_key).",
+    )
+    auth_username = models.CharField(
+        "username / client id",
+        max_length=200,
+        blank=True,
+        help_text="HTTP basic username, or the OAuth2 client id.",
+    )
+    token_url = models.CharField(
+        "OAuth2 token URL",
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Where client-credentials tokens are fetched (OAuth2 only).",
+    )
+    token_scope = models.CharField(
+        "OAuth2 scope",
+        max_length=500,
+        blank=True,
+        help_text="Space-separated scopes to request (OAuth2 only; empty for the server's default).",
+    )
+    secret_ciphertext = models.TextField(
+        "secret (encrypted)",
+        blank=True,
+        default="",
+        editable=False,
+        help_text="Token, password, API key or client secret as a Fernet token under "
+        "GATEWAY_ENCRYPTION_KEYS. Never shown; set it in the form's secret field.",
+    )
+    allowed_hosts = models.TextField(
+        "other allowed hosts",
+        blank=True,
+        help_text="Hosts besides the base URL's that absolute next-page URLs may point to, one per "
+        "line ('host' or 'host:port'). They get the credentials too. Private addresses stay "
+        "refused unless GATEWAY_ALLOWED_HOSTS also allows them.",
+    )
     connect_timeout = models.FloatField(
         "connect timeout (s)",
         default=5.0,
@@ -47,8 +120,8 @@ class Connection(models.Model):
         "total deadline (s)",
         default=120.0,
         validators=[MinValueValidator(0.5), MaxValueValidator(3600)],
-        help_text="Wall-clock cap on one request including the body, so a server that drips "
-        "bytes cannot hold a worker.",
+        help_text="Wall-clock cap on one request including redirects and the body, so a server "
+        "that drips bytes cannot hold a worker.",
     )
     max_body_bytes = models.PositiveIntegerField(
         "max body size (bytes)",
@@ -62,8 +135,27 @@ class Connection(models.Model):
         validators=[MaxValueValidator(10)],
         help_text="Retries of an idempotent request after a connect error, 429, 502, 503 or 504.",
     )
-    created_at = models.DateTimeField("created", auto_now_add=True)
-    updated_at = models.DateTimeField("updated", auto_now=True)
+    retry_budget = models.PositiveIntegerField(
+        "retry budget",
+        default=20,
+        validators=[MaxValueValidator(10_000)],
+        help_text="Retries one session (one sync run) may spend across all its requests; once spent, "
+        "failures surface at once so the client pauses instead of hammering the API.",
+    )
+    rate_limit = models.FloatField(
+        "rate limit (requests/s)",
+        default=0.0,
+        validators=[MinValueValidator(0), MaxValueValidator(10_000)],
+        help_text="Requests per second shared by every worker using this connection; 0 for none.",
+    )
+    rate_burst = models.PositiveIntegerField(
+        "rate burst",
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Requests that may go at once after a quiet spell (token bucket size).",
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True, help_text="When it was added.")
+    updated_at = models.DateTimeField("updated", auto_now=True, help_text="Last change.")
 
     class Meta:
         verbose_name = "connection"
@@ -72,8 +164,66 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # --- The secret: write-only from the outside ------------------------------------------
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_ciphertext)
+
+    def set_secret(self, plaintext: str) -> None:
+        self.secret_ciphertext = crypto.encrypt(plaintext) if plaintext else ""
+
+    def reveal_secret(self) -> str:
+        """Only the gateway's auth calls this, at request time."""
+        if not self.secret_ciphertext:
+            raise AuthError(f"connection {self.name} has no secret stored")
+        try:
+            return crypto.decrypt(self.secret_ciphertext)
+        except crypto.InvalidToken:
+            raise AuthError(
+                f"the secret of connection {self.name} cannot be decrypted with GATEWAY_ENCRYPTION_KEYS"
+            ) from None
+
+    # --- Derived settings ------------------------------------------------------------------
+    @property
+    def auth_param_name(self) -> str:
+        default = "api_key" if self.auth_kind == self.AuthKind.API_KEY_QUERY else "X-API-Key"
+        return self.auth_name.strip() or default
+
+    def extra_hosts(self) -> list[tuple[str, int | None]]:
+        """The allowed hosts as (lower-case host, port or None for any port)."""
+        hosts = []
+        for entry in filter(None, re.split(r"[\s,]+", self.allowed_hosts or "")):
+            if match := HOST_ENTRY.match(entry):
+                host, port = match.group(1).strip("[]").lower().rstrip("."), match.group(2)
+                hosts.append((host, int(port[1:]) if port else None))
+        return hosts
+
     def clean(self) -> None:
-        if self.headers is not None and not isinstance(self.headers, dict):
-            raise ValidationError({"headers": "Headers must be a JSON object."})
-        if self.read_timeout and self.total_timeout and self.total_timeout < self.read_timeout:
-            raise ValidationError({"total_timeout": "The total deadline must be at least the read timeout."})
+        from .validation import connection_errors
+
+        errors = connection_errors(self)
+        if errors:
+            raise ValidationError(errors)
+
+
+class RateBucket(models.Model):
+    """Shared rate-limit state when there is no Redis: one row per limited connection, updated
+    with one atomic statement per request (GCRA: the next free slot moves by 1/rate)."""
+
+    name = models.CharField(
+        "name",
+        max_length=200,
+        primary_key=True,
+        help_text="Which limit this row holds, e.g. 'connection:3'.",
+    )
+    tat = models.FloatField(
+        "next free slot",
+        default=0.0,
+        help_text="Unix time at which the bucket is full again (theoretical arrival time).",
+    )
+
+    class Meta:
+        verbose_name = "rate-limit bucket"
+
+    def __str__(self) -> str:
+        return self.name

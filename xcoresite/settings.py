@@ -167,3 +167,21 @@ LOGGING = {
         },
     },
 }
+
+# --- Gateway (outgoing HTTP: credentials at rest, network policy) -----------------------
+# Fernet keys, comma-separated, newest first: the first encrypts connection secrets, any of
+# them decrypts (add a new key in front, run `manage.py rotate_keys`, then drop the old one).
+# Empty: DEBUG runs derive a development key from SECRET_KEY; otherwise check gateway.E001
+# refuses to start.
+GATEWAY_ENCRYPTION_KEYS = env.list("GATEWAY_ENCRYPTION_KEYS", default=[])
+GATEWAY_DERIVE_DEV_KEY = DEBUG and not GATEWAY_ENCRYPTION_KEYS
+# Hosts (names, IPs or CIDR networks) exempt from the SSRF guard's refusal of loopback,
+# private, link-local and similar addresses. Development allows the bundled fake API.
+GATEWAY_ALLOWED_HOSTS = env.list("GATEWAY_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+# Proxies and .netrc from the environment are ignored unless this is set.
+GATEWAY_TRUST_ENV = env.bool("GATEWAY_TRUST_ENV", default=False)
+# A Retry-After up to this many seconds is slept through; a longer one is raised to the caller
+# (TransientError.retry_after) so the client pauses instead of a worker sleeping.
+GATEWAY_RETRY_AFTER_CAP = env.float("GATEWAY_RETRY_AFTER_CAP", default=30.0)
+# Longest wait for a rate-limit slot before giving up with a TransientError (retry_after set).
+GATEWAY_RATE_LIMIT_MAX_WAIT = env.float("GATEWAY_RATE_LIMIT_MAX_WAIT", default=30.0)

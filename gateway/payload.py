@@ -1,0 +1,136 @@
+"""Reading and judging answers: the body is read within the exchange's deadline and a cap on
+its *decoded* size (decompressed here, in bounded steps, so a gzip bomb stops at the cap),
+then parsed as strict JSON: UTF-8, no NaN/Infinity, no absurd nesting, no HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from http.client import IncompleteRead as HttpIncompleteRead
+from typing import Any
+
+from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
+
+from .errors import GatewayError, PayloadError, TransientError
+from .transport import DeadlineGuard
+
+CHUNK = 64 * 1024
+MAX_DEPTH = 200
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = str.maketrans("{}", "[]")
+_NOT_BRACKETS = re.compile(r"[^\[\]]+")
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A finished exchange. `url` is the final URL with credentials removed; `json` parses the
+    body strictly on first use and raises PayloadError when it is not usable JSON."""
+
+    status: int
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+    elapsed: float
+    links: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def json(self) -> Any:
+        return parse_json(self.body, self.headers.get("Content-Type", ""), self.url)
+
+
+def read_body(raw: Any, headers: Mapping[str, str], *, cap: int, url: str, guard: DeadlineGuard) -> bytes:
+    """The whole body, decoded, or a classified error. `raw` is urllib3's response."""
+    declared = _content_length(headers)
+    decoder = _decoder(headers.get("Content-Encoding", ""), url)
+    if decoder is None and declared is not None and declared > cap:
+        raise PayloadError(f"answer of {declared} bytes is larger than the {cap}-byte cap", url=url)
+    out = bytearray()
+    received = 0
+    try:
+        # read1 returns what has arrived, so the loop notices the deadline between reads.
+        while chunk := raw.read1(CHUNK, decode_content=False):
+            received += len(chunk)
+            out += decoder.decompress(chunk, cap - len(out) + 1) if decoder else chunk
+            if len(out) > cap:
+                raise PayloadError(f"answer larger than the {cap}-byte cap (decoded)", url=url)
+            if guard.fired:
+                break
+    except GatewayError:
+        raise
+    except (IncompleteRead, HttpIncompleteRead):
+        received = -1  # judged below: truncated
+    except ReadTimeoutError:
+        raise TransientError("timed out reading the answer", url=url) from None
+    except zlib.error:
+        raise PayloadError("answer is not valid gzip/deflate data", url=url) from None
+    except (ProtocolError, OSError, ValueError) as exc:
+        if any(isinstance(a, IncompleteRead | HttpIncompleteRead) for a in exc.args):
+            received = -1  # urllib3 wraps a short body in ProtocolError
+        elif not guard.fired:
+            raise TransientError(f"connection broke while reading: {type(exc).__name__}", url=url) from None
+    if guard.fired:
+        raise TransientError("total deadline exceeded while reading the answer", url=url)
+    if received < 0 or (declared is not None and received < declared):
+        raise PayloadError("answer truncated: fewer bytes than its Content-Length", url=url)
+    if decoder is not None and not decoder.eof:
+        raise PayloadError("answer truncated: the compressed stream ends early", url=url)
+    return bytes(out)
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("Content-Length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _decoder(encoding: str, url: str) -> Any:
+    # We ask only for gzip/deflate (Accept-Encoding), so anything else is the server's error.
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding not in _WBITS:
+        raise PayloadError(f"unsupported Content-Encoding {encoding[:40]!r}", url=url)
+    return zlib.decompressobj(_WBITS[encoding])
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes, content_type: str, url: str) -> Any:
+    """Strict JSON or a PayloadError that says why (never quoting the body)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("text/html", "application/xhtml+xml"):
+        raise PayloadError(f"answer is HTML ({media}), not JSON: an error page?", url=url)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PayloadError("answer is not UTF-8 text", url=url) from None
+    if not text.strip():
+        raise PayloadError("answer is empty, expected JSON", url=url)
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", url=url) from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"answer is not valid JSON: {exc.msg} at char {exc.pos}", url=url) from None
+    except ValueError as exc:  # NaN/Infinity, or an integer with absurdly many digits
+        raise PayloadError(f"answer is not strict JSON: {exc}", url=url) from None
+    if too_deep(text):
+        raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", url=url)
+    return value
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Nesting depth of already-valid JSON, in C-speed passes: drop strings, keep brackets,
+    then peel one innermost level per pass."""
+    shape = _NOT_BRACKETS.sub("", _STRING.sub("", text).translate(_BRACKETS))
+    for _ in range(limit):
+        if not shape:
+            return False
+        shape = shape.replace("[]", "")
+    return bool(shape)
