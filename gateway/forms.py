@@ -1,0 +1,71 @@
+"""The connection form: the secret is write-only (a password input never rendered back; blank
+keeps the stored one; clearing is an explicit checkbox) and is encrypted before the model's
+own validation runs, so that validation can see whether a secret exists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import Connection
+
+
+class ConnectionForm(forms.ModelForm):
+    secret = forms.CharField(
+        label="New secret",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Token, password, API key or client secret. Write-only: it is never shown again; "
+        "leave blank to keep the stored one.",
+    )
+    clear_secret = forms.BooleanField(
+        label="Clear the stored secret",
+        required=False,
+        help_text="Remove the stored secret (e.g. when switching to no authentication).",
+    )
+
+    class Meta:
+        model = Connection
+        fields = [
+            "name",
+            "base_url",
+            "headers",
+            "default_params",
+            "auth_kind",
+            "auth_name",
+            "auth_username",
+            "token_url",
+            "token_scope",
+            "connect_timeout",
+            "read_timeout",
+            "total_timeout",
+            "max_body_bytes",
+            "max_retries",
+            "retry_budget",
+            "rate_limit",
+            "rate_burst",
+            "allowed_hosts",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        new, clear = data.get("secret"), data.get("clear_secret")
+        if new and clear:
+            raise ValidationError({"clear_secret": "Either enter a new secret or clear it, not both."})
+        if clear:
+            self.instance.secret_ciphertext = ""
+        elif new:
+            self.instance.set_secret(new)
+        return data
+
+
+class ConnectionTestForm(forms.Form):
+    path = forms.CharField(
+        label="Path",
+        initial="/",
+        max_length=500,
+        help_text="Requested once under the base URL, through the connection's full policy.",
+    )
