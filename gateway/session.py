@@ -237,7 +237,11 @@ class GatewaySession:
 
     def _post_token(self, url: str, form: dict[str, str], basic: tuple[str, str]) -> GatewayResponse:
         """The OAuth2 token request: one POST, no retries, no redirects, no connection auth."""
-        return self._attempt("POST", url, None, form=form, basic=basic)
+        try:
+            return self._attempt("POST", url, None, form=form, basic=basic)
+        except TransientError as exc:
+            exc.retryable = False  # only idempotent requests are retried in place
+            raise
 
     # --- Origins and redaction ----------------------------------------------------------
     def _target(self, path_or_url: str) -> str:

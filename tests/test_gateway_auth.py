@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from fakeapi.control import FakeApi
-from gateway.errors import AuthError, GatewayError
+from gateway.errors import AuthError, GatewayError, TransientError
 from gateway.models import Connection
 from gateway.session import GatewaySession
 
@@ -170,3 +170,12 @@ def test_a_canary_secret_never_appears_in_logs_errors_or_urls(
     assert all(canary not in s for s in seen)
     assert canary not in caplog.text
     assert all(canary not in str(r.args) for r in caplog.records)
+
+
+def test_a_failing_token_request_is_transient_and_not_retried_in_place(api: FakeApi) -> None:
+    conn = connection(api, "oauth", max_retries=3)
+    conn.token_url = "http://127.0.0.1:9/token"  # nothing listens: a connect error
+    sleeps: list[float] = []
+    with pytest.raises(TransientError, match="connection failed") as err:
+        GatewaySession(conn, sleep=sleeps.append).get_json("/products")
+    assert not err.value.retryable and sleeps == [], "a POST is not retried"

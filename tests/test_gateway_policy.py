@@ -248,3 +248,15 @@ def test_default_params_are_sent_and_call_params_win(api: FakeApi) -> None:
     s = session(api, default_params={"lang": "en", "per_page": 5})
     echoed = s.get_json("/echo", {"per_page": 7})
     assert echoed["query"] == {"lang": ["en"], "per_page": ["7"]}
+
+
+def test_proxies_from_the_environment_are_ignored_unless_enabled(
+    api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert session(api).get_json("/health") == {"ok": True}
+    with override_settings(GATEWAY_TRUST_ENV=True), pytest.raises(TransientError, match="connection failed"):
+        session(api, max_retries=0).get_json("/health")
