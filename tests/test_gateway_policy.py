@@ -3,6 +3,7 @@ answer ends in the right classified error, quickly, and retries follow the rules
 
 from __future__ import annotations
 
+import socket
 import time
 from email.utils import formatdate
 
@@ -260,3 +261,28 @@ def test_proxies_from_the_environment_are_ignored_unless_enabled(
     assert session(api).get_json("/health") == {"ok": True}
     with override_settings(GATEWAY_TRUST_ENV=True), pytest.raises(TransientError, match="connection failed"):
         session(api, max_retries=0).get_json("/health")
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(
+    api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name answers 127.0.0.1 once, then 10.0.0.1. The gateway resolves once,
+    checks, and connects to that very address; nothing resolves the name a second time."""
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])
+
+    def rebinding(host: str, *args: object, **kw: object) -> list:
+        if host == "api.rebind.test":
+            return real(next(answers, "10.0.0.1"), *args, **kw)
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = api.url.rsplit(":", 1)[1]
+    conn = Connection(
+        name="rebind", base_url=f"http://api.rebind.test:{port}", connect_timeout=1, max_retries=0
+    )
+    with override_settings(GATEWAY_ALLOWED_HOSTS=["127.0.0.1"]):
+        assert GatewaySession(conn).get_json("/health") == {"ok": True}
+        # A new session resolves again and now gets the private address: refused, not connected.
+        with pytest.raises(BlockedAddress, match=r"10\.0\.0\.1"):
+            GatewaySession(conn).get_json("/health")
