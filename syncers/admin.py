@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from .forms import SyncClientForm
+from .forms import PauseForm, SyncClientForm
 from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
-from .services import sync_run_request
+from .services import client_pause, client_resume, sync_run_request
 
 
 class SyncScheduleInline(admin.TabularInline):
@@ -39,12 +42,27 @@ class SyncClientAdmin(admin.ModelAdmin):
     list_display = ["name", "handler", "connection", "queue", "state", "last_run"]
     list_filter = ["state", "connection", "queue", "handler"]
     search_fields = ["name", "description"]
-    actions = ["run_now"]
-    readonly_fields = ["checkpoint", "checkpoint_at", "fence"]
+    actions = ["run_now", "pause", "resume", "resume_and_run"]
+    readonly_fields = [
+        *("state", "pause_reason", "paused_by", "paused_at", "paused_until"),
+        *("error_level", "consecutive_failures", "checkpoint", "checkpoint_at", "fence"),
+    ]
     fieldsets = [
         (None, {"fields": ["name", "description", "connection", "handler", "config"]}),
         ("Loading", {"fields": ["batch_size", "queue"]}),
-        ("State", {"fields": ["state", "pause_reason", "checkpoint", "checkpoint_at", "fence"]}),
+        (
+            "Errors and notifications",
+            {"fields": ["pause_durations", "max_failures", "max_duration", "notify_emails"]},
+        ),
+        (
+            "State",
+            {
+                "fields": [
+                    *("state", "pause_reason", "paused_by", "paused_at", "paused_until"),
+                    *("error_level", "consecutive_failures", "checkpoint", "checkpoint_at", "fence"),
+                ]
+            },
+        ),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SyncClient]:
@@ -76,6 +94,49 @@ class SyncClientAdmin(admin.ModelAdmin):
     def run_now(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
         for client in queryset:
             self._queue_run(request, client)
+
+    def has_pause_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return request.user.has_perm("syncers.pause_syncclient")
+
+    @admin.action(description="Pause (asks for a reason)", permissions=["pause"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> HttpResponse | None:
+        form = PauseForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Pause sync clients",
+                "form": form,
+                "clients": queryset,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/syncers/syncclient/pause.html", context)
+        hours = form.cleaned_data["hours"]
+        until = timezone.now() + timedelta(hours=hours) if hours else None
+        for client in queryset:
+            client_pause(
+                client=client,
+                who=request.user.get_username(),
+                reason=form.cleaned_data["reason"],
+                until=until,
+            )
+            self.log_change(request, client, f"Paused: {form.cleaned_data['reason']}")
+        self.message_user(request, f"Paused {queryset.count()} client(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Resume (skip missed runs)", permissions=["pause"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
+        self._resume(request, queryset, run_now=False)
+
+    @admin.action(description="Resume and run once now", permissions=["pause"])
+    def resume_and_run(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
+        self._resume(request, queryset, run_now=True)
+
+    def _resume(self, request: HttpRequest, queryset: QuerySet[SyncClient], *, run_now: bool) -> None:
+        for client in queryset:
+            run = client_resume(client=client, who=request.user.get_username(), run_now=run_now)
+            self.log_change(request, client, "Resumed" + (f", queued run #{run.pk}" if run else ""))
+        self.message_user(request, f"Resumed {queryset.count()} client(s).", messages.SUCCESS)
 
     def get_urls(self) -> list:
         extra = [

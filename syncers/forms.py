@@ -23,6 +23,21 @@ class SyncClientForm(forms.ModelForm):
             "config",
             "batch_size",
             "queue",
-            "state",
-            "pause_reason",
+            "pause_durations",
+            "max_failures",
+            "max_duration",
+            "notify_emails",
         ]
+
+
+class PauseForm(forms.Form):
+    """Asked before pausing: a reason everyone will see, and an optional end."""
+
+    reason = forms.CharField(
+        max_length=500, help_text="Shown in the admin, in sync_status and in notifications."
+    )
+    hours = forms.FloatField(
+        required=False,
+        min_value=0.01,
+        help_text="Resume by itself after this many hours; empty: until resumed.",
+    )

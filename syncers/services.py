@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils import timezone
 
 from .models import SyncClient, SyncRun
 from .pipeline import enqueue_run, run_sync
@@ -33,3 +35,39 @@ def sync_run_scheduled(*, client_id: int) -> SyncRun | None:
         return None
     run = enqueue_run(client=client, trigger=SyncRun.Trigger.SCHEDULE, who="schedule", send=False)
     return run_sync(run.pk)
+
+
+def client_pause(*, client: SyncClient, who: str, reason: str, until: datetime | None = None) -> SyncClient:
+    """An operator's pause: scheduled runs are recorded as skipped until resumed (or `until`)."""
+    if not reason.strip():
+        raise ValueError("a pause needs a reason (it is shown to everyone who sees the client)")
+    if until is not None and until <= timezone.now():
+        raise ValueError("the pause must end in the future")
+    SyncClient.objects.filter(pk=client.pk).update(
+        state=SyncClient.State.PAUSED,
+        pause_reason=reason.strip()[:500],
+        paused_by=who[:150],
+        paused_at=timezone.now(),
+        paused_until=until,
+    )
+    client.refresh_from_db()
+    return client
+
+
+def client_resume(*, client: SyncClient, who: str, run_now: bool = False) -> SyncRun | None:
+    """Back to active from any pause; runs missed while paused are not made up (they were
+    recorded as skipped). With `run_now`, one run starts at once."""
+    SyncClient.objects.filter(pk=client.pk).update(
+        state=SyncClient.State.ACTIVE,
+        pause_reason="",
+        paused_by="",
+        paused_at=None,
+        paused_until=None,
+        error_level=0,
+        consecutive_failures=0,
+    )
+    client.refresh_from_db()
+    log.info("client %s resumed by %s", client, who)
+    if run_now:
+        return sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who=who)
+    return None

@@ -31,6 +31,8 @@ class SyncClient(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", "active"
+        BACKOFF = "backoff", "paused after errors (resumes by itself)"
+        AUTH = "auth", "paused: the API refused the credentials"
         PAUSED = "paused", "paused by an operator"
         DISABLED = "disabled", "disabled"
 
@@ -84,6 +86,43 @@ class SyncClient(models.Model):
     pause_reason = models.CharField("pause reason", max_length=500, blank=True, help_text="Why it is paused.")
     paused_by = models.CharField("paused by", max_length=150, blank=True, help_text="Who paused it.")
     paused_at = models.DateTimeField("paused at", null=True, blank=True, help_text="Since when.")
+    paused_until = models.DateTimeField(
+        "paused until",
+        null=True,
+        blank=True,
+        help_text="When a temporary pause ends; the client then probes the API and resumes by itself.",
+    )
+    error_level = models.PositiveSmallIntegerField(
+        "error level", default=0, help_text="Raised by each transient failure in a row; success resets it."
+    )
+    consecutive_failures = models.PositiveSmallIntegerField(
+        "failures in a row", default=0, help_text="Failed runs since the last success."
+    )
+    pause_durations = models.JSONField(
+        "pause durations (s)",
+        default=list,
+        blank=True,
+        help_text="Seconds paused at error level 1, 2, 3...; empty uses SYNC_PAUSE_DURATIONS.",
+    )
+    max_failures = models.PositiveSmallIntegerField(
+        "auto-pause after",
+        null=True,
+        blank=True,
+        help_text="Failed runs in a row before the client pauses until an operator resumes it; "
+        "empty uses SYNC_MAX_FAILURES.",
+    )
+    max_duration = models.PositiveIntegerField(
+        "max duration (s)",
+        null=True,
+        blank=True,
+        help_text="A run taking longer sends a warning.",
+    )
+    notify_emails = models.JSONField(
+        "notify e-mails",
+        default=list,
+        blank=True,
+        help_text='Extra recipients, e.g. ["ops@example.com"]; they get warnings and errors.',
+    )
     fence = models.BigIntegerField(
         "fence",
         default=0,
@@ -105,11 +144,17 @@ class SyncClient(models.Model):
     class Meta:
         verbose_name = "sync client"
         ordering = ["name"]
-        permissions = [("run_syncclient", "Can start a sync client run now")]
+        permissions = [
+            ("run_syncclient", "Can start a sync client run now"),
+            ("pause_syncclient", "Can pause and resume a sync client"),
+        ]
 
     # Written only by the pipeline, with conditional UPDATEs; a form or script saving a client
     # it loaded earlier must not put back an old fence or checkpoint.
-    ENGINE_FIELDS = frozenset({"fence", "checkpoint", "checkpoint_at"})
+    ENGINE_FIELDS = frozenset(
+        {"fence", "checkpoint", "checkpoint_at", "state", "pause_reason", "paused_by", "paused_at"}
+        | {"paused_until", "error_level", "consecutive_failures"}
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -134,10 +179,29 @@ class SyncClient(models.Model):
             self.config = handler.clean_config(self.config or {})
         except ValidationError as exc:
             raise ValidationError({"config": exc.messages}) from None
+        durations = self.pause_durations or []
+        if not isinstance(durations, list) or not all(isinstance(d, int) and d > 0 for d in durations):
+            raise ValidationError(
+                {"pause_durations": "A list of positive whole seconds, e.g. [60, 300, 3600]."}
+            )
+        emails = self.notify_emails or []
+        if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
+            raise ValidationError({"notify_emails": 'A list of e-mail addresses, e.g. ["ops@example.com"].'})
 
     @property
     def may_run(self) -> bool:
-        return self.state == self.State.ACTIVE
+        """Active, or a temporary pause that has ended (the run starts with a probe)."""
+        if self.state == self.State.ACTIVE:
+            return True
+        return (
+            self.state == self.State.BACKOFF
+            and self.paused_until is not None
+            and self.paused_until <= timezone.now()
+        )
+
+    @property
+    def needs_probe(self) -> bool:
+        return self.state == self.State.BACKOFF
 
 
 def validate_timezone(value: str) -> None:

@@ -116,6 +116,15 @@ class SyncRun(models.Model):
     )
     failed = models.PositiveIntegerField("failed", default=0, help_text="Records kept in failed records.")
     error = models.TextField("error", blank=True, help_text="Why the run failed or stopped early.")
+    error_kind = models.CharField(
+        "error kind",
+        max_length=20,
+        blank=True,
+        help_text="Class of the failure (TransientError, AuthError, PermanentError, PayloadError, ...).",
+    )
+    retry_after = models.FloatField(
+        "retry after (s)", null=True, blank=True, help_text="How long the API asked us to wait, if it did."
+    )
 
     class Meta:
         verbose_name = "sync run"

@@ -9,6 +9,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from syncers.models import SyncBatch, SyncRun
+from syncers.notify import notify
+from syncers.pause import record_run_outcome
 
 from .lease import client_lease_name, leases
 
@@ -36,6 +38,9 @@ def finalise_if_complete(run_id: int) -> SyncRun | None:
         run.save(update_fields=[*COUNTS, "status", "finished_at"])
     if run.lease_token:
         leases().release(client_lease_name(run.client_id), run.lease_token)
+    events = record_run_outcome(run=run)
+    if events:
+        notify(client=run.client, run=run, events=events)
     return run
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from syncers.models import SyncBatch, SyncRun
+from syncers.models import SyncBatch, SyncClient, SyncRun
 
 from .chunk import dispatch_batches
 from .enqueue import enqueue_run, send_run
@@ -29,6 +29,8 @@ class ReconcileReport:
     runs_abandoned: int = 0
     runs_finalised: int = 0
     recovery_runs: int = 0
+    clients_resumed: int = 0
+    probes: int = 0
     batches_resent: int = 0
 
 
@@ -42,6 +44,7 @@ def reconcile() -> ReconcileReport:
         send_run(run.pk, run.client.queue)
         report.runs_resent += 1
     _check_running(report, now)
+    _resume_due_clients(report, now)
     by_queue: dict[str, list[int]] = {}
     for batch_id, queue in _overdue_batches(now):
         by_queue.setdefault(queue, []).append(batch_id)
@@ -51,6 +54,23 @@ def reconcile() -> ReconcileReport:
     if any(vars(report).values()):
         log.info("reconcile: %s", report)
     return report
+
+
+def _resume_due_clients(report: ReconcileReport, now: datetime) -> None:
+    """Pauses that have run out: an operator's pause ends; a temporary pause starts a probe
+    run (its first request decides), once, however many scheduled runs were skipped."""
+    report.clients_resumed += SyncClient.objects.filter(
+        state=SyncClient.State.PAUSED, paused_until__lte=now
+    ).update(state=SyncClient.State.ACTIVE, paused_until=None, pause_reason="", paused_by="", paused_at=None)
+    busy = SyncRun.objects.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).values(
+        "client_id"
+    )
+    due = SyncClient.objects.filter(state=SyncClient.State.BACKOFF, paused_until__lte=now).exclude(
+        pk__in=busy
+    )
+    for client in due:
+        enqueue_run(client=client, trigger=SyncRun.Trigger.RECOVERY, who="probe after temporary pause")
+        report.probes += 1
 
 
 def _overdue_batches(now: datetime) -> list[tuple[int, str]]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from gateway.errors import GatewayError
 from gateway.session import session_for
 from syncers.models import SyncBatch, SyncClient, SyncRun
+from syncers.pause import client_probe_succeeded
 from syncers.registry import FetchContext, get_handler
 
 from .chunk import dispatch_batches
@@ -95,21 +96,29 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat) -> None:
             for page in prefetched(handler.pages(ctx)):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
+                if client.needs_probe:  # the first page answered: the API is back
+                    client_probe_succeeded(client.pk)
+                    client.state = SyncClient.State.ACTIVE
                 stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
         finish_fetch(run=run)
     except (FenceLost, LeaseLost) as exc:
         log.warning("run %s stopped: %s", run.pk, exc)
         finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
     except GatewayError as exc:
-        _fail_fetch(run, f"{type(exc).__name__}: {exc}")
+        _fail_fetch(run, str(exc), type(exc).__name__, getattr(exc, "retry_after", None))
     except Exception as exc:
         log.exception("run %s: fetch crashed", run.pk)
-        _fail_fetch(run, f"{type(exc).__name__}: {exc}")
+        _fail_fetch(run, f"{type(exc).__name__}: {exc}", "internal")
 
 
-def _fail_fetch(run: SyncRun, error: str) -> None:
+def _fail_fetch(run: SyncRun, error: str, kind: str, retry_after: float | None = None) -> None:
     try:
-        finish_fetch(run=run, error=error)
+        finish_fetch(
+            run=run,
+            error=f"{kind}: {error}" if kind != "internal" else error,
+            kind=kind,
+            retry_after=retry_after,
+        )
     except FenceLost as exc:
         finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
 

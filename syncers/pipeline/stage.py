@@ -41,10 +41,12 @@ def save_checkpoint(client_id: int, checkpoint: dict[str, Any] | None) -> None:
     SyncClient.objects.filter(pk=client_id).update(checkpoint=checkpoint, checkpoint_at=timezone.now())
 
 
-def finish_fetch(*, run: SyncRun, error: str = "") -> None:
+def finish_fetch(*, run: SyncRun, error: str = "", kind: str = "", retry_after: float | None = None) -> None:
     """Mark fetching over. A clean end clears the checkpoint (the next run reads from the
     start); an error keeps it, so the next run resumes where this one stopped."""
     with fenced(run.client_id, run.fence):
         if not error:
             save_checkpoint(run.client_id, None)
-        SyncRun.objects.filter(pk=run.pk).update(fetch_done=True, error=error)
+        SyncRun.objects.filter(pk=run.pk).update(
+            fetch_done=True, error=error, error_kind=kind, retry_after=retry_after
+        )
