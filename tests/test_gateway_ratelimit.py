@@ -18,6 +18,10 @@ from gateway.session import GatewaySession
 
 from .processes import ROOT, child_env
 
+# Slots are granted exactly 1/rate apart; arrivals at the server jitter by a few ms, which can
+# put one extra request into a 1-s window.
+JITTER = 1
+
 # Two OS processes share one connection's budget; each starts at the same instant.
 CHILD = """
 import sys, time
@@ -79,7 +83,7 @@ def measure(api: FakeApi, rate: float, burst: int, per_process: int) -> tuple[fl
 def test_two_processes_share_one_rate_budget(api: FakeApi) -> None:
     rate_seen, peak = measure(api, rate=20, burst=1, per_process=40)
     assert 0.9 * 20 <= rate_seen <= 1.03 * 20
-    assert peak <= 20 + 1
+    assert peak <= 20 + 1 + JITTER
 
 
 @pytest.mark.slow
@@ -87,7 +91,7 @@ def test_two_processes_share_one_rate_budget(api: FakeApi) -> None:
 def test_two_processes_hold_a_faster_rate_with_a_burst(api: FakeApi) -> None:
     rate_seen, peak = measure(api, rate=50, burst=10, per_process=300)
     assert 0.9 * 50 <= rate_seen <= 1.03 * 50
-    assert peak <= 50 + 10
+    assert peak <= 50 + 10 + JITTER
 
 
 @pytest.mark.django_db
