@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils import timezone
 
 from .models import SyncClient, SyncRun
-from .pipeline import enqueue_run, run_sync
+from .pipeline import enqueue_run, run_inline, run_sync
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +72,24 @@ def client_resume(*, client: SyncClient, who: str, run_now: bool = False) -> Syn
     if run_now:
         return sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who=who)
     return None
+
+
+def sync_run_now_here(
+    *, client: SyncClient, who: str, trigger: str = SyncRun.Trigger.COMMAND, **options: Any
+) -> SyncRun:
+    """A run carried out in this process, loading included (see pipeline.run_inline)."""
+    run = enqueue_run(client=client, trigger=trigger, who=who, send=False)
+    return run_inline(run.pk, **options)
+
+
+def sync_fetch_here(*, client: SyncClient, who: str, **options: Any) -> SyncRun:
+    """A run whose fetch happens in this process (progress visible) while workers load."""
+    run = enqueue_run(client=client, trigger=SyncRun.Trigger.COMMAND, who=who, send=False)
+    return run_sync(run.pk, **options)
+
+
+def client_checkpoint_reset(*, client: SyncClient) -> None:
+    """Forget where the last unfinished run stopped, so the next one reads from the start."""
+    if SyncRun.objects.filter(client=client, status=SyncRun.Status.RUNNING).exists():
+        raise ValueError(f"{client.name} has a run in progress; wait for it or cancel it first")
+    SyncClient.objects.filter(pk=client.pk).update(checkpoint=None, checkpoint_at=timezone.now())

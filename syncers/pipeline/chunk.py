@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from celery import current_app
@@ -71,6 +72,10 @@ def insert_batches(batches: list[SyncBatch]) -> list[int]:
         return [r[0] for r in cur.fetchall()]
 
 
+# Off while a command loads the batches in its own process (sync_run --inline).
+SEND_TO_WORKERS: ContextVar[bool] = ContextVar("send_batches_to_workers", default=True)
+
+
 def dispatch_batches(batch_ids: Sequence[int], queue: str, *, recorded: bool = False) -> None:
     """Send load tasks. Call after the batches are committed (a worker must find the rows).
     `recorded`: the rows already count this send (set when they were staged)."""
@@ -80,5 +85,7 @@ def dispatch_batches(batch_ids: Sequence[int], queue: str, *, recorded: bool = F
         SyncBatch.objects.filter(pk__in=batch_ids, state=SyncBatch.State.PENDING).update(
             dispatched_at=timezone.now(), attempts=F("attempts") + 1
         )
+    if not SEND_TO_WORKERS.get():
+        return
     for batch_id in batch_ids:
         current_app.send_task(LOAD_BATCH_TASK, args=[batch_id], queue=queue)

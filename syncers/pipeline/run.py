@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from gateway.errors import GatewayError
 from gateway.session import session_for
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.pause import client_probe_succeeded
-from syncers.registry import FetchContext, get_handler
+from syncers.registry import FetchContext, Page, get_handler
 
 from .chunk import dispatch_batches
 from .fence import FenceLost, take_fence
@@ -27,12 +28,17 @@ from .stage import finish_fetch, stage_page
 log = logging.getLogger(__name__)
 
 
+PageHook = Callable[[SyncRun, Page], None]
+
+
 class LeaseLost(Exception):
     """The heartbeat could not keep the lease; stop before the fence has to refuse us."""
 
 
-def run_sync(run_id: int) -> SyncRun:
-    """Carry a queued run to the end of fetching; loading finishes it asynchronously."""
+def run_sync(run_id: int, *, max_pages: int | None = None, on_page: PageHook | None = None) -> SyncRun:
+    """Carry a queued run to the end of fetching; loading finishes it asynchronously.
+    `max_pages` stops early with the checkpoint kept (the next run continues there);
+    `on_page` is called after each staged page (progress display)."""
     if not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.RUNNING, started_at=timezone.now()
     ):
@@ -56,7 +62,7 @@ def run_sync(run_id: int) -> SyncRun:
         leases().release(lease_name, token)
         return _reload(run)
     with Heartbeat(lease_name, token, settings.SYNC_LEASE_TTL) as heartbeat:
-        _fetch(run, heartbeat)
+        _fetch(run, heartbeat, max_pages=max_pages, on_page=on_page)
     finalise_if_complete(run.pk)
     return _reload(run)
 
@@ -86,8 +92,9 @@ def _start(run: SyncRun, token: str) -> bool:
     return True
 
 
-def _fetch(run: SyncRun, heartbeat: Heartbeat) -> None:
+def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page: PageHook | None) -> None:
     client = run.client
+    staged = 0
     handler = get_handler(client.handler)
     try:
         config = handler.clean_config(client.config or {})
@@ -100,6 +107,12 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat) -> None:
                     client_probe_succeeded(client.pk)
                     client.state = SyncClient.State.ACTIVE
                 stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
+                staged += 1
+                if on_page is not None:
+                    on_page(run, page)
+                if max_pages is not None and staged >= max_pages and not page.is_last:
+                    finish_fetch(run=run, keep_checkpoint=True)
+                    return
         finish_fetch(run=run)
     except (FenceLost, LeaseLost) as exc:
         log.warning("run %s stopped: %s", run.pk, exc)

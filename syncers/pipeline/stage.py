@@ -41,11 +41,18 @@ def save_checkpoint(client_id: int, checkpoint: dict[str, Any] | None) -> None:
     SyncClient.objects.filter(pk=client_id).update(checkpoint=checkpoint, checkpoint_at=timezone.now())
 
 
-def finish_fetch(*, run: SyncRun, error: str = "", kind: str = "", retry_after: float | None = None) -> None:
+def finish_fetch(
+    *,
+    run: SyncRun,
+    error: str = "",
+    kind: str = "",
+    retry_after: float | None = None,
+    keep_checkpoint: bool = False,
+) -> None:
     """Mark fetching over. A clean end clears the checkpoint (the next run reads from the
     start); an error keeps it, so the next run resumes where this one stopped."""
     with fenced(run.client_id, run.fence):
-        if not error:
+        if not error and not keep_checkpoint:
             save_checkpoint(run.client_id, None)
         SyncRun.objects.filter(pk=run.pk).update(
             fetch_done=True, error=error, error_kind=kind, retry_after=retry_after

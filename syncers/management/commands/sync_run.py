@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncers.models import SyncClient, SyncRun
 from syncers.selectors import client_get, run_summary, run_wait_final
-from syncers.services import sync_run_request
+from syncers.services import sync_run_now_here, sync_run_request
 
 # Exit codes with --wait: scripts can tell "did nothing" apart from "broke".
 EXIT_CODES = {
@@ -26,12 +26,23 @@ class Command(BaseCommand):
         parser.add_argument("clients", nargs="+", help="client names or ids")
         parser.add_argument("--wait", action="store_true", help="wait for each run to finish")
         parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default 600)")
+        parser.add_argument(
+            "--inline", action="store_true", help="run fetch and load in this process (no worker needed)"
+        )
 
-    def handle(self, *args: Any, clients: list[str], wait: bool, timeout: float, **options: Any) -> None:
+    def handle(
+        self, *args: Any, clients: list[str], wait: bool, timeout: float, inline: bool, **options: Any
+    ) -> None:
         try:  # every name is checked before any run starts
             targets = [client_get(ref=ref) for ref in clients]
         except SyncClient.DoesNotExist as exc:
             raise CommandError(str(exc)) from None
+        if inline:
+            finals = [sync_run_now_here(client=c, who="manage.py sync_run --inline") for c in targets]
+            for run in finals:
+                self.stdout.write(run_summary(run))
+            self._exit(finals)
+            return
         runs = [
             sync_run_request(client=c, trigger=SyncRun.Trigger.COMMAND, who="manage.py sync_run")
             for c in targets
@@ -40,13 +51,17 @@ class Command(BaseCommand):
             self.stdout.write(f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'")
         if not wait:
             return
-        worst = 0
+        finals = []
         for run in runs:
             try:
                 final = run_wait_final(run_id=run.pk, timeout=timeout)
             except TimeoutError as exc:
                 raise CommandError(f"{exc}; is a worker consuming queue '{run.client.queue}'?") from None
             self.stdout.write(run_summary(final))
-            worst = max(worst, EXIT_CODES.get(final.status, 1))
+            finals.append(final)
+        self._exit(finals)
+
+    def _exit(self, finals: list[SyncRun]) -> None:
+        worst = max((EXIT_CODES.get(run.status, 1) for run in finals), default=0)
         if worst:
             raise CommandError(f"not every run succeeded (exit {worst})", returncode=worst)

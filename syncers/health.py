@@ -1,0 +1,110 @@
+"""Health of the moving parts — beat, workers, broker, Redis — for `sync_status` and the
+admin. Each check answers in about a second at most and never raises."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+RECONCILE_ENTRY = "syncers-reconcile"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def beat_stale_after() -> float:
+    return max(3 * settings.SYNC_RECONCILE_EVERY, 90.0)
+
+
+def check_beat() -> Check:
+    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds; its last send is the heartbeat."""
+    last = PeriodicTask.objects.filter(name=RECONCILE_ENTRY).values_list("last_run_at", flat=True).first()
+    if last is None:
+        return Check("beat", False, "beat has never run (no heartbeat yet)")
+    age = (timezone.now() - last).total_seconds()
+    ok = age <= beat_stale_after()
+    return Check("beat", ok, f"last heartbeat {age:.0f}s ago" + ("" if ok else " — beat looks stopped"))
+
+
+def check_workers(timeout: float = 1.0) -> Check:
+    from xcoresite.celery import app
+
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except Exception as exc:
+        return Check("workers", False, f"ping failed: {type(exc).__name__}: {exc}")
+    names = sorted(name for reply in replies for name in reply)
+    return Check(
+        "workers",
+        bool(names),
+        f"{len(names)} answering: {', '.join(names)}" if names else "no worker answered",
+    )
+
+
+def check_broker() -> Check:
+    from xcoresite.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return Check("broker", False, f"unreachable: {type(exc).__name__}: {exc}")
+    return Check("broker", True, f"reachable ({app.conf.broker_url.split('://')[0]})")
+
+
+def check_redis() -> Check | None:
+    if not settings.REDIS_URL:
+        return None
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return Check("redis", False, f"unreachable: {type(exc).__name__}")
+    return Check("redis", True, "reachable")
+
+
+def check_database() -> Check:
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM syncers_syncclient LIMIT 1")
+    except DatabaseError as exc:
+        return Check("database", False, f"{str(exc).strip().splitlines()[0]} (run manage.py migrate?)")
+    return Check("database", True, f"{connection.vendor} reachable")
+
+
+def system_checks() -> list[Check]:
+    database = check_database()
+    if not database.ok:
+        return [database, check_broker()]
+    checks = [database, check_beat(), check_workers(), check_broker(), check_redis()]
+    return [c for c in checks if c is not None]
+
+
+def next_fire(task: PeriodicTask) -> str | None:
+    """The next time beat will fire this entry, in its schedule's own time zone."""
+    if not task.enabled:
+        return None
+    if task.clocked_id:
+        return task.clocked.clocked_time.isoformat()
+    schedule = task.schedule
+    now_dt = timezone.now()
+    last = task.last_run_at or task.start_time or now_dt
+    remaining = schedule.remaining_estimate(last)
+    when = now_dt + max(remaining, timedelta(0))
+    if task.crontab_id:
+        when = when.astimezone(task.crontab.timezone)
+    return when.replace(microsecond=0).isoformat()

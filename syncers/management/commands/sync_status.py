@@ -1,0 +1,75 @@
+"""Health check and overview: beat, workers, broker, Redis, then each client. Exits 1 when
+infrastructure is unhealthy or a client waits for an operator (auth failure, pause)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from syncers.health import system_checks
+from syncers.models import SyncClient
+from syncers.selectors import client_get
+from syncers.status import NEEDS_OPERATOR, client_status
+
+
+class Command(BaseCommand):
+    help = "Show beat/worker/broker health and each sync client's state; non-zero exit when unhealthy."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("client", nargs="?", help="only this client (name or id)")
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+    def handle(self, *args: Any, client: str | None, json: bool, **options: Any) -> None:
+        checks = system_checks()
+        if not checks[0].ok:  # no database: nothing more to say
+            self._print(checks, [])
+            raise CommandError(f"unhealthy: {checks[0].detail}", returncode=1)
+        try:
+            clients = [client_get(ref=client)] if client else list(SyncClient.objects.order_by("name"))
+        except SyncClient.DoesNotExist as exc:
+            raise CommandError(str(exc)) from None
+        statuses = [client_status(c) for c in clients]
+        waiting = [s["client"] for s in statuses if s["state"] in NEEDS_OPERATOR]
+        healthy = all(c.ok for c in checks) and not waiting
+        if json:
+            self.stdout.write(
+                _dumps({"healthy": healthy, "checks": [c.as_dict() for c in checks], "clients": statuses})
+            )
+        else:
+            self._print(checks, statuses)
+        if not healthy:
+            problems = [c.name for c in checks if not c.ok] + [
+                f"client {n} needs an operator" for n in waiting
+            ]
+            raise CommandError("unhealthy: " + "; ".join(problems), returncode=1)
+
+    def _print(self, checks: list, statuses: list[dict[str, Any]]) -> None:
+        for check in checks:
+            mark = self.style.SUCCESS("ok ") if check.ok else self.style.ERROR("BAD")
+            self.stdout.write(f"{mark} {check.name:<8} {check.detail}")
+        for s in statuses:
+            state = s["state"] + (f" (level {s['error_level']})" if s["error_level"] else "")
+            if s["pause_reason"]:
+                state += f": {s['pause_reason']}" + (f" — by {s['paused_by']}" if s["paused_by"] else "")
+            if s["paused_until"]:
+                state += f", until {s['paused_until']}"
+            self.stdout.write(f"\n{s['client']}: {state}")
+            for sch in s["schedules"]:
+                next_at = sch["next"] or ("disabled" if not sch["enabled"] else "-")
+                self.stdout.write(f"  schedule {sch['schedule']}: next {next_at}")
+            run = s["last_run"]
+            if run:
+                self.stdout.write(
+                    f"  last run #{run['id']} {run['status']} ({run['trigger']}, {run['queued_at']}): "
+                    f"fetched={run['fetched']} created={run['created']} updated={run['updated']} "
+                    f"unchanged={run['unchanged']} failed={run['failed']}"
+                    + (f" error: {run['error']}" if run["error"] else "")
+                )
+            else:
+                self.stdout.write("  never run")
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, indent=2, default=str)

@@ -1,0 +1,47 @@
+"""What `sync_status` reports about each client, as plain data (printed or as JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .health import next_fire
+from .models import SyncClient, SyncRun
+
+NEEDS_OPERATOR = {SyncClient.State.AUTH, SyncClient.State.PAUSED}
+
+
+def client_status(client: SyncClient) -> dict[str, Any]:
+    last = client.runs.order_by("-pk").first()
+    schedules = [
+        {
+            "schedule": s.describe(),
+            "enabled": s.enabled,
+            "next": next_fire(s.periodic_task) if s.periodic_task else None,
+        }
+        for s in client.schedules.select_related(
+            "periodic_task__crontab", "periodic_task__clocked", "periodic_task__interval"
+        )
+    ]
+    return {
+        "client": client.name,
+        "state": client.state,
+        "pause_reason": client.pause_reason,
+        "paused_by": client.paused_by,
+        "paused_until": client.paused_until.isoformat() if client.paused_until else None,
+        "error_level": client.error_level,
+        "failures_in_a_row": client.consecutive_failures,
+        "schedules": schedules,
+        "last_run": _run(last) if last else None,
+    }
+
+
+def _run(run: SyncRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "trigger": run.trigger,
+        "queued_at": run.queued_at.isoformat(),
+        "duration_s": run.duration,
+        **run.counts(),
+        "error": run.error,
+    }
