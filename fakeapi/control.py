@@ -118,6 +118,10 @@ class FakeApi:
         """(unix time, path) of recent requests outside /_control, oldest first."""
         return [(t, p) for t, p in self._call("GET", "/_control/hits")["hits"]]
 
+    def webhooks(self) -> list[dict[str, Any]]:
+        """JSON bodies POSTed to /webhook since the last reset, oldest first."""
+        return self._call("GET", "/_control/webhooks")["received"]
+
     def stop(self) -> None:
         """Idempotent, so both fixtures and __exit__ may call it."""
         _terminate(self.process)

@@ -103,11 +103,18 @@ class FakeApiServer(ThreadingHTTPServer):
             # Arrival times (for rate-limit measurements) and per-key counters of /bad/flaky.
             self.hits: deque[tuple[float, str]] = deque(maxlen=MAX_HITS)
             self.flaky: dict[str, int] = {}
+            self.webhooks: list[dict[str, Any]] = []
             return self.config()
 
     def hit(self, path: str) -> None:
         with self.lock:
             self.hits.append((time.time(), path))
+
+    def receive_webhook(self, body: dict[str, Any]) -> tuple[Any, ...]:
+        """A webhook receiver for notification tests: keeps what arrived."""
+        with self.lock:
+            self.webhooks.append(body)
+        return _json(200, {"ok": True})
 
     def hit_log(self) -> dict[str, Any]:
         with self.lock:
@@ -188,6 +195,8 @@ ROUTES: dict[str, tuple[str, Route]] = {
     "/_control/replace": ("POST", lambda s, q, b: _json(200, s.replace(b))),
     "/_control/auth": ("POST", lambda s, q, b: _json(200, s.auth.configure(b))),
     "/_control/hits": ("GET", lambda s, q, b: _json(200, s.hit_log())),
+    "/webhook": ("POST", lambda s, q, b: s.receive_webhook(b)),
+    "/_control/webhooks": ("GET", lambda s, q, b: _json(200, {"received": s.webhooks})),
 }
 
 

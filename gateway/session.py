@@ -8,6 +8,7 @@ as a TransientError, AuthError, PermanentError or PayloadError, with a redacted 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -126,6 +127,17 @@ class GatewaySession:
                 refreshed = True
                 log.info("gateway %s: 401 with a cached token; fetching a new token once", self.connection)
 
+    def post_json(self, path_or_url: str, payload: Any) -> GatewayResponse:
+        """POST one JSON document (e.g. a webhook). Not idempotent: one try, no redirects."""
+        url = self._target(path_or_url)
+        self._auth.prepare()
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        try:
+            return self._attempt("POST", url, None, form=body, content_type="application/json")
+        except TransientError as exc:
+            exc.retryable = False
+            raise
+
     # --- One request, its retries and its redirects -------------------------------------
     def _with_retries(self, url: str, query: dict[str, Any]) -> GatewayResponse:
         attempt = 0
@@ -142,7 +154,14 @@ class GatewaySession:
                 self._sleep(wait)
 
     def _attempt(
-        self, method: str, url: str, query: dict[str, Any] | None, *, form: Any = None, basic: Any = None
+        self,
+        method: str,
+        url: str,
+        query: dict[str, Any] | None,
+        *,
+        form: Any = None,
+        basic: Any = None,
+        content_type: str | None = None,
     ) -> GatewayResponse:
         """One try: every redirect hop and the body within one total deadline."""
         if basic is None:  # waiting for a rate-limit slot is not the server's time
@@ -155,7 +174,16 @@ class GatewaySession:
             for hop in range(MAX_REDIRECTS + 1):
                 if hop:
                     ratelimit.acquire(self.connection, sleep=self._sleep)
-                resp = self._send(method, url, query, guard, trusted=trusted, form=form, basic=basic)
+                resp = self._send(
+                    method,
+                    url,
+                    query,
+                    guard,
+                    trusted=trusted,
+                    form=form,
+                    basic=basic,
+                    content_type=content_type,
+                )
                 with resp:
                     location = resp.headers.get("Location") if resp.status_code in REDIRECT_STATUSES else None
                     if location is None:
@@ -173,7 +201,16 @@ class GatewaySession:
             self._net.guard = None
 
     def _send(
-        self, method: str, url: str, query: Any, guard: DeadlineGuard, *, trusted: bool, form: Any, basic: Any
+        self,
+        method: str,
+        url: str,
+        query: Any,
+        guard: DeadlineGuard,
+        *,
+        trusted: bool,
+        form: Any,
+        basic: Any,
+        content_type: str | None = None,
     ) -> requests.Response:
         check_url_shape(url)
         if self._http.trust_env:  # a proxy resolves for us, so pinning cannot apply: check first
@@ -189,6 +226,8 @@ class GatewaySession:
             headers.update(dict.fromkeys(self._auth.secret_headers & {h.lower() for h in self._http.headers}))
         if basic is not None:
             headers["Authorization"] = basic_header(*basic)
+        if content_type:
+            headers["Content-Type"] = content_type
         conn = self.connection
         timeout = (conn.connect_timeout, max(0.05, min(conn.read_timeout, guard.remaining())))
         try:

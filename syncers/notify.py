@@ -104,3 +104,32 @@ def _body(client: SyncClient, run: SyncRun | None, event: Event) -> str:
             f"updated {run.updated}, unchanged {run.unchanged}, failed {run.failed}"
         )
     return "\n".join(lines) + "\n"
+
+
+class WebhookChannel:
+    """JSON POST through the gateway (same network policy and SSRF guard as any API) to each
+    URL in SYNC_NOTIFY_WEBHOOKS. SYNC_NOTIFY_WEBHOOK_FORMAT=slack sends Slack's {"text": ...}."""
+
+    name = "webhook"
+
+    def recipients(self, client: SyncClient, level: str) -> list[str]:
+        return [url for url, minimum in settings.SYNC_NOTIFY_WEBHOOKS if _at_or_above(level, minimum)]
+
+    def send(self, subject: str, body: str, recipients: list[str]) -> dict[str, str]:
+        from gateway.errors import GatewayError
+        from gateway.models import Connection
+        from gateway.session import session_for
+
+        if settings.SYNC_NOTIFY_WEBHOOK_FORMAT == "slack":
+            payload: dict[str, object] = {"text": f"*{subject}*\n{body}"}
+        else:
+            payload = {"subject": subject, "text": body}
+        errors = {}
+        for url in recipients:
+            hook = Connection(name="notification-webhook", base_url=url, connect_timeout=5, read_timeout=10)
+            try:
+                with session_for(hook, retry=False) as session:
+                    session.post_json(url, payload)
+            except GatewayError as exc:
+                errors[url] = f"{type(exc).__name__}: {exc}"[:500]
+        return errors

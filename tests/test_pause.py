@@ -165,3 +165,22 @@ def test_a_temporary_pause_ends_with_a_probe_that_escalates_or_recovers(api: Fak
     assert recovered.trigger == "recovery" and recovered.created == 250
     events = list(Notification.objects.filter(client=client).values_list("event", flat=True))
     assert set(events) <= {"first_failure", "escalation", "recovery"}
+
+
+@pytest.mark.django_db
+def test_webhooks_reach_a_real_http_receiver_in_slack_format(api: FakeApi, make_client) -> None:
+    client = make_client()
+    hooks = [(f"{api.url}/webhook", "warning"), ("http://127.0.0.1:9/closed", "error")]
+    with override_settings(SYNC_NOTIFY_WEBHOOKS=hooks, SYNC_NOTIFY_WEBHOOK_FORMAT="slack"):
+        notify(
+            client=client,
+            run=None,
+            events=record_failure(client_id=client.pk, kind="AuthError", error="HTTP 401"),
+        )
+
+    (received,) = api.webhooks()
+    assert set(received) == {"text"} and "auth pause" in received["text"] and "HTTP 401" in received["text"]
+    outcomes = dict(Notification.objects.filter(channel="webhook").values_list("recipient", "delivered"))
+    assert outcomes == {f"{api.url}/webhook": True, "http://127.0.0.1:9/closed": False}, (
+        "a dead receiver is recorded"
+    )

@@ -142,7 +142,9 @@ SYNC_REDISPATCH_AFTER = env.float("SYNC_REDISPATCH_AFTER", default=60.0)
 SYNC_RECONCILE_EVERY = env.float("SYNC_RECONCILE_EVERY", default=30.0)
 FAKEAPI_URL = env.str("FAKEAPI_URL", default="http://127.0.0.1:8765")
 # Pause after transient failures: seconds at error level 1, 2, ... (the last repeats).
-SYNC_PAUSE_DURATIONS = [int(s) for s in env.list("SYNC_PAUSE_DURATIONS", default=["60", "300", "900", "3600", "10800"])]
+SYNC_PAUSE_DURATIONS = [
+    int(s) for s in env.list("SYNC_PAUSE_DURATIONS", default=["60", "300", "900", "3600", "10800"])
+]
 SYNC_MAX_FAILURES = env.int("SYNC_MAX_FAILURES", default=10)
 
 # --- Notifications ----------------------------------------------------------------------
@@ -152,9 +154,19 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="xcoresite@localhost"
 # Level → addresses; each address gets that level and above, e.g. "error=oncall@x.io;warning=team@x.io".
 SYNC_NOTIFY_EMAILS = {
     level.strip(): [a.strip() for a in addrs.split(",") if a.strip()]
-    for level, _, addrs in (item.partition("=") for item in env.str("SYNC_NOTIFY_EMAILS", default="").split(";") if item)
+    for level, _, addrs in (
+        item.partition("=") for item in env.str("SYNC_NOTIFY_EMAILS", default="").split(";") if item
+    )
 }
-SYNC_NOTIFY_CHANNELS = env.list("SYNC_NOTIFY_CHANNELS", default=["syncers.notify.EmailChannel"])
+SYNC_NOTIFY_CHANNELS = env.list(
+    "SYNC_NOTIFY_CHANNELS", default=["syncers.notify.EmailChannel", "syncers.notify.WebhookChannel"]
+)
+# "url" (every level) or "url>warning" (that level and above), comma-separated.
+SYNC_NOTIFY_WEBHOOKS = [
+    (url, minimum or "notice")
+    for url, _, minimum in (item.partition(">") for item in env.list("SYNC_NOTIFY_WEBHOOKS", default=[]))
+]
+SYNC_NOTIFY_WEBHOOK_FORMAT = env.str("SYNC_NOTIFY_WEBHOOK_FORMAT", default="json")
 SYNC_NOTIFY_THROTTLE = env.int("SYNC_NOTIFY_THROTTLE", default=3600)
 
 CELERY_BEAT_SCHEDULE = {
