@@ -178,9 +178,12 @@ def test_webhooks_reach_a_real_http_receiver_in_slack_format(api: FakeApi, make_
             events=record_failure(client_id=client.pk, kind="AuthError", error="HTTP 401"),
         )
 
-    (received,) = api.webhooks()
-    assert set(received) == {"text"} and "auth pause" in received["text"] and "HTTP 401" in received["text"]
-    outcomes = dict(Notification.objects.filter(channel="webhook").values_list("recipient", "delivered"))
-    assert outcomes == {f"{api.url}/webhook": True, "http://127.0.0.1:9/closed": False}, (
-        "a dead receiver is recorded"
-    )
+    first, auth = api.webhooks()  # first failure (warning), then the enforced pause (error)
+    assert set(auth) == {"text"} and "auth pause" in auth["text"] and "HTTP 401" in auth["text"]
+    assert "first failure" in first["text"]
+    sent = Notification.objects.filter(channel="webhook")
+    assert sorted(sent.values_list("event", "recipient", "delivered")) == [
+        ("auth_pause", "http://127.0.0.1:9/closed", False),  # a dead receiver is recorded, not lost
+        ("auth_pause", f"{api.url}/webhook", True),
+        ("first_failure", f"{api.url}/webhook", True),
+    ]
