@@ -21,7 +21,7 @@ from .services import ConnectionTestResult, connection_test
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ["name", "base_url", "auth_kind", "rate_limit", "total_timeout", "max_retries"]
+    list_display = ["name", "base_url", "auth_kind", "rate_limit", "total_timeout", "max_retries", "paused"]
     list_filter = ["auth_kind"]
     search_fields = ["name", "base_url"]
     readonly_fields = ["secret_state"]
@@ -59,6 +59,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Pause (the API is down for everyone)", {"fields": ["paused", "pause_reason", "paused_until"]}),
     ]
 
     @admin.display(description="stored secret")

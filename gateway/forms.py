@@ -48,10 +48,15 @@ class ConnectionForm(forms.ModelForm):
             "rate_limit",
             "rate_burst",
             "allowed_hosts",
+            "paused",
+            "pause_reason",
+            "paused_until",
         ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data.get("paused") and not (data.get("pause_reason") or "").strip():
+            raise ValidationError({"pause_reason": "Say why: every client of this connection will show it."})
         new, clear = data.get("secret"), data.get("clear_secret")
         if new and clear:
             raise ValidationError({"clear_secret": "Either enter a new secret or clear it, not both."})

@@ -5,6 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
+from django.utils import timezone
 
 from . import crypto
 from .errors import AuthError
@@ -154,6 +155,18 @@ class Connection(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10_000)],
         help_text="Requests that may go at once after a quiet spell (token bucket size).",
     )
+    paused = models.BooleanField(
+        "paused",
+        default=False,
+        help_text="The API is down for everyone: every sync client using this connection is paused.",
+    )
+    pause_reason = models.CharField("pause reason", max_length=500, blank=True, help_text="Why it is paused.")
+    paused_until = models.DateTimeField(
+        "paused until",
+        null=True,
+        blank=True,
+        help_text="When the pause ends by itself; empty: until resumed.",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True, help_text="When it was added.")
     updated_at = models.DateTimeField("updated", auto_now=True, help_text="Last change.")
 
@@ -163,6 +176,10 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused and (self.paused_until is None or self.paused_until > timezone.now())
 
     # --- The secret: write-only from the outside ------------------------------------------
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from .errors import GatewayError, PayloadError
 from .models import Connection
@@ -40,3 +41,16 @@ def connection_test(*, connection: Connection, path: str = "/") -> ConnectionTes
     except PayloadError as exc:
         note = f"the answer is not usable JSON ({exc})"
     return ConnectionTestResult(not note, response.status, response.elapsed, "", note)
+
+
+def connection_pause(*, connection: Connection, reason: str, until: datetime | None = None) -> None:
+    """Pause every sync client using this connection (they record runs as skipped)."""
+    if not reason.strip():
+        raise ValueError("a pause needs a reason")
+    Connection.objects.filter(pk=connection.pk).update(
+        paused=True, pause_reason=reason.strip()[:500], paused_until=until
+    )
+
+
+def connection_resume(*, connection: Connection) -> None:
+    Connection.objects.filter(pk=connection.pk).update(paused=False, pause_reason="", paused_until=None)

@@ -187,3 +187,20 @@ def test_webhooks_reach_a_real_http_receiver_in_slack_format(api: FakeApi, make_
         ("auth_pause", f"{api.url}/webhook", True),
         ("first_failure", f"{api.url}/webhook", True),
     }
+
+
+@pytest.mark.django_db
+def test_pausing_a_connection_pauses_every_client_using_it(api: FakeApi, make_client) -> None:
+    from gateway.services import connection_pause, connection_resume
+
+    first, second = make_client("first"), make_client("second")
+    connection_pause(connection=first.connection, reason="supplier API down for everyone")
+
+    runs = [sync_run_scheduled(client_id=c.pk) for c in (first, second)]
+
+    assert [r.status for r in runs] == ["skipped_paused", "skipped_paused"]
+    assert "connection fake-api is paused: supplier API down for everyone" in runs[1].error
+    assert api.stats()["requests"] == 0
+    connection_resume(connection=first.connection)
+    sync_run_scheduled(client_id=second.pk)
+    assert api.stats()["requests"] == 6, "after resuming, the client syncs again"

@@ -190,7 +190,10 @@ class SyncClient(models.Model):
 
     @property
     def may_run(self) -> bool:
-        """Active, or a temporary pause that has ended (the run starts with a probe)."""
+        """Active, or a temporary pause that has ended (the run starts with a probe); and its
+        connection not paused (an API down for everyone pauses all its clients)."""
+        if self.connection.is_paused:
+            return False
         if self.state == self.State.ACTIVE:
             return True
         return (

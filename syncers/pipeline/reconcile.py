@@ -65,8 +65,10 @@ def _resume_due_clients(report: ReconcileReport, now: datetime) -> None:
     busy = SyncRun.objects.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).values(
         "client_id"
     )
-    due = SyncClient.objects.filter(state=SyncClient.State.BACKOFF, paused_until__lte=now).exclude(
-        pk__in=busy
+    due = (
+        SyncClient.objects.filter(state=SyncClient.State.BACKOFF, paused_until__lte=now)
+        .exclude(pk__in=busy)
+        .exclude(connection__paused=True)  # its connection's pause comes first
     )
     for client in due:
         enqueue_run(client=client, trigger=SyncRun.Trigger.RECOVERY, who="probe after temporary pause")

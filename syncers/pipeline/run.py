@@ -70,7 +70,11 @@ def run_sync(run_id: int, *, max_pages: int | None = None, on_page: PageHook | N
 def _start(run: SyncRun, token: str) -> bool:
     """Take a fence, supersede dead runs and adopt their unloaded batches, in one transaction."""
     with transaction.atomic():
-        client = SyncClient.objects.select_for_update().get(pk=run.client_id)
+        client = (
+            SyncClient.objects.select_for_update(of=("self",))
+            .select_related("connection")
+            .get(pk=run.client_id)
+        )
         if not client.may_run:  # paused while this run waited for the lease
             finish_early(run, SyncRun.Status.SKIPPED_PAUSED, _paused_text(client))
             return False
@@ -152,6 +156,10 @@ def load_and_finalise(batch_id: int) -> SyncBatch | None:
 
 
 def _paused_text(client: SyncClient) -> str:
+    if client.connection.is_paused:
+        return (
+            f"connection {client.connection} is paused: {client.connection.pause_reason or 'no reason given'}"
+        )
     if client.state == SyncClient.State.DISABLED:
         return "client is disabled"
     by = f" by {client.paused_by}" if client.paused_by else ""
