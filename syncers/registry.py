@@ -53,6 +53,14 @@ class SyncHandler:
     def pages(self, ctx: FetchContext) -> Iterator[Page]:
         raise NotImplementedError
 
+    def checkpoint_after_listing(
+        self, last: Mapping[str, Any] | None, config: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Where the next run starts once a run has read the whole listing. None (the
+        default) means from the start; an incremental source returns its cursor, e.g.
+        {"updated_since": ...}, committed together with the run's last page."""
+        return None
+
     def external_id(self, record: Any, config: Mapping[str, Any]) -> str | None:
         """The record's key in the source, or None when it has none (a failed record)."""
         if not isinstance(record, dict):

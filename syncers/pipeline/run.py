@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -99,6 +100,7 @@ def _start(run: SyncRun, token: str) -> bool:
 def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page: PageHook | None) -> None:
     client = run.client
     staged = 0
+    last: dict[str, Any] | None = client.checkpoint
     handler = get_handler(client.handler)
     try:
         config = handler.clean_config(client.config or {})
@@ -112,12 +114,13 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                     client.state = SyncClient.State.ACTIVE
                 stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
                 staged += 1
+                last = page.checkpoint
                 if on_page is not None:
                     on_page(run, page)
                 if max_pages is not None and staged >= max_pages and not page.is_last:
                     finish_fetch(run=run, keep_checkpoint=True)
                     return
-        finish_fetch(run=run)
+        finish_fetch(run=run, next_checkpoint=handler.checkpoint_after_listing(last, config))
     except (FenceLost, LeaseLost) as exc:
         log.warning("run %s stopped: %s", run.pk, exc)
         finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
