@@ -141,6 +141,8 @@ SYNC_LEASE_TTL = env.float("SYNC_LEASE_TTL", default=120.0)
 SYNC_REDISPATCH_AFTER = env.float("SYNC_REDISPATCH_AFTER", default=60.0)
 SYNC_RECONCILE_EVERY = env.float("SYNC_RECONCILE_EVERY", default=30.0)
 FAKEAPI_URL = env.str("FAKEAPI_URL", default="http://127.0.0.1:8765")
+# A YAML declaration applied by `manage.py sync_apply` with no argument (e.g. at deploy time).
+SYNC_CONFIG_FILE = env.str("SYNC_CONFIG_FILE", default="")
 # Pause after transient failures: seconds at error level 1, 2, ... (the last repeats).
 SYNC_PAUSE_DURATIONS = [
     int(s) for s in env.list("SYNC_PAUSE_DURATIONS", default=["60", "300", "900", "3600", "10800"])

@@ -1,0 +1,274 @@
+"""Configuration as code: connections, clients and their schedules declared in a YAML file,
+applied idempotently (the same file twice changes nothing) and exported back out.
+
+    connections:
+      - name: shop-api
+        base_url: https://api.example.com/v2
+        auth_kind: bearer
+        secret_env: SHOP_API_TOKEN        # secrets only by environment reference
+    clients:
+      - name: products
+        connection: shop-api
+        handler: rest
+        config: {path: /products, page_size: 100}
+        schedules:
+          - {cron: "*/15 * * * *", timezone: Europe/Berlin}
+          - {every: 6, period: hours, enabled: false}
+          - {at: "2026-12-01T03:00:00+01:00"}
+
+A declared client's schedules are exactly the listed ones. `prune` also deletes connections
+and clients the file no longer declares."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from gateway.models import Connection
+
+from .models import SyncClient, SyncSchedule
+from .registry import get_handler
+
+CONNECTION_FIELDS = (
+    *("base_url", "headers", "default_params", "auth_kind", "auth_name", "auth_username", "token_url"),
+    *("token_scope", "connect_timeout", "read_timeout", "total_timeout", "max_body_bytes", "max_retries"),
+    *("retry_budget", "rate_limit", "rate_burst", "allowed_hosts"),
+)
+CLIENT_FIELDS = (
+    *("description", "handler", "config", "batch_size", "queue", "pause_durations", "max_failures"),
+    *("max_duration", "notify_emails"),
+)
+
+
+class ConfigError(Exception):
+    """One clear line: where in the file, and what is wrong."""
+
+
+@dataclass
+class Plan:
+    changes: list[str] = field(default_factory=list)
+
+    def note(self, line: str) -> None:
+        self.changes.append(line)
+
+
+def load_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(f"{path}: invalid YAML at {where}: {exc.problem}") from None
+    if not isinstance(data, dict) or set(data) - {"connections", "clients"}:
+        raise ConfigError(f"{path}: the top level must be a mapping with 'connections' and/or 'clients'")
+    return data
+
+
+def apply_config(data: dict[str, Any], *, dry_run: bool = False, prune: bool = False) -> Plan:
+    """Make the database match the declaration. Everything or nothing: one transaction."""
+    plan = Plan()
+    with transaction.atomic():
+        connections = {
+            c["name"]: _apply_connection(c, i, plan) for i, c in enumerate(_items(data, "connections"))
+        }
+        clients = [_apply_client(c, i, plan, connections) for i, c in enumerate(_items(data, "clients"))]
+        if prune:
+            for client in SyncClient.objects.exclude(pk__in=[c.pk for c in clients]):
+                plan.note(f"- client {client.name}")
+                client.delete()
+            for conn in Connection.objects.exclude(name__in=connections).exclude(sync_clients__isnull=False):
+                plan.note(f"- connection {conn.name}")
+                conn.delete()
+        if dry_run:
+            transaction.set_rollback(True)
+    return plan
+
+
+def _items(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = data.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("name") for i in items):
+        raise ConfigError(f"'{key}' must be a list of mappings, each with a 'name'")
+    return items
+
+
+def _apply_connection(spec: dict[str, Any], index: int, plan: Plan) -> Connection:
+    where = f"connections[{index}] ({spec['name']})"
+    _refuse_unknown(spec, {"name", "secret_env", *CONNECTION_FIELDS}, where)
+    if "secret" in spec:
+        raise ConfigError(f"{where}: secrets may not be written in the file; use secret_env: VARIABLE")
+    conn = Connection.objects.filter(name=spec["name"]).first() or Connection(name=spec["name"])
+    changed = _assign(conn, spec, CONNECTION_FIELDS)
+    if env_name := spec.get("secret_env"):
+        if env_name not in os.environ:
+            raise ConfigError(f"{where}: missing env secret {env_name}")
+        if not conn.has_secret or conn.reveal_secret() != os.environ[env_name]:
+            conn.set_secret(os.environ[env_name])
+            changed.append("secret")
+    return _save(conn, changed, where, "connection", plan)
+
+
+def _apply_client(
+    spec: dict[str, Any], index: int, plan: Plan, declared: dict[str, Connection]
+) -> SyncClient:
+    where = f"clients[{index}] ({spec['name']})"
+    _refuse_unknown(spec, {"name", "connection", "schedules", *CLIENT_FIELDS}, where)
+    conn = (
+        declared.get(spec.get("connection", ""))
+        or Connection.objects.filter(name=spec.get("connection")).first()
+    )
+    if conn is None:
+        raise ConfigError(f"{where}: unknown connection '{spec.get('connection')}'")
+    client = SyncClient.objects.filter(name=spec["name"]).first() or SyncClient(name=spec["name"])
+    if "config" in spec:  # compare what would be stored: the handler fills in its defaults
+        try:
+            handler = get_handler(spec.get("handler", client.handler))
+            spec = {**spec, "config": handler.clean_config(spec["config"] or {})}
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: config: {_messages(exc)}") from None
+    changed = _assign(client, spec, CLIENT_FIELDS)
+    if client.connection_id != conn.pk:
+        client.connection = conn
+        changed.append("connection")
+    client = _save(client, changed, where, "client", plan)
+    _apply_schedules(client, spec.get("schedules") or [], where, plan)
+    return client
+
+
+def _apply_schedules(client: SyncClient, specs: list[Any], where: str, plan: Plan) -> None:
+    if not isinstance(specs, list):
+        raise ConfigError(f"{where}: 'schedules' must be a list")
+    existing = list(client.schedules.all())
+    for i, spec in enumerate(specs):
+        schedule = _schedule(client, spec, f"{where}.schedules[{i}]")
+        twin = next((e for e in existing if _same_schedule(e, schedule)), None)
+        if twin is None:
+            _validate(schedule, f"{where}.schedules[{i}]")
+            schedule.save()
+            plan.note(f"+ schedule {client.name}: {schedule.describe()}")
+            continue
+        existing.remove(twin)
+        if twin.enabled != schedule.enabled:
+            twin.enabled = schedule.enabled
+            twin.save()
+            plan.note(f"~ schedule {client.name}: {twin.describe()} enabled={twin.enabled}")
+    for leftover in existing:
+        plan.note(f"- schedule {client.name}: {leftover.describe()}")
+        leftover.delete()
+
+
+def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: a schedule is a mapping with cron, every or at")
+    _refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled"}, where)
+    schedule = SyncSchedule(client=client, enabled=bool(spec.get("enabled", True)))
+    if "cron" in spec:
+        schedule.kind, schedule.cron = SyncSchedule.Kind.CRON, str(spec["cron"])
+        schedule.timezone = str(spec.get("timezone", "UTC"))
+    elif "every" in spec:
+        schedule.kind, schedule.every = SyncSchedule.Kind.INTERVAL, spec["every"]
+        schedule.period = str(spec.get("period", "minutes"))
+    elif "at" in spec:
+        schedule.kind, schedule.run_at = SyncSchedule.Kind.ONCE, _datetime(spec["at"], where)
+    else:
+        raise ConfigError(f"{where}: say when — cron, every or at")
+    return schedule
+
+
+def _validate(schedule: SyncSchedule, where: str) -> None:
+    try:
+        schedule.full_clean(exclude=["client", "periodic_task"])
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_messages(exc)}") from None
+
+
+def _same_schedule(a: SyncSchedule, b: SyncSchedule) -> bool:
+    keys = ("kind", "cron", "timezone", "every", "period", "run_at")
+    if a.kind != b.kind:
+        return False
+    relevant = {"cron": ("cron", "timezone"), "interval": ("every", "period"), "once": ("run_at",)}[a.kind]
+    return all(getattr(a, k) == getattr(b, k) for k in keys if k in relevant)
+
+
+def _datetime(value: Any, where: str) -> datetime:
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is None or parsed.tzinfo is None:
+        raise ConfigError(
+            f"{where}: 'at' must be an ISO date-time with a UTC offset, e.g. 2026-12-01T03:00:00+01:00"
+        )
+    return parsed
+
+
+def _assign(obj: Any, spec: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    changed = []
+    for name in names:
+        if name in spec and getattr(obj, name) != spec[name]:
+            setattr(obj, name, spec[name])
+            changed.append(name)
+    return changed
+
+
+def _save(obj: Any, changed: list[str], where: str, kind: str, plan: Plan) -> Any:
+    adding = obj._state.adding
+    if not adding and not changed:
+        return obj
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_messages(exc)}") from None
+    obj.save()
+    plan.note(f"+ {kind} {obj.name}" if adding else f"~ {kind} {obj.name}: {', '.join(changed)}")
+    return obj
+
+
+def _refuse_unknown(spec: dict[str, Any], allowed: set[str], where: str) -> None:
+    if unknown := sorted(set(spec) - allowed):
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+def export_config() -> dict[str, Any]:
+    """The current setup in the apply format (secrets as env references, never values)."""
+    connections = []
+    for conn in Connection.objects.order_by("name"):
+        item: dict[str, Any] = {"name": conn.name, **{f: getattr(conn, f) for f in CONNECTION_FIELDS}}
+        if conn.has_secret:
+            item["secret_env"] = f"{conn.name.upper().replace('-', '_')}_SECRET"
+        connections.append(item)
+    clients = []
+    for client in SyncClient.objects.select_related("connection").order_by("name"):
+        item = {"name": client.name, "connection": client.connection.name}
+        item |= {f: getattr(client, f) for f in CLIENT_FIELDS}
+        item["schedules"] = [_export_schedule(s) for s in client.schedules.order_by("pk")]
+        clients.append(item)
+    return {"connections": connections, "clients": clients}
+
+
+def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
+    if schedule.kind == SyncSchedule.Kind.CRON:
+        item: dict[str, Any] = {"cron": schedule.cron, "timezone": schedule.timezone}
+    elif schedule.kind == SyncSchedule.Kind.INTERVAL:
+        item = {"every": schedule.every, "period": schedule.period}
+    else:
+        item = {"at": schedule.run_at.isoformat()}
+    if not schedule.enabled:
+        item["enabled"] = False
+    return item
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)

@@ -1,0 +1,154 @@
+"""sync_apply / sync_export: a whole setup from one YAML file plus environment secrets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_celery_beat.models import PeriodicTask
+
+from gateway.models import Connection
+from syncers.models import SyncClient, SyncSchedule
+
+from .processes import ROOT, child_env
+
+SETUP = """
+connections:
+  - name: shop-api
+    base_url: {url}
+    auth_kind: bearer
+    secret_env: SHOP_API_TOKEN
+    rate_limit: 5
+clients:
+  - name: products
+    connection: shop-api
+    handler: demo_products
+    config: {{page_size: 50}}
+    batch_size: 200
+    schedules:
+      - {{cron: "*/15 * * * *", timezone: Europe/Berlin}}
+      - {{every: 6, period: hours, enabled: false}}
+"""
+
+
+@pytest.fixture
+def setup_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SHOP_API_TOKEN", "canary-token-123")
+    path = tmp_path / "setup.yaml"
+    path.write_text(SETUP.format(url="http://127.0.0.1:8765"))
+    return path
+
+
+def apply(*args: str) -> str:
+    out = StringIO()
+    call_command("sync_apply", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_applying_a_file_creates_everything_and_twice_changes_nothing(setup_file: Path) -> None:
+    first = apply(str(setup_file))
+
+    assert "+ connection shop-api" in first and "+ client products" in first
+    conn = Connection.objects.get(name="shop-api")
+    assert conn.reveal_secret() == "canary-token-123" and "canary" not in first
+    client = SyncClient.objects.get(name="products")
+    assert (client.batch_size, client.config["page_size"]) == (200, 50)
+    assert PeriodicTask.objects.filter(task="syncers.scheduled_sync").count() == 2
+    assert apply(str(setup_file)).strip() == "nothing to change"
+
+
+@pytest.mark.django_db
+def test_dry_run_prints_the_diff_and_changes_nothing(setup_file: Path) -> None:
+    out = apply(str(setup_file), "--dry-run")
+
+    assert "+ client products" in out and "would change" in out
+    assert not SyncClient.objects.exists() and not Connection.objects.exists()
+    assert not PeriodicTask.objects.filter(task="syncers.scheduled_sync").exists()
+
+
+@pytest.mark.django_db
+def test_edits_replace_schedules_and_prune_removes_what_the_file_omits(setup_file: Path, make_client) -> None:
+    apply(str(setup_file))
+    stray = make_client("stray")
+    setup_file.write_text(
+        setup_file.read_text()
+        .replace("*/15 * * * *", "0 6 * * *")
+        .replace("batch_size: 200", "batch_size: 300")
+    )
+
+    out = apply(str(setup_file), "--prune")
+
+    assert "~ client products: batch_size" in out
+    assert "- schedule products: cron '*/15 * * * *' (Europe/Berlin)" in out
+    assert "+ schedule products: cron '0 6 * * *' (Europe/Berlin)" in out
+    assert "- client stray" in out and not SyncClient.objects.filter(pk=stray.pk).exists()
+    crons = list(SyncSchedule.objects.filter(kind="cron").values_list("cron", flat=True))
+    assert crons == ["0 6 * * *"]
+
+
+@pytest.mark.django_db
+def test_export_then_apply_round_trips(setup_file: Path, tmp_path: Path) -> None:
+    apply(str(setup_file))
+    exported = StringIO()
+    call_command("sync_export", stdout=exported)
+    assert (
+        "canary-token-123" not in exported.getvalue() and "secret_env: SHOP_API_SECRET" in exported.getvalue()
+    )
+    again = tmp_path / "exported.yaml"
+    again.write_text(exported.getvalue().replace("SHOP_API_SECRET", "SHOP_API_TOKEN"))
+
+    assert apply(str(again)).strip() == "nothing to change"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("clients:\n  - name: x\n    connection: [unclosed\n", "invalid YAML at line 3"),
+        (
+            "connections:\n  - {name: a, base_url: 'http://x.io', secret: plain}\n",
+            "secrets may not be written",
+        ),
+        (
+            "connections:\n  - {name: a, base_url: 'http://x.io', secret_env: NOT_SET_ANYWHERE}\n",
+            "missing env secret NOT_SET_ANYWHERE",
+        ),
+        ("clients:\n  - {name: c, connection: nope}\n", "unknown connection 'nope'"),
+        (
+            "connections:\n  - {name: a, base_url: 'http://x.io'}\nclients:\n  - name: c\n    connection: a\n"
+            "    config: {path: /x}\n    schedules: [{cron: '61 * * * *'}]\n",
+            "clients[0] (c).schedules[0]: cron: Invalid cron",
+        ),
+    ],
+)
+def test_bad_files_fail_with_one_clear_line_and_change_nothing(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(
+        CommandError,
+        match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
+    ):
+        apply(str(path))
+    assert not Connection.objects.exists() and not SyncClient.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_line_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("clients: [\n")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sync_apply", str(path)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "invalid YAML at line 2" in result.stderr
