@@ -103,9 +103,9 @@ def _items(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 def _apply_connection(spec: dict[str, Any], index: int, plan: Plan) -> Connection:
     where = f"connections[{index}] ({spec['name']})"
-    _refuse_unknown(spec, {"name", "secret_env", *CONNECTION_FIELDS}, where)
     if "secret" in spec:
         raise ConfigError(f"{where}: secrets may not be written in the file; use secret_env: VARIABLE")
+    _refuse_unknown(spec, {"name", "secret_env", *CONNECTION_FIELDS}, where)
     conn = Connection.objects.filter(name=spec["name"]).first() or Connection(name=spec["name"])
     changed = _assign(conn, spec, CONNECTION_FIELDS)
     if env_name := spec.get("secret_env"):
