@@ -121,7 +121,7 @@ def test_export_then_apply_round_trips(setup_file: Path, tmp_path: Path) -> None
         ),
         ("clients:\n  - {name: c, connection: nope}\n", "unknown connection 'nope'"),
         (
-            "connections:\n  - {name: a, base_url: 'http://x.io'}\nclients:\n  - name: c\n    connection: a\n"
+            "connections:\n  - {name: a, base_url: 'http://127.0.0.1:8765'}\nclients:\n  - name: c\n    connection: a\n"
             "    config: {path: /x}\n    schedules: [{cron: '61 * * * *'}]\n",
             "clients[0] (c).schedules[0]: cron: Invalid cron",
         ),
