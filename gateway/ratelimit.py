@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection as db
 from django.db import connections
 
+from . import metrics
 from .errors import TransientError
 from .models import Connection
 
@@ -107,5 +108,6 @@ def acquire(connection: Connection, *, sleep: Callable[[float], None] = time.sle
             f"rate limit of {rate:g}/s: the next free slot is {wait:.1f}s away", retry_after=wait
         )
     if wait > 0:
+        metrics.rate_limit_waited(connection.name, wait)
         sleep(wait)
     return wait

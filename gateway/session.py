@@ -21,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links
 
-from . import ratelimit
+from . import metrics, ratelimit
 from .auth import Authenticator, TokenRefused, basic_header
 from .errors import AuthError, BlockedAddress, PermanentError, TransientError
 from .models import Connection
@@ -252,6 +252,7 @@ class GatewaySession:
 
     def _finish(self, resp: requests.Response, guard: DeadlineGuard, started: float) -> GatewayResponse:
         safe = self._safe(resp.url)
+        metrics.request_done(self.connection.name, resp.status_code)
         error = error_for_status(resp.status_code, resp.reason or "", resp.headers.get("Retry-After"), safe)
         if error is not None:
             raise error

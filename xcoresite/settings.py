@@ -180,20 +180,30 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging ----------------------------------------------------------------------------
+# Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
+SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
+SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
+# LOG_FORMAT=json writes one JSON object per line with client, run, batch and page ids.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+SYNC_LOG_LEVEL = env.str("SYNC_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"sync_context": {"()": "syncers.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "syncers.logcontext.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["sync_context"],
+        }
+    },
     "loggers": {
-        "syncers": {
-            "handlers": ["console"],
-            "level": env.str("SYNC_LOG_LEVEL", default="INFO"),
-        },
-        "gateway": {
-            "handlers": ["console"],
-            "level": env.str("SYNC_LOG_LEVEL", default="INFO"),
-        },
+        "syncers": {"handlers": ["console"], "level": SYNC_LOG_LEVEL},
+        "gateway": {"handlers": ["console"], "level": SYNC_LOG_LEVEL},
     },
 }
 

@@ -4,6 +4,7 @@ is bounded, so memory stays bounded however long the listing is."""
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,10 @@ def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
         finally:
             connection.close()  # the thread's own connection, if a handler used one
 
-    reader = threading.Thread(target=read, name="sync-page-reader", daemon=True)
+    # The reader logs with the run's context (client, run ids), so it runs inside a copy of it.
+    reader = threading.Thread(
+        target=contextvars.copy_context().run, args=(read,), name="sync-page-reader", daemon=True
+    )
     reader.start()
     try:
         while True:

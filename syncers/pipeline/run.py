@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from gateway.errors import GatewayError
 from gateway.session import session_for
+from syncers.logcontext import log_context, set_log_field
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.pause import client_probe_succeeded
 from syncers.registry import FetchContext, Page, get_handler
@@ -40,6 +41,11 @@ def run_sync(run_id: int, *, max_pages: int | None = None, on_page: PageHook | N
     """Carry a queued run to the end of fetching; loading finishes it asynchronously.
     `max_pages` stops early with the checkpoint kept (the next run continues there);
     `on_page` is called after each staged page (progress display)."""
+    with log_context(run=run_id):
+        return _run_sync(run_id, max_pages=max_pages, on_page=on_page)
+
+
+def _run_sync(run_id: int, *, max_pages: int | None, on_page: PageHook | None) -> SyncRun:
     if not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.RUNNING, started_at=timezone.now()
     ):
@@ -47,6 +53,7 @@ def run_sync(run_id: int, *, max_pages: int | None = None, on_page: PageHook | N
         return SyncRun.objects.get(pk=run_id)
     run = SyncRun.objects.select_related("client__connection").get(pk=run_id)
     client = run.client
+    set_log_field(client=client.name)
     if not client.may_run:
         finish_early(run, SyncRun.Status.SKIPPED_PAUSED, _paused_text(client))
         return _reload(run)
@@ -92,6 +99,7 @@ def _start(run: SyncRun, token: str) -> bool:
         adopted = list(pending.values_list("pk", flat=True))
         pending.update(run=run, fence=run.fence)
         transaction.on_commit(partial(dispatch_batches, adopted, client.queue))
+    log.info("started with fence %s", run.fence)
     if adopted:
         log.info("run %s adopted %d unloaded batches of earlier runs", run.pk, len(adopted))
     return True
@@ -109,6 +117,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
             for page in prefetched(handler.pages(ctx)):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
+                set_log_field(page=page.number)
                 if client.needs_probe:  # the first page answered: the API is back
                     client_probe_succeeded(client.pk)
                     client.state = SyncClient.State.ACTIVE
@@ -121,6 +130,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                     finish_fetch(run=run, keep_checkpoint=True)
                     return
         finish_fetch(run=run, next_checkpoint=handler.checkpoint_after_listing(last, config))
+        log.info("fetched %d page(s); loading continues in batches", staged)
     except (FenceLost, LeaseLost) as exc:
         log.warning("run %s stopped: %s", run.pk, exc)
         finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
@@ -145,6 +155,11 @@ def _fail_fetch(run: SyncRun, error: str, kind: str, retry_after: float | None =
 
 def load_and_finalise(batch_id: int) -> SyncBatch | None:
     """Load one batch, then let its run finish if that was the last one."""
+    with log_context(batch=batch_id):
+        return _load_and_finalise(batch_id)
+
+
+def _load_and_finalise(batch_id: int) -> SyncBatch | None:
     try:
         batch = load_batch(batch_id)
     except FenceLost as exc:

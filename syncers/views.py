@@ -1,0 +1,24 @@
+"""HTTP endpoints outside the admin."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from .metrics import SyncCollector
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition; off unless SYNC_METRICS_ENABLED, optionally behind a bearer token."""
+    if not settings.SYNC_METRICS_ENABLED:
+        raise Http404("metrics are disabled (SYNC_METRICS_ENABLED)")
+    token = settings.SYNC_METRICS_TOKEN
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    registry = CollectorRegistry()
+    registry.register(SyncCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
