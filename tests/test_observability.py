@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 
 from fakeapi.control import FakeApi
+from gateway import metrics as gateway_metrics
 from syncers.logcontext import ContextFilter, JsonFormatter, log_context
 from syncers.services import sync_run_now_here
 
@@ -26,6 +28,9 @@ def test_metrics_are_off_unless_enabled(client) -> None:
 @override_settings(SYNC_METRICS_ENABLED=True, SYNC_METRICS_TOKEN="scrape-me")
 def test_metrics_show_runs_records_client_state_and_api_requests(client, api: FakeApi, make_client) -> None:
     products = make_client(queue="nobody-consumes-this")
+    cache.delete_many(
+        [*(cache.get(gateway_metrics.KEYS_SET) or []), gateway_metrics.KEYS_SET]
+    )  # Redis outlives tests
     sync_run_now_here(client=products, who="test")
 
     assert client.get("/metrics").status_code == 401
