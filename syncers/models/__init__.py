@@ -1,10 +1,12 @@
 from .clients import SyncClient, SyncSchedule
+from .grants import ClientGrant
 from .lease import Lease
 from .notifications import Notification
 from .records import FailedRecord, SyncedRecord
 from .runs import SyncBatch, SyncRun
 
 __all__ = [
+    "ClientGrant",
     "FailedRecord",
     "Lease",
     "Notification",
