@@ -181,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Logging ----------------------------------------------------------------------------
 # Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
+# Largest body accepted by POST /hooks/<client>/.
+SYNC_HOOK_MAX_BYTES = env.int("SYNC_HOOK_MAX_BYTES", default=2 * 1024 * 1024)  # under Django's 2.5 MB
 SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
 SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
 # LOG_FORMAT=json writes one JSON object per line with client, run, batch and page ids.

@@ -123,6 +123,12 @@ class SyncClient(models.Model):
         blank=True,
         help_text='Extra recipients, e.g. ["ops@example.com"]; they get warnings and errors.',
     )
+    hook_secret_ciphertext = models.TextField(
+        "webhook secret (encrypted)",
+        blank=True,
+        editable=False,
+        help_text="HMAC key for records pushed to /hooks/<client>/; empty: the webhook is off.",
+    )
     fence = models.BigIntegerField(
         "fence",
         default=0,
@@ -201,6 +207,16 @@ class SyncClient(models.Model):
             and self.paused_until is not None
             and self.paused_until <= timezone.now()
         )
+
+    def set_hook_secret(self, plaintext: str) -> None:
+        from gateway import crypto
+
+        self.hook_secret_ciphertext = crypto.encrypt(plaintext) if plaintext else ""
+
+    def reveal_hook_secret(self) -> str:
+        from gateway import crypto
+
+        return crypto.decrypt(self.hook_secret_ciphertext) if self.hook_secret_ciphertext else ""
 
     @property
     def needs_probe(self) -> bool:

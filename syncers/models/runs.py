@@ -38,6 +38,7 @@ class SyncRun(models.Model):
         ADMIN = "admin", "admin"
         COMMAND = "command", "command"
         RECOVERY = "recovery", "recovery (resumes an abandoned run)"
+        WEBHOOK = "webhook", "webhook (records pushed to /hooks/<client>/)"
 
     client = models.ForeignKey(
         SyncClient,
@@ -153,6 +154,9 @@ class SyncRun(models.Model):
 class SyncBatch(models.Model):
     """A chunk of staged records waiting to be loaded. The staged data lives here, not in
     the broker: a lost message is re-sent by the reconciler, and loading twice is harmless."""
+
+    # Records pushed to the webhook hold no lease, so nothing can go stale: they load unfenced.
+    UNFENCED = -1
 
     class State(models.TextChoices):
         PENDING = "pending", "pending"

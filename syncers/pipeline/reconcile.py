@@ -81,8 +81,8 @@ def _overdue_batches(now: datetime) -> list[tuple[int, str]]:
     after = settings.SYNC_REDISPATCH_AFTER
     candidates = SyncBatch.objects.filter(
         Q(dispatched_at__lt=now - timedelta(seconds=after)) | Q(dispatched_at__isnull=True),
+        Q(fence=F("client__fence")) | Q(fence=SyncBatch.UNFENCED),
         state=SyncBatch.State.PENDING,
-        fence=F("client__fence"),
     ).values_list("pk", "client__queue", "attempts", "dispatched_at")
     return [
         (pk, queue)

@@ -95,7 +95,9 @@ def _start(run: SyncRun, token: str) -> bool:
             finished_at=timezone.now(),
             error=f"superseded by run #{run.pk}: its lease had expired",
         )
-        pending = SyncBatch.objects.filter(client=client, state=SyncBatch.State.PENDING)
+        pending = SyncBatch.objects.filter(client=client, state=SyncBatch.State.PENDING).exclude(
+            fence=SyncBatch.UNFENCED  # pushed records belong to their webhook run
+        )
         adopted = list(pending.values_list("pk", flat=True))
         pending.update(run=run, fence=run.fence)
         transaction.on_commit(partial(dispatch_batches, adopted, client.queue))
