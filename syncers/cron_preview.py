@@ -1,0 +1,223 @@
+"""What a schedule will do, in words and times: the cron expression in English, the next fire
+times in the schedule's own IANA time zone, and an explicit note for each daylight-saving
+change in the coming year that skips, moves or repeats one of its times.
+
+The fire times are computed with the same code beat uses (django-celery-beat's time-zone
+aware crontab), so the preview shows what beat will do, not what classic cron would do. What
+beat does at a DST change is observed the same way, by stepping its schedule across the change.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from celery.utils.time import remaining
+from cron_descriptor import ExpressionDescriptor, Options
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django_celery_beat.tzcrontab import TzAwareCrontab
+
+from .models import SyncSchedule
+from .models.clients import parse_cron
+
+TIME_FORMAT = "%a %d %b %Y %H:%M %Z"
+_MAX_STEPS = 2000  # beat steps simulated around one DST change (every minute for 33 hours)
+
+
+@dataclass(frozen=True)
+class CronPreview:
+    words: str = ""
+    fires: list[datetime] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+def cron_words(expr: str) -> str:
+    """'*/15 9-17 * * 1-5' → 'Every 15 minutes, between 09:00 and 17:59, Monday through Friday'."""
+    options = Options()
+    options.use_24hour_time_format = True
+    return ExpressionDescriptor(expr, options).get_description()
+
+
+def _crontab(expr: str, tz: tzinfo) -> TzAwareCrontab:
+    return TzAwareCrontab(tz=tz, **parse_cron(expr))
+
+
+def _next_fire(schedule: TzAwareCrontab, after: datetime) -> datetime:
+    """Beat's next fire time after `after` (UTC in, UTC out): the schedule's own arithmetic."""
+    start, delta, _ = schedule.remaining_delta(after)
+    return after.astimezone(UTC) + remaining(start, delta, now=after)
+
+
+def cron_next_fires(
+    expr: str, tz_name: str, *, count: int = 5, after: datetime | None = None
+) -> list[datetime]:
+    """The next `count` fire times, as aware datetimes in the schedule's time zone."""
+    tz = zoneinfo.ZoneInfo(tz_name)
+    schedule = _crontab(expr, tz)
+    last = (after or timezone.now()).astimezone(UTC)
+    fires = []
+    for _ in range(count):
+        last = _next_fire(schedule, last)
+        fires.append(last.astimezone(tz))
+    return fires
+
+
+def _matches(schedule: TzAwareCrontab, wall: datetime) -> bool:
+    """Does a local wall-clock time match the fields? (Celery needs day of month AND weekday.)"""
+    return (
+        wall.minute in schedule.minute
+        and wall.hour in schedule.hour
+        and wall.day in schedule.day_of_month
+        and wall.month in schedule.month_of_year
+        and wall.isoweekday() % 7 in schedule.day_of_week
+    )
+
+
+def _transitions(tz: tzinfo, start: datetime, days: int) -> list[tuple[datetime, timedelta, timedelta]]:
+    """(UTC instant, offset before, offset after) of every offset change in the window."""
+    found = []
+    low = start.astimezone(UTC).replace(second=0, microsecond=0)
+    for _ in range(days):
+        high = low + timedelta(days=1)
+        before, after = low.astimezone(tz).utcoffset(), high.astimezone(tz).utcoffset()
+        if before != after:
+            a, b = low, high
+            while b - a > timedelta(minutes=1):  # bisect to the minute
+                mid = a + (b - a) / 2
+                mid = mid.replace(second=0, microsecond=0)
+                if mid.astimezone(tz).utcoffset() == before:
+                    a = mid if mid > a else a + timedelta(minutes=1)
+                else:
+                    b = mid
+            found.append((b, before, after))
+        low = high
+    return found
+
+
+def _wall_minutes(start: datetime, end: datetime) -> list[datetime]:
+    minutes, wall = [], start
+    while wall < end:
+        minutes.append(wall)
+        wall += timedelta(minutes=1)
+    return minutes
+
+
+def _fires_around(schedule: TzAwareCrontab, instant: datetime, span: timedelta) -> set[datetime]:
+    fires, last = set(), instant - span - timedelta(hours=1)
+    for _ in range(_MAX_STEPS):
+        last = _next_fire(schedule, last)
+        if last > instant + span + timedelta(hours=1):
+            break
+        fires.add(last)
+    return fires
+
+
+def _times(walls: list[datetime]) -> str:
+    shown = ", ".join(f"{w:%H:%M}" for w in walls[:4])
+    return shown + (f" and {len(walls) - 4} more" if len(walls) > 4 else "")
+
+
+def _say(walls: list[datetime], one: str, many: str) -> str:
+    return f"{_times(walls)} {one if len(walls) == 1 else many}"
+
+
+def _utc(naive_utc: datetime) -> datetime:
+    return naive_utc.replace(tzinfo=UTC)
+
+
+def _forward(
+    schedule: TzAwareCrontab, tz: tzinfo, affected: list[datetime], before: timedelta, fires: set[datetime]
+) -> str:
+    """Wall times in the gap do not exist: beat either runs them late or not at all."""
+
+    def runs_late(wall: datetime) -> bool:
+        instant = _utc(wall - before)  # how the zone reads a time in the gap: the old offset
+        return instant in fires and not _matches(schedule, instant.astimezone(tz).replace(tzinfo=None))
+
+    moved = [w for w in affected if runs_late(w)]
+    skipped = [w for w in affected if w not in moved]
+    parts = []
+    if moved:
+        late = ", ".join(f"{_utc(w - before).astimezone(tz):%H:%M %Z}" for w in moved[:4])
+        parts.append(_say(moved, "does not exist and runs", "do not exist and run") + f" at {late} instead")
+    if skipped:
+        parts.append(_say(skipped, "does not exist and is skipped", "do not exist and are skipped"))
+    return "; ".join(parts)
+
+
+def _back(
+    affected: list[datetime], before: timedelta, after: timedelta, fires: set[datetime], first: str
+) -> str:
+    """Wall times in the overlap happen twice: beat runs them once or both times."""
+    once = [w for w in affected if (_utc(w - before) in fires) != (_utc(w - after) in fires)]
+    twice = [w for w in affected if w not in once]
+    parts = []
+    if once:
+        parts.append(
+            _say(once, "happens twice and runs once", "happen twice and run once")
+            + f" (the first time, {first})"
+        )
+    if twice:
+        parts.append(_say(twice, "happens twice and runs both times", "happen twice and run both times"))
+    return "; ".join(parts)
+
+
+def _note(schedule: TzAwareCrontab, tz: tzinfo, change: tuple[datetime, timedelta, timedelta]) -> str | None:
+    instant, before, after = change
+    wall_before, wall_after = (instant + before).replace(tzinfo=None), (instant + after).replace(tzinfo=None)
+    forward = after > before
+    low, high = sorted([wall_before, wall_after])
+    affected = [w for w in _wall_minutes(low, high) if _matches(schedule, w)]
+    if not affected:
+        return None
+    fires = _fires_around(schedule, instant, abs(after - before))
+    first, then = (instant - timedelta(minutes=1)).astimezone(tz).tzname(), instant.astimezone(tz).tzname()
+    head = (
+        f"{wall_before:%a %d %b %Y}: clocks go {'forward' if forward else 'back'} "
+        f"from {wall_before:%H:%M} to {wall_after:%H:%M} ({first}→{then}); "
+    )
+    body = (
+        _forward(schedule, tz, affected, before, fires)
+        if forward
+        else _back(affected, before, after, fires, first)
+    )
+    return head + body + "."
+
+
+def dst_notes(expr: str, tz_name: str, *, after: datetime | None = None, days: int = 366) -> list[str]:
+    """A sentence for each DST change in the next `days` that skips, moves or repeats a fire time."""
+    tz = zoneinfo.ZoneInfo(tz_name)
+    schedule = _crontab(expr, tz)
+    changes = _transitions(tz, after or timezone.now(), days)
+    return [note for change in changes if (note := _note(schedule, tz, change))]
+
+
+def cron_preview(expr: str, tz_name: str, *, count: int = 5, after: datetime | None = None) -> CronPreview:
+    """Words, next fire times and DST notes; a bad expression or zone comes back as `error`."""
+    try:
+        fires = cron_next_fires(expr, tz_name, count=count, after=after)
+        return CronPreview(cron_words(expr), fires, dst_notes(expr, tz_name, after=after))
+    except ValidationError as exc:
+        return CronPreview(error=" ".join(exc.messages))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        return CronPreview(error=f"{tz_name!r} is not an IANA time zone ({exc})")
+
+
+def schedule_next_fire(schedule: SyncSchedule, *, now: datetime | None = None) -> datetime | None:
+    """When beat fires this schedule next (in its own zone for cron); None if it never will."""
+    now = now or timezone.now()
+    if not schedule.enabled:
+        return None
+    if schedule.kind == SyncSchedule.Kind.CRON:
+        try:
+            return cron_next_fires(schedule.cron, schedule.timezone, count=1, after=now)[0]
+        except (ValidationError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+            return None
+    if schedule.kind == SyncSchedule.Kind.INTERVAL:
+        task = schedule.periodic_task
+        last = (task.last_run_at if task else None) or now
+        return max(last + timedelta(**{schedule.period: schedule.every or 0}), now)
+    return schedule.run_at if schedule.run_at and schedule.run_at > now else None
