@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from .models import SyncClient, SyncRun
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from .models import FailedRecord, SyncBatch, SyncClient, SyncRun, SyncSchedule
 
 
 def client_get(*, ref: str) -> SyncClient:
@@ -34,3 +38,113 @@ def run_summary(run: SyncRun) -> str:
     took = f" in {run.duration:.1f}s" if run.duration is not None else ""
     error = f" error: {run.error}" if run.error else ""
     return f"run #{run.pk} of {run.client.name}: {run.status}{took} {counts}{error}"
+
+
+# --- Operator console -------------------------------------------------------------------
+
+RECENT_RUNS = 20  # runs per client in the list's sparkline
+RUN_LIST_FIELDS = ("pk", "client", "status", "queued_at", "started_at", "finished_at", "fetched", "error")
+LOAD_COUNTS = ("created", "updated", "unchanged", "failed")
+
+
+def client_list_queryset(qs: QuerySet[SyncClient]) -> QuerySet[SyncClient]:
+    """The client list in a fixed number of queries however many clients it shows: the
+    current run in the main query, recent runs and schedules in one prefetch query each."""
+    active = SyncRun.objects.filter(
+        client=OuterRef("pk"), status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    ).order_by("-pk")
+    recent = SyncRun.objects.order_by("-pk").only(*RUN_LIST_FIELDS)[:RECENT_RUNS]
+    return (
+        qs.select_related("connection")
+        .annotate(
+            active_run_id=Subquery(active.values("pk")[:1]),
+            active_run_status=Subquery(active.values("status")[:1]),
+        )
+        .prefetch_related(
+            Prefetch("runs", queryset=recent, to_attr="recent_runs"),
+            Prefetch(
+                "schedules",
+                queryset=SyncSchedule.objects.select_related("periodic_task").order_by("pk"),
+                to_attr="schedule_list",
+            ),
+        )
+    )
+
+
+def client_active_run(*, client: SyncClient) -> SyncRun | None:
+    """The newest queued or running run of the client, if any."""
+    return (
+        SyncRun.objects.filter(client=client, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+        .order_by("-pk")
+        .first()
+    )
+
+
+def client_failed_count(*, client: SyncClient) -> int:
+    return FailedRecord.objects.filter(client=client).count()
+
+
+def run_progress(*, run: SyncRun) -> dict[str, Any]:
+    """Where a run is, for the live progress bar: pages fetched, batches loaded of staged,
+    records per second and the counts so far (summed from its loaded batches)."""
+    done = Q(state=SyncBatch.State.DONE)
+    agg = SyncBatch.objects.filter(run=run).aggregate(
+        total=Count("pk"),
+        done=Count("pk", filter=done),
+        loaded=Sum("size", filter=done),
+        **{key: Sum(key, filter=done) for key in LOAD_COUNTS},
+    )
+    final = run.is_final
+    counts = {k: getattr(run, k) if final else (agg[k] or 0) for k in LOAD_COUNTS}
+    total, finished = agg["total"], agg["done"]
+    # Until fetching is over the total is unknown: the bar shows batches loaded of those staged
+    # so far and never claims 100% before the run is done.
+    if final and run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
+        percent = 100
+    else:
+        percent = min(int(finished * 100 / total) if total else 0, 99)
+    end = run.finished_at or timezone.now()
+    elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
+    loaded = agg["loaded"] or 0
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "final": final,
+        "fetch_done": run.fetch_done,
+        "pages": run.pages,
+        "fetched": run.fetched,
+        "batches_total": total,
+        "batches_done": finished,
+        "loaded": loaded,
+        "percent": percent,
+        "progress_text": f"{percent}%"
+        if final or run.fetch_done
+        else f"{percent}% of the pages fetched so far",
+        "elapsed": round(elapsed, 1),
+        "records_per_second": round(loaded / elapsed, 1) if elapsed > 0 else 0.0,
+        "counts": counts,
+        "error": run.error,
+        "phase": _phase(run),
+        "cancel_requested": run.cancel_requested,
+        "cancel_requested_by": run.cancel_requested_by,
+        "cancel_note": _cancel_note(run),
+    }
+
+
+def _phase(run: SyncRun) -> str:
+    if run.is_final:
+        return run.get_status_display()
+    if run.status == SyncRun.Status.QUEUED:
+        return "queued, waiting for a worker"
+    if not run.fetch_done:
+        return f"fetching (page {run.pages} staged)"
+    return "loading the last batches"
+
+
+def _cancel_note(run: SyncRun) -> str:
+    if not run.cancel_requested:
+        return ""
+    if run.is_final:
+        return f"cancel requested by {run.cancel_requested_by}"
+    return f"cancel requested by {run.cancel_requested_by}: it stops between pages and batches"

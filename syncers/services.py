@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
-from .models import SyncClient, SyncRun
+from gateway.errors import GatewayError
+from gateway.session import session_for
+
+from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .pipeline import enqueue_run, run_inline, run_sync
+from .pipeline.chunk import build_batches, dispatch_batches, insert_batches
+from .registry import FetchContext, get_handler
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +105,159 @@ def client_checkpoint_reset(*, client: SyncClient) -> None:
     if SyncRun.objects.filter(client=client, status=SyncRun.Status.RUNNING).exists():
         raise ValueError(f"{client.name} has a run in progress; wait for it or cancel it first")
     SyncClient.objects.filter(pk=client.pk).update(checkpoint=None, checkpoint_at=timezone.now())
+
+
+# --- Operator console: cancel, retry failed records, test fetch --------------------------
+
+
+def run_cancel_request(*, run: SyncRun, who: str) -> SyncRun:
+    """Cancel a run. A queued run ends as cancelled at once (the pipeline only claims queued
+    runs, so it never starts); a running one is asked to stop: `cancel_requested` is read by
+    the pipeline between pages and batches. ValueError when the run has already ended."""
+    now = timezone.now()
+    asked = {"cancel_requested": True, "cancel_requested_by": who[:150], "cancel_requested_at": now}
+    queued = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED)
+    if queued.update(status=SyncRun.Status.CANCELLED, finished_at=now, error=f"cancelled by {who}", **asked):
+        log.info("run %s cancelled by %s before it started", run.pk, who)
+    elif SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, cancel_requested=False).update(
+        **asked
+    ):
+        log.info("run %s: %s asked it to stop", run.pk, who)
+    run.refresh_from_db()
+    if run.is_final and not (run.status == SyncRun.Status.CANCELLED and run.cancel_requested):
+        raise ValueError(f"run #{run.pk} has already ended ({run.get_status_display()})")
+    return run
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    run: SyncRun | None  # the run that loads the re-staged records; None if none were left
+    staged: int
+    superseded: int  # already stored in a newer version since they failed: dropped
+
+
+def failed_records_retry(
+    *, client: SyncClient, who: str, record_ids: Sequence[int] | None = None
+) -> RetryOutcome:
+    """Stage failed records (the given ones, or all of the client's) as batches of a new run,
+    loaded by workers like any batch; records that fail again come back with their reason.
+    A record stored in a newer version since it failed is dropped, not retried: the retry's
+    batch is newer than everything before it and would otherwise overwrite newer data."""
+    with transaction.atomic():
+        locked = SyncClient.objects.select_for_update().get(pk=client.pk)
+        _check_retry_allowed(locked)
+        failed = FailedRecord.objects.filter(client=locked).order_by("pk")
+        if record_ids is not None:
+            failed = failed.filter(pk__in=list(record_ids))
+        failed = list(failed)
+        if not failed:
+            raise ValueError("there are no failed records to retry")
+        newer = _superseded(locked, failed)
+        retry = [f for f in failed if f.pk not in newer]
+        run = _stage_retry(locked, who, retry) if retry else None
+        FailedRecord.objects.filter(pk__in=[f.pk for f in failed]).delete()
+    log.info("%s retried %d failed record(s) of %s (%d superseded)", who, len(retry), client, len(newer))
+    return RetryOutcome(run=run, staged=len(retry), superseded=len(newer))
+
+
+def _check_retry_allowed(client: SyncClient) -> None:
+    busy = client.runs.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).first()
+    if busy is not None:
+        # A batch staged now would count as newer than the pages that run is still fetching.
+        raise ValueError(f"run #{busy.pk} is {busy.status}; retry once it has finished")
+    if client.state == SyncClient.State.BACKOFF or client.consecutive_failures:
+        # The retry run's success would read as a recovery of the API, which it is not.
+        raise ValueError(f"{client.name} is failing ({client.get_state_display()}); fix the source first")
+
+
+def _superseded(client: SyncClient, failed: list[FailedRecord]) -> set[int]:
+    ids = {f.external_id for f in failed if f.external_id}
+    stored = dict(
+        SyncedRecord.objects.filter(client=client, external_id__in=ids).values_list(
+            "external_id", "source_seq"
+        )
+    )
+    return {
+        f.pk
+        for f in failed
+        if f.external_id in stored and (f.batch_id is None or stored[f.external_id] > f.batch_id)
+    }
+
+
+def _stage_retry(client: SyncClient, who: str, failed: list[FailedRecord]) -> SyncRun:
+    """A run with nothing to fetch: its batches are staged here, workers load and finalise it.
+    It keeps the client's current fence, so it disturbs no run and a newer run adopts it."""
+    records = [json.loads(f.payload) for f in failed]
+    run = SyncRun.objects.create(
+        client=client,
+        trigger=SyncRun.Trigger.ADMIN,
+        triggered_by=who[:150],
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now(),
+        fence=client.fence,
+        fetch_done=True,
+        fetched=len(records),
+    )
+    batches = build_batches(
+        run_id=run.pk,
+        client_id=client.pk,
+        fence=client.fence,
+        page=0,
+        records=records,
+        size=client.batch_size,
+    )
+    ids = insert_batches(batches)
+    transaction.on_commit(partial(dispatch_batches, ids, client.queue, recorded=True))
+    return run
+
+
+@dataclass(frozen=True)
+class FetchPreview:
+    records: list[tuple[str | None, Any]]  # (external id or None when unusable, record)
+    page: int | None = None
+    page_records: int = 0
+    is_last: bool = True
+    seconds: float = 0.0
+    error: str = ""
+
+
+def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
+    """Fetch the first page through the client's real connection and handler and map its
+    records to ids, as a run would; store nothing (no run, no batch, no checkpoint)."""
+    started = time.monotonic()
+    try:
+        handler = get_handler(client.handler)
+        config = handler.clean_config(client.config or {})
+        with session_for(client.connection) as session:
+            pages = handler.pages(FetchContext(config=config, session=session, checkpoint=None))
+            try:
+                page = next(iter(pages), None)
+            finally:
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()
+    except (GatewayError, ValidationError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return FetchPreview(
+            records=[], error=f"{type(exc).__name__}: {message}", seconds=time.monotonic() - started
+        )
+    took = time.monotonic() - started
+    if page is None:
+        return FetchPreview(records=[], seconds=took)
+    mapped = [(handler.external_id(r, config), r) for r in page.records[:limit]]
+    return FetchPreview(
+        records=mapped, page=page.number, page_records=len(page.records), is_last=page.is_last, seconds=took
+    )
+
+
+def client_schedules_set_enabled(*, client: SyncClient, enabled: bool) -> int:
+    """Enable or disable all of a client's schedules; returns how many changed. Each one is
+    saved (not bulk-updated), so its beat entry is re-published and PeriodicTask.save() bumps
+    beat's change marker: beat picks the change up without a restart."""
+    changed = 0
+    for schedule in client.schedules.select_related("client", "periodic_task"):
+        if schedule.enabled != enabled:
+            schedule.enabled = enabled
+            schedule.save(update_fields=["enabled"])
+            changed += 1
+    return changed
