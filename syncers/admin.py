@@ -1,30 +1,35 @@
-"""Operator console. Admin classes only load objects, check permissions and call services."""
+"""Operator console. Admin classes only load objects, check permissions and call services;
+the extra views live in syncers.admin_views, the rules of who may do what in
+syncers.permissions."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
+from . import admin_runs, charts  # noqa: F401  (admin_runs registers the run log and record admins)
+from .admin_views import ClientViews, client_console, run_url
+from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
 from .forms import PauseForm, SyncClientForm
-from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
-from .services import client_pause, client_resume, sync_run_request
+from .models import ClientGrant, SyncClient, SyncRun, SyncSchedule
+from .permissions import may_see_client, user_can, visible_client_ids
+from .selectors import client_list_queryset
 
 
 class SyncScheduleInline(admin.TabularInline):
     model = SyncSchedule
     extra = 0
-    fields = ["kind", "cron", "timezone", "every", "period", "run_at", "enabled", "beat_entry"]
-    readonly_fields = ["beat_entry"]
+    fields = ["kind", "cron", "timezone", "every", "period", "run_at", "enabled", "preview", "beat_entry"]
+    readonly_fields = ["preview", "beat_entry"]
 
     @admin.display(description="beat")
     def beat_entry(self, obj: SyncSchedule) -> str:
@@ -34,15 +39,90 @@ class SyncScheduleInline(admin.TabularInline):
         last = f", last fired {timesince(task.last_run_at)} ago" if task.last_run_at else ""
         return f"{'enabled' if task.enabled else 'disabled'}{last}"
 
+    @admin.display(description="next fire times")
+    def preview(self, obj: SyncSchedule) -> SafeString | str:
+        if obj.pk is None:
+            return ""
+        if obj.kind == SyncSchedule.Kind.CRON:
+            preview = cron_preview(obj.cron, obj.timezone)
+            fires = [when.strftime(TIME_FORMAT) for when in preview.fires]
+            context = {"preview": preview, "fires": fires, "zone": obj.timezone}
+            return render_to_string("admin/syncers/syncclient/cron_preview.html", context)
+        when = schedule_next_fire(obj)
+        return when.strftime(TIME_FORMAT) if when else "never (disabled or past)"
+
+    # Schedules are part of the client: whoever may edit the client may edit its schedules.
+    def has_add_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return user_can(request.user, "edit", obj) if obj else request.user.has_perm("syncers.add_syncclient")
+
+    def has_change_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return self.has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return self.has_add_permission(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return may_see_client(request.user, obj)
+
+
+class ClientGrantInline(admin.TabularInline):
+    model = ClientGrant
+    extra = 0
+    fields = ["user", "group", "can_run", "can_pause", "can_cancel", "can_retry", "can_edit"]
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("running", "running now"), *SyncClient.State.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> QuerySet[SyncClient]:
+        value = self.value()
+        if value == "running":
+            running = SyncRun.objects.filter(client=OuterRef("pk"), status=SyncRun.Status.RUNNING)
+            return queryset.filter(Exists(running))
+        if value:
+            return queryset.filter(state=value)
+        return queryset
+
+
+def state_badge(client: SyncClient) -> SafeString:
+    """One badge that says what the client is doing (running, or its pause state), with the
+    reason, who and until when beside it."""
+    status = getattr(client, "active_run_status", None)
+    if status:
+        return format_html('<span class="sync-badge sync-running" title="run in progress">{}</span>', status)
+    state = client.state
+    if state == SyncClient.State.ACTIVE:
+        return SafeString('<span class="sync-badge sync-active">active</span>')
+    label = {
+        SyncClient.State.BACKOFF: f"backoff L{client.error_level}",
+        SyncClient.State.AUTH: "auth refused",
+    }.get(state, state)
+    until = (
+        f"until {timezone.localtime(client.paused_until):%d %b %H:%M %Z} · " if client.paused_until else ""
+    )
+    who = f" by {client.paused_by}" if client.paused_by else ""
+    return format_html(
+        '<span class="sync-badge sync-{}" title="{}">{}</span><br><span class="sync-reason">{}{}</span>',
+        state,
+        f"{client.get_state_display()}{who}",
+        label,
+        until,
+        client.pause_reason,
+    )
+
 
 @admin.register(SyncClient)
-class SyncClientAdmin(admin.ModelAdmin):
+class SyncClientAdmin(ClientViews, admin.ModelAdmin):
     form = SyncClientForm
-    inlines = [SyncScheduleInline]
-    list_display = ["name", "handler", "connection", "queue", "state", "last_run"]
-    list_filter = ["state", "connection", "queue", "handler"]
-    search_fields = ["name", "description"]
-    actions = ["run_now", "pause", "resume", "resume_and_run"]
+    inlines = [SyncScheduleInline, ClientGrantInline]
+    list_display = ["name", "state_column", "connection", "queue", "next_fire", "last_run", "recent_runs"]
+    list_filter = [StateFilter, "connection", "queue", "handler"]
+    search_fields = ["name", "description", "connection__name"]
+    actions = ["run_now", "pause", "resume", "resume_and_run", "enable_schedules", "disable_schedules"]
     readonly_fields = [
         *("state", "pause_reason", "paused_by", "paused_at", "paused_until"),
         *("error_level", "consecutive_failures", "checkpoint", "checkpoint_at", "fence"),
@@ -54,174 +134,146 @@ class SyncClientAdmin(admin.ModelAdmin):
             "Errors and notifications",
             {"fields": ["pause_durations", "max_failures", "max_duration", "notify_emails"]},
         ),
-        (
-            "State",
-            {
-                "fields": [
-                    *("state", "pause_reason", "paused_by", "paused_at", "paused_until"),
-                    *("error_level", "consecutive_failures", "checkpoint", "checkpoint_at", "fence"),
-                ]
-            },
-        ),
+        ("State (written by the engine)", {"fields": readonly_fields, "classes": ["collapse"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SyncClient]:
-        # The last run comes with the list query: the page costs the same queries for 10 or 10,000 clients.
-        last = SyncRun.objects.filter(client=OuterRef("pk")).order_by("-pk")
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("connection")
-            .annotate(
-                last_run_id=Subquery(last.values("pk")[:1]),
-                last_run_status=Subquery(last.values("status")[:1]),
-                last_run_at=Subquery(last.values("queued_at")[:1]),
-            )
+        qs = client_list_queryset(super().get_queryset(request))
+        visible = visible_client_ids(request.user)
+        return qs if visible is None else qs.filter(pk__in=visible)
+
+    @admin.display(description="state")
+    def state_column(self, obj: SyncClient) -> SafeString:
+        return state_badge(obj)
+
+    @admin.display(description="next fire")
+    def next_fire(self, obj: SyncClient) -> SafeString | str:
+        now = timezone.now()
+        lines = []
+        for schedule in getattr(obj, "schedule_list", []):
+            when = schedule_next_fire(schedule, now=now)
+            text = when.strftime("%d %b %H:%M %Z") if when else "—"
+            lines.append((schedule.get_kind_display(), text, schedule.describe()))
+        if not lines:
+            return "no schedule"
+        skipped = (
+            "" if obj.may_run else SafeString('<br><span class="sync-reason">skipped while paused</span>')
+        )
+        return format_html(
+            "{}{}",
+            SafeString(
+                "<br>".join(
+                    format_html('<span class="sync-nowrap" title="{}">{}: {}</span>', d, k, t)
+                    for k, t, d in lines
+                )
+            ),
+            skipped,
         )
 
     @admin.display(description="last run")
-    def last_run(self, obj: SyncClient) -> str:
-        if getattr(obj, "last_run_id", None) is None:
+    def last_run(self, obj: SyncClient) -> SafeString | str:
+        runs = getattr(obj, "recent_runs", [])
+        if not runs:
             return "never"
-        url = reverse("admin:syncers_syncrun_change", args=[obj.last_run_id])
-        age = timesince(obj.last_run_at, timezone.now())
-        return format_html('<a href="{}">{}</a>, {} ago', url, obj.last_run_status, age)
+        run = runs[0]
+        return format_html(
+            '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {} ago',
+            run_url(run),
+            charts.colour(run.status),
+            run.status,
+            timesince(run.queued_at, timezone.now()),
+        )
+
+    @admin.display(description="recent runs")
+    def recent_runs(self, obj: SyncClient) -> SafeString:
+        spark = [
+            charts.SparkRun(
+                pk=r.pk,
+                status=r.status,
+                seconds=(r.finished_at - r.started_at).total_seconds()
+                if r.finished_at and r.started_at
+                else None,
+                label=f"#{r.pk} {r.status} {r.queued_at:%d %b %H:%M}",
+            )
+            for r in reversed(getattr(obj, "recent_runs", []))
+        ]
+        return charts.sparkline(spark)
+
+    # --- permissions: model-wide or granted on the client (see syncers.permissions) ---------
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or may_see_client(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return super().has_view_permission(request, obj) or may_see_client(request.user, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
+        return user_can(request.user, "edit", obj)
 
     def has_run_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
-        return request.user.has_perm("syncers.run_syncclient")
-
-    @admin.action(description="Run now", permissions=["run"])
-    def run_now(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
-        for client in queryset:
-            self._queue_run(request, client)
+        return user_can(request.user, "run", obj)
 
     def has_pause_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
-        return request.user.has_perm("syncers.pause_syncclient")
+        return user_can(request.user, "pause", obj)
+
+    def _check_each(
+        self, request: HttpRequest, clients: QuerySet[SyncClient], *actions: str
+    ) -> list[SyncClient]:
+        selected = list(clients)
+        if not all(user_can(request.user, a, c) for c in selected for a in actions):
+            raise PermissionDenied
+        return selected
+
+    # --- list actions -------------------------------------------------------------------------
+    @admin.action(description="Run now", permissions=["run"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
+        for client in self._check_each(request, queryset, "run"):
+            self.queue_run(request, client)
 
     @admin.action(description="Pause (asks for a reason)", permissions=["pause"])
     def pause(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> HttpResponse | None:
+        clients = self._check_each(request, queryset, "pause")
         form = PauseForm(request.POST if "reason" in request.POST else None)
-        if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Pause sync clients",
-                "form": form,
-                "clients": queryset,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                "opts": self.model._meta,
-            }
-            return TemplateResponse(request, "admin/syncers/syncclient/pause.html", context)
-        hours = form.cleaned_data["hours"]
-        until = timezone.now() + timedelta(hours=hours) if hours else None
-        for client in queryset:
-            client_pause(
-                client=client,
-                who=request.user.get_username(),
-                reason=form.cleaned_data["reason"],
-                until=until,
-            )
-            self.log_change(request, client, f"Paused: {form.cleaned_data['reason']}")
-        self.message_user(request, f"Paused {queryset.count()} client(s).", messages.SUCCESS)
-        return None
+        if form.is_valid():
+            self.pause_clients(request, clients, form)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Pause sync clients",
+            "form": form,
+            "clients": clients,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return self.render_pause(request, context)
+
+    def render_pause(self, request: HttpRequest, context: dict) -> HttpResponse:
+        return TemplateResponse(request, "admin/syncers/syncclient/pause.html", context)
 
     @admin.action(description="Resume (skip missed runs)", permissions=["pause"])
     def resume(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
-        self._resume(request, queryset, run_now=False)
+        self.resume_clients(request, self._check_each(request, queryset, "pause"), run_now=False)
 
     @admin.action(description="Resume and run once now", permissions=["pause"])
     def resume_and_run(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
-        self._resume(request, queryset, run_now=True)
+        self.resume_clients(request, self._check_each(request, queryset, "pause", "run"), run_now=True)
 
-    def _resume(self, request: HttpRequest, queryset: QuerySet[SyncClient], *, run_now: bool) -> None:
-        for client in queryset:
-            run = client_resume(client=client, who=request.user.get_username(), run_now=run_now)
-            self.log_change(request, client, "Resumed" + (f", queued run #{run.pk}" if run else ""))
-        self.message_user(request, f"Resumed {queryset.count()} client(s).", messages.SUCCESS)
+    @admin.action(description="Enable all their schedules", permissions=["change"])
+    def enable_schedules(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
+        self.set_schedules(request, self._check_each(request, queryset, "edit"), enabled=True)
 
-    def get_urls(self) -> list:
-        extra = [
-            path(
-                "<int:pk>/run-now/",
-                self.admin_site.admin_view(self.run_now_view),
-                name="syncers_syncclient_run_now",
-            )
-        ]
-        return extra + super().get_urls()
+    @admin.action(description="Disable all their schedules", permissions=["change"])
+    def disable_schedules(self, request: HttpRequest, queryset: QuerySet[SyncClient]) -> None:
+        self.set_schedules(request, self._check_each(request, queryset, "edit"), enabled=False)
 
-    def run_now_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_run_permission(request):
-            raise PermissionDenied
-        client = get_object_or_404(SyncClient, pk=pk)
-        self._queue_run(request, client)
-        return HttpResponseRedirect(reverse("admin:syncers_syncclient_change", args=[pk]))
-
-    def _queue_run(self, request: HttpRequest, client: SyncClient) -> None:
-        run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user)
-        self.log_change(request, client, f"Run now: queued run #{run.pk}")
-        url = reverse("admin:syncers_syncrun_change", args=[run.pk])
-        self.message_user(
-            request,
-            format_html('Queued <a href="{}">run #{}</a> of {}.', url, run.pk, client),
-            messages.SUCCESS,
-        )
+    def get_urls(self) -> list[URLPattern]:
+        return self.client_urls() + super().get_urls()
 
     def render_change_form(
         self, request: HttpRequest, context: dict, *args: object, **kwargs: object
     ) -> HttpResponse:
-        context["can_run"] = self.has_run_permission(request)
+        original = context.get("original")
+        if original is not None and original.pk:
+            context["console"] = client_console(request, original)
+            context["state_badge"] = state_badge(original)
+        context["can_run"] = user_can(request.user, "run", original)
         return super().render_change_form(request, context, *args, **kwargs)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Logs and records are written by the pipeline only."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdmin):
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # the sync log is the audit trail; deleting a running run would drop its batches
-
-    list_display = [
-        "pk",
-        "client",
-        "trigger",
-        "triggered_by",
-        "status",
-        "queued_at",
-        "took",
-        "pages",
-        "fetched",
-        "created",
-        "updated",
-        "unchanged",
-        "failed",
-    ]
-    list_filter = ["status", "trigger", "client"]
-    search_fields = ["client__name", "error", "triggered_by"]
-    date_hierarchy = "queued_at"
-
-    @admin.display(description="duration")
-    def took(self, obj: SyncRun) -> str:
-        return f"{obj.duration:.1f}s" if obj.duration is not None else "-"
-
-
-@admin.register(FailedRecord)
-class FailedRecordAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "client", "external_id", "reason", "attempts", "run", "created_at"]
-    list_filter = ["client"]
-    search_fields = ["external_id", "reason"]
-
-
-@admin.register(SyncedRecord)
-class SyncedRecordAdmin(ReadOnlyAdmin):
-    list_display = ["external_id", "client", "updated_at", "created_at"]
-    list_filter = ["client"]
-    search_fields = ["external_id"]

@@ -8,10 +8,11 @@ browser fails the tests with the fix in the message; it is never a silent skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,3 +69,21 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture
+def screenshot(capsys: pytest.CaptureFixture[str]) -> Callable[[Page, str], Path]:
+    """Save a full-page screenshot as a test artefact under <var>/artifacts/ and print where,
+    past pytest's output capture, so the path shows in the test run's output."""
+
+    def take(tab: Page, name: str) -> Path:
+        folder = Path(settings.VAR_DIR) / "artifacts"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        tab.set_viewport_size({"width": 1600, "height": 900})  # wide enough for the whole list
+        tab.screenshot(path=str(path), full_page=True)
+        with capsys.disabled():
+            print(f"\n  artefact: {path}")  # noqa: T201
+        return path
+
+    return take

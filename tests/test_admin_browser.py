@@ -166,7 +166,7 @@ def test_run_now_button_queues_a_run_that_succeeds_and_shows_its_counts(
     page.goto("/admin/syncers/syncrun/")
     row = page.locator("#result_list tbody tr", has_text="products")
     assert row.count() == 1
-    assert row.locator("td.field-status").inner_text() == "succeeded"
+    assert row.locator("td.field-status_column").inner_text() == "succeeded"
 
     page.click(f"#result_list a[href$='/syncrun/{run_id}/change/']")
     assert page.locator(".field-status .readonly").inner_text() == "succeeded"

@@ -1,0 +1,282 @@
+"""The operator console's own admin views: buttons on a client's page (run now, pause, resume,
+test fetch, retry failed records), cancel and live progress of a run, and the dashboard.
+
+Each view loads the object, checks the action against syncers.permissions (403 if refused,
+405 for a GET where a POST is needed), calls one service, writes an admin log entry and
+redirects. No business logic lives here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from . import charts, dashboard, selectors
+from .cron_preview import cron_preview
+from .forms import PauseForm
+from .models import SyncClient, SyncRun
+from .permissions import may_see_client, sees_all_clients, user_can
+from .services import (
+    client_pause,
+    client_resume,
+    client_schedules_set_enabled,
+    client_test_fetch,
+    failed_records_retry,
+    run_cancel_request,
+    sync_run_request,
+)
+
+
+def client_url(client: SyncClient | int) -> str:
+    return reverse("admin:syncers_syncclient_change", args=[getattr(client, "pk", client)])
+
+
+def run_url(run: SyncRun | int) -> str:
+    return reverse("admin:syncers_syncrun_change", args=[getattr(run, "pk", run)])
+
+
+def _require_post(request: HttpRequest) -> HttpResponse | None:
+    return None if request.method == "POST" else HttpResponseNotAllowed(["POST"])
+
+
+def retry_and_report(
+    model_admin: admin.ModelAdmin, request: HttpRequest, client: SyncClient, ids: list[int] | None
+) -> None:
+    """Retry a client's failed records (these ids, or all), log it and tell the user how it went."""
+    try:
+        outcome = failed_records_retry(client=client, who=request.user.get_username(), record_ids=ids)
+    except ValueError as exc:
+        model_admin.message_user(request, f"{client}: {exc}", messages.ERROR)
+        return
+    run = f"run #{outcome.run.pk}" if outcome.run else "no run"
+    model_admin.log_change(
+        request,
+        client,
+        f"Retry failed records: {outcome.staged} re-staged in {run}, {outcome.superseded} superseded",
+    )
+    text = f"{client}: {outcome.staged} failed record(s) re-staged"
+    if outcome.superseded:
+        text += f", {outcome.superseded} dropped (a newer version is already stored)"
+    if outcome.run:
+        text = format_html('{} in <a href="{}">run #{}</a>.', text, run_url(outcome.run), outcome.run.pk)
+    model_admin.message_user(request, text, messages.SUCCESS)
+
+
+class ClientViews:
+    """Mixed into SyncClientAdmin (a ModelAdmin): its extra URLs and their views."""
+
+    admin_site: admin.AdminSite
+
+    def client_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        views = [
+            ("<int:pk>/run-now/", self.run_now_view, "run_now"),
+            ("<int:pk>/pause/", self.pause_view, "pause"),
+            ("<int:pk>/resume/", self.resume_view, "resume"),
+            ("<int:pk>/test-fetch/", self.test_fetch_view, "test_fetch"),
+            ("<int:pk>/retry-failed/", self.retry_failed_view, "retry_failed"),
+            ("dashboard/", self.dashboard_view, "dashboard"),
+            ("cron-preview/", self.cron_preview_view, "cron_preview"),
+        ]
+        return [path(route, wrap(view), name=f"syncers_syncclient_{name}") for route, view, name in views]
+
+    def _client(self, request: HttpRequest, pk: int, *actions: str) -> SyncClient:
+        client = get_object_or_404(SyncClient.objects.select_related("connection"), pk=pk)
+        if not all(user_can(request.user, action, client) for action in actions):
+            raise PermissionDenied
+        return client
+
+    def queue_run(self, request: HttpRequest, client: SyncClient) -> SyncRun:
+        run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user)
+        self.log_change(request, client, f"Run now: queued run #{run.pk}")
+        self.message_user(
+            request,
+            format_html('Queued <a href="{}">run #{}</a> of {}.', run_url(run), run.pk, client),
+            messages.SUCCESS,
+        )
+        return run
+
+    def run_now_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if refused := _require_post(request):
+            return refused
+        client = self._client(request, pk, "run")
+        self.queue_run(request, client)
+        return HttpResponseRedirect(client_url(client))
+
+    def pause_clients(self, request: HttpRequest, clients: list[SyncClient], form: PauseForm) -> None:
+        hours = form.cleaned_data["hours"]
+        until = timezone.now() + timedelta(hours=hours) if hours else None
+        reason = form.cleaned_data["reason"]
+        for client in clients:
+            client_pause(client=client, who=request.user.get_username(), reason=reason, until=until)
+            ends = f" until {until:%Y-%m-%d %H:%M %Z}" if until else ""
+            self.log_change(request, client, f"Paused{ends}: {reason}")
+        self.message_user(request, f"Paused {len(clients)} client(s).", messages.SUCCESS)
+
+    def pause_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        client = self._client(request, pk, "pause")
+        form = PauseForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            self.pause_clients(request, [client], form)
+            return HttpResponseRedirect(client_url(client))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Pause {client.name}",
+            "form": form,
+            "clients": [client],
+            "opts": SyncClient._meta,
+            "original": client,
+        }
+        return TemplateResponse(request, "admin/syncers/syncclient/pause.html", context)
+
+    def resume_clients(self, request: HttpRequest, clients: list[SyncClient], *, run_now: bool) -> None:
+        for client in clients:
+            run = client_resume(client=client, who=request.user.get_username(), run_now=run_now)
+            how = f", queued run #{run.pk}" if run else " (missed runs skipped)"
+            self.log_change(request, client, f"Resumed{how}")
+        self.message_user(request, f"Resumed {len(clients)} client(s).", messages.SUCCESS)
+
+    def set_schedules(self, request: HttpRequest, clients: list[SyncClient], *, enabled: bool) -> None:
+        verb = "Enabled" if enabled else "Disabled"
+        total = 0
+        for client in clients:
+            changed = client_schedules_set_enabled(client=client, enabled=enabled)
+            total += changed
+            if changed:
+                self.log_change(request, client, f"{verb} {changed} schedule(s)")
+        self.message_user(request, f"{verb} {total} schedule(s) of {len(clients)} client(s); beat follows.")
+
+    def resume_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if refused := _require_post(request):
+            return refused
+        run_now = request.POST.get("run_now") == "1"
+        client = self._client(request, pk, "pause", *(["run"] if run_now else []))
+        self.resume_clients(request, [client], run_now=run_now)
+        return HttpResponseRedirect(client_url(client))
+
+    def test_fetch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if refused := _require_post(request):
+            return refused
+        client = get_object_or_404(SyncClient.objects.select_related("connection"), pk=pk)
+        if not (user_can(request.user, "run", client) or user_can(request.user, "edit", client)):
+            raise PermissionDenied
+        result = client_test_fetch(client=client)
+        outcome = result.error or f"page {result.page}, {result.page_records} record(s)"
+        self.log_change(request, client, f"Test fetch ({result.seconds:.1f}s): {outcome[:200]}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Test fetch: {client.name}",
+            "result": result,
+            "opts": SyncClient._meta,
+            "original": client,
+        }
+        return TemplateResponse(request, "admin/syncers/syncclient/test_fetch.html", context)
+
+    def retry_failed_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if refused := _require_post(request):
+            return refused
+        client = self._client(request, pk, "retry")
+        retry_and_report(self, request, client, None)
+        return HttpResponseRedirect(client_url(client))
+
+    def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
+        if not may_see_client(request.user):
+            raise PermissionDenied
+        preview = cron_preview(request.GET.get("cron", ""), request.GET.get("timezone", "UTC"))
+        return JsonResponse(
+            {
+                "words": preview.words,
+                "fires": [f.strftime("%a %d %b %Y %H:%M %Z") for f in preview.fires],
+                "notes": preview.notes,
+                "error": preview.error,
+            }
+        )
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not sees_all_clients(request.user):
+            raise PermissionDenied
+        now = timezone.now()
+        week = now - timedelta(days=7)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sync dashboard",
+            "opts": SyncClient._meta,
+            "hourly": charts.stacked_bars(
+                dashboard.runs_per_bucket(unit="hour", count=24, now=now),
+                label_format="%H:%M",
+                title="runs per hour",
+            ),
+            "daily": charts.stacked_bars(
+                dashboard.runs_per_bucket(unit="day", count=14, now=now),
+                label_format="%d %b",
+                title="runs per day",
+            ),
+            "legend": charts.legend(),
+            "day_totals": dashboard.records_synced(since=now - timedelta(days=1)),
+            "week_totals": dashboard.records_synced(since=week),
+            "slowest": dashboard.slowest_clients(since=week),
+            "failing": dashboard.most_failing_clients(since=week),
+            "checks": dashboard.health_checks(),
+        }
+        return TemplateResponse(request, "admin/syncers/dashboard.html", context)
+
+
+class RunViews:
+    """Mixed into SyncRunAdmin: live progress (JSON) and cancel."""
+
+    admin_site: admin.AdminSite
+
+    def run_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/progress/", wrap(self.progress_view), name="syncers_syncrun_progress"),
+            path("<int:pk>/cancel/", wrap(self.cancel_view), name="syncers_syncrun_cancel"),
+        ]
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        run = get_object_or_404(SyncRun, pk=pk)
+        if not self.has_view_permission(request, run):
+            raise PermissionDenied
+        return JsonResponse(selectors.run_progress(run=run))
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if refused := _require_post(request):
+            return refused
+        run = get_object_or_404(SyncRun.objects.select_related("client"), pk=pk)
+        if not user_can(request.user, "cancel", run.client):
+            raise PermissionDenied
+        try:
+            run = run_cancel_request(run=run, who=request.user.get_username())
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            done = run.status == SyncRun.Status.CANCELLED
+            text = f"Run #{run.pk} " + ("cancelled." if done else "asked to stop; it stops between pages.")
+            self.log_change(
+                request, run.client, f"Cancel run #{run.pk}: {'cancelled' if done else 'requested'}"
+            )
+            self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(request.POST.get("next") or run_url(run))
+
+
+def client_console(request: HttpRequest, client: SyncClient) -> dict[str, Any]:
+    """What the client page shows above the form: actions allowed, current run, failures."""
+    active = selectors.client_active_run(client=client)
+    user = request.user
+    return {
+        "can": {
+            action: user_can(user, action, client) for action in ("run", "pause", "cancel", "retry", "edit")
+        },
+        "active_run": active,
+        "progress": selectors.run_progress(run=active) if active else None,
+        "failed_count": selectors.client_failed_count(client=client),
+        "paused": client.state != SyncClient.State.ACTIVE,
+    }

@@ -1,0 +1,170 @@
+"""Charts as inline SVG, drawn on the server: no JavaScript library, no network, and they
+render in any browser (and in a screenshot) exactly as the HTML arrives.
+
+Every number or text that reaches the markup goes through format_html, so nothing a client
+name or an error message contains can break out of the SVG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+# One colour per outcome, shared by badges, sparklines and the dashboard legend.
+OUTCOME_COLOURS = {
+    "succeeded": "#2e7d32",
+    "partial": "#f9a825",
+    "failed": "#c62828",
+    "skipped": "#9e9e9e",
+    "stopped": "#6a1b9a",
+    "in progress": "#1565c0",
+}
+_STATUS_OUTCOME = {
+    "succeeded": "succeeded",
+    "partial": "partial",
+    "failed": "failed",
+    "skipped_locked": "skipped",
+    "skipped_paused": "skipped",
+    "cancelled": "stopped",
+    "abandoned": "stopped",
+    "queued": "in progress",
+    "running": "in progress",
+}
+
+
+def outcome(status: str) -> str:
+    """The chart group of a run status (skipped_* → skipped, cancelled/abandoned → stopped...)."""
+    return _STATUS_OUTCOME.get(status, "skipped")
+
+
+def colour(status: str) -> str:
+    return OUTCOME_COLOURS[outcome(status)]
+
+
+@dataclass(frozen=True)
+class SparkRun:
+    """What a sparkline needs of one run."""
+
+    pk: int
+    status: str
+    seconds: float | None
+    label: str
+
+
+def sparkline(runs: Sequence[SparkRun], *, width: int = 120, height: int = 22) -> SafeString:
+    """Oldest→newest bars; height follows the run's duration, colour its outcome."""
+    if not runs:
+        return SafeString('<span class="sync-muted">no runs</span>')
+    slot = width / max(len(runs), 12)
+    longest = max((r.seconds or 0 for r in runs), default=0) or 1
+    bars = []
+    for i, run in enumerate(runs):
+        h = max(3.0, (run.seconds or 0) / longest * (height - 2))
+        bars.append(
+            (
+                f"{i * slot:.1f}",
+                f"{height - h:.1f}",
+                f"{max(slot - 1.5, 1):.1f}",
+                f"{h:.1f}",
+                colour(run.status),
+                run.label,
+            )
+        )
+    body = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+        bars,
+    )
+    return format_html(
+        '<svg class="sync-sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="recent runs">{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        body,
+    )
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of a stacked bar chart: its start and the count per outcome."""
+
+    start: datetime
+    counts: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def stacked_bars(
+    buckets: Sequence[Bucket], *, label_format: str, width: int = 720, height: int = 180, title: str = ""
+) -> SafeString:
+    """Bars per time bucket, stacked by outcome, with an axis label every few bars."""
+    pad_left, pad_bottom = 34, 18
+    plot_w, plot_h = width - pad_left, height - pad_bottom
+    peak = max((b.total for b in buckets), default=0) or 1
+    slot = plot_w / max(len(buckets), 1)
+    every = max(1, len(buckets) // 8)
+    parts = []
+    for i, bucket in enumerate(buckets):
+        x, y = pad_left + i * slot, float(plot_h)
+        for name, fill in OUTCOME_COLOURS.items():
+            n = bucket.counts.get(name, 0)
+            if not n:
+                continue
+            h = n / peak * (plot_h - 4)
+            y -= h
+            tip = f"{bucket.start.strftime(label_format)}: {n} {name}"
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+                    f"{x + 1:.1f}",
+                    f"{y:.1f}",
+                    f"{max(slot - 2, 1):.1f}",
+                    f"{h:.1f}",
+                    fill,
+                    tip,
+                )
+            )
+        if i % every == 0:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" font-size="10" fill="#666">{}</text>',
+                    f"{x + 1:.1f}",
+                    height - 4,
+                    bucket.start.strftime(label_format),
+                )
+            )
+    axis = format_html(
+        '<text x="0" y="10" font-size="10" fill="#666">{}</text>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#bbb"/>',
+        peak,
+        pad_left,
+        plot_h,
+        width,
+        plot_h,
+    )
+    return format_html(
+        '<svg class="sync-chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">'
+        "{}{}</svg>",
+        width,
+        height,
+        width,
+        height,
+        title,
+        axis,
+        SafeString("".join(parts)),
+    )
+
+
+def legend() -> SafeString:
+    return format_html_join(
+        " ",
+        '<span class="sync-legend"><span style="background:{}"></span>{}</span>',
+        ((fill, name) for name, fill in OUTCOME_COLOURS.items()),
+    )

@@ -1,0 +1,83 @@
+"""List actions and pages of the console through the admin's own views: retry selected failed
+records, enable/disable schedules in bulk (beat's entries follow), filter the client list by
+state, search it, and the test-fetch page."""
+
+from __future__ import annotations
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from fakeapi.control import FakeApi
+from syncers.models import FailedRecord, SyncBatch, SyncClient, SyncRun, SyncSchedule
+
+
+def changelist_names(admin_client, query: str = "") -> list[str]:
+    response = admin_client.get(f"/admin/syncers/syncclient/{query}")
+    assert response.status_code == 200
+    return sorted(c.name for c in response.context["cl"].result_list)
+
+
+@pytest.mark.django_db
+def test_retry_selected_failed_records_stages_only_those_in_a_new_run(admin_client, make_client) -> None:
+    client = make_client()
+    picked, other = (
+        FailedRecord.objects.create(client=client, external_id=str(i), payload=f'{{"id": {i}}}', reason="x")
+        for i in (1, 2)
+    )
+
+    response = admin_client.post(
+        "/admin/syncers/failedrecord/",
+        {"action": "retry_selected", "_selected_action": [picked.pk], "index": "0"},
+        follow=True,
+    )
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages[0].startswith("products: 1 failed record(s) re-staged in <a href")
+    run = SyncRun.objects.get()
+    assert (run.status, run.fetched, run.fetch_done) == ("running", 1, True)
+    assert SyncBatch.objects.get(run=run).size == 1
+    assert list(FailedRecord.objects.all()) == [other]
+
+
+@pytest.mark.django_db
+def test_bulk_disable_and_enable_schedules_reach_beats_entries(admin_client, make_client) -> None:
+    clients = [make_client("orders"), make_client("products")]
+    for client in clients:
+        SyncSchedule.objects.create(client=client, kind="cron", cron="*/5 * * * *", timezone="UTC")
+    ids = [c.pk for c in clients]
+
+    admin_client.post(
+        "/admin/syncers/syncclient/", {"action": "disable_schedules", "_selected_action": ids, "index": "0"}
+    )
+    assert not PeriodicTask.objects.filter(task="syncers.scheduled_sync", enabled=True).exists()
+    assert PeriodicTask.objects.filter(task="syncers.scheduled_sync").count() == 2
+
+    admin_client.post(
+        "/admin/syncers/syncclient/", {"action": "enable_schedules", "_selected_action": ids, "index": "0"}
+    )
+    assert PeriodicTask.objects.filter(task="syncers.scheduled_sync", enabled=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_client_list_filters_by_state_including_running_and_searches(admin_client, make_client) -> None:
+    orders, products, stock = make_client("orders"), make_client("products"), make_client("stock")
+    SyncClient.objects.filter(pk=products.pk).update(state="paused", pause_reason="audit")
+    SyncClient.objects.filter(pk=stock.pk).update(state="backoff", error_level=2)
+    SyncRun.objects.create(client=orders, trigger="admin", status="running")
+
+    assert changelist_names(admin_client, "?state=paused") == ["products"]
+    assert changelist_names(admin_client, "?state=backoff") == ["stock"]
+    assert changelist_names(admin_client, "?state=running") == ["orders"]
+    assert changelist_names(admin_client, "?q=prod") == ["products"]
+    assert changelist_names(admin_client, "?q=fake-api") == ["orders", "products", "stock"]  # connection name
+    page = admin_client.get("/admin/syncers/syncclient/").content.decode()
+    assert "backoff L2" in page and "audit" in page and 'sync-badge sync-running' in page
+
+
+@pytest.mark.django_db
+def test_test_fetch_page_lists_the_mapped_records(admin_client, make_client, api: FakeApi) -> None:
+    client = make_client(config={"page_size": 50})
+    page = admin_client.post(f"/admin/syncers/syncclient/{client.pk}/test-fetch/").content.decode()
+    assert "Page 1: 50 records" in page and "Nothing was stored" in page
+    assert page.count("<code>") == 20  # the first 20 records, each with its external id
+    assert not SyncRun.objects.exists()
