@@ -27,8 +27,14 @@ def beat_stale_after() -> float:
     return max(3 * settings.SYNC_RECONCILE_EVERY, 90.0)
 
 
+def record_beat_heartbeat() -> None:
+    """Called by the reconciler when beat sent it: beat, broker and a worker all work.
+    Written to the entry's last_run_at, which stock beat itself only saves every few minutes."""
+    PeriodicTask.objects.filter(name=RECONCILE_ENTRY).update(last_run_at=timezone.now())
+
+
 def check_beat() -> Check:
-    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds; its last send is the heartbeat."""
+    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds (see record_beat_heartbeat)."""
     last = PeriodicTask.objects.filter(name=RECONCILE_ENTRY).values_list("last_run_at", flat=True).first()
     if last is None:
         return Check("beat", False, "beat has never run (no heartbeat yet)")
@@ -104,7 +110,8 @@ def next_fire(task: PeriodicTask) -> str | None:
     now_dt = timezone.now()
     last = task.last_run_at or task.start_time or now_dt
     remaining = schedule.remaining_estimate(last)
-    when = now_dt + max(remaining, timedelta(0))
+    # Estimates drift by the microseconds spent computing them; fire times are whole seconds.
+    when = now_dt + max(remaining, timedelta(0)) + timedelta(microseconds=500_000)
     if task.crontab_id:
         when = when.astimezone(task.crontab.timezone)
     return when.replace(microsecond=0).isoformat()

@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import task_postrun, worker_ready
 from django import db
 
-from . import pipeline, services
+from . import health, pipeline, services
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ def load_batch(batch_id: int) -> None:
 
 
 @shared_task(name="syncers.reconcile")
-def reconcile() -> dict[str, int]:
+def reconcile(from_beat: bool = True) -> dict[str, int]:
+    if from_beat:
+        health.record_beat_heartbeat()
     return vars(pipeline.reconcile())
 
 
@@ -44,4 +46,4 @@ def _forget_queries(**kwargs: Any) -> None:
 @worker_ready.connect(dispatch_uid="syncers.reconcile_on_start")
 def _reconcile_on_start(**kwargs: Any) -> None:
     # Messages a dead worker had prefetched are gone from the broker; do not wait for beat.
-    reconcile.delay()
+    reconcile.delay(from_beat=False)

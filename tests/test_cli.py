@@ -15,9 +15,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from fakeapi.control import FakeApi
+from syncers.health import check_beat
 from syncers.models import SyncClient, SyncedRecord, SyncRun
 
-from .processes import ROOT, TEST_LEASE_TTL, child_env, wait_until
+from .processes import ROOT, TEST_LEASE_TTL, child_env, start_beat, wait_until
 
 
 def manage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -126,3 +127,17 @@ def test_sync_status_reports_clients_and_fails_as_a_health_check_without_beat(
         "maintenance",
     )
     assert "client products needs an operator" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_sync_status_is_healthy_while_beat_sends_the_reconciler(api: FakeApi, make_client) -> None:
+    make_client()
+    beat = start_beat()
+    try:
+        wait_until(lambda: check_beat().ok, timeout=30, what="a beat heartbeat")
+        result = manage("sync_status", timeout=60)
+    finally:
+        beat.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok  beat     last heartbeat" in result.stdout and "products: active" in result.stdout
