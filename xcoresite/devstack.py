@@ -16,7 +16,14 @@ WEB_ADDR = os.environ.get("XCORESITE_WEB", "127.0.0.1:8000")
 FAKEAPI_PORT = os.environ.get("FAKEAPI_PORT", "8765")
 
 
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and SIGTERM both stop every child (SIGINT is ignored when started in the background).
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     env = {
         **os.environ,
         "FAKEAPI_URL": os.environ.get("FAKEAPI_URL", f"http://127.0.0.1:{FAKEAPI_PORT}"),
