@@ -275,5 +275,4 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         if original is not None and original.pk:
             context["console"] = client_console(request, original)
             context["state_badge"] = state_badge(original)
-        context["can_run"] = user_can(request.user, "run", original)
         return super().render_change_form(request, context, *args, **kwargs)

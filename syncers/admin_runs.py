@@ -52,7 +52,7 @@ class ClientScopedAdmin(admin.ModelAdmin):
 class SyncRunAdmin(RunViews, ClientScopedAdmin):
     list_display = [
         *("pk", "client", "trigger", "triggered_by", "status_column", "queued_at", "took"),
-        *("pages", "fetched", "created", "updated", "unchanged", "failed", "progress", "error_short"),
+        *("counts", "progress", "error_short"),
     ]
     list_filter = ["status", "trigger", "client"]
     search_fields = ["client__name", "error", "triggered_by"]
@@ -66,6 +66,12 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     ]
     readonly_fields = ["took"]
 
+    def get_fieldsets(self, request: HttpRequest, obj: SyncRun | None = None) -> list:
+        # The cancel section folds away unless someone asked to cancel this run.
+        if obj is not None and obj.cancel_requested:
+            return self.fieldsets
+        return [*self.fieldsets[:-1], ("Cancel", {**self.fieldsets[-1][1], "classes": ["collapse"]})]
+
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # the sync log is the audit trail; deleting a running run would drop its batches
 
@@ -77,10 +83,23 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     def status_column(self, obj: SyncRun) -> SafeString:
         cancel = " (cancel requested)" if obj.cancel_requested and not obj.is_final else ""
         return format_html(
-            '<span class="sync-dot" style="background:{}"></span>{}{}',
+            '<span class="sync-nowrap"><span class="sync-dot" style="background:{}"></span>{}</span>{}',
             charts.colour(obj.status),
             obj.status,
             cancel,
+        )
+
+    @admin.display(description="counts")
+    def counts(self, obj: SyncRun) -> SafeString:
+        return format_html(
+            '<span class="sync-counts">{} fetched <span class="sync-muted">({} pages)</span><br>'
+            "{} new · {} updated · {} same · {} failed</span>",
+            obj.fetched,
+            obj.pages,
+            obj.created,
+            obj.updated,
+            obj.unchanged,
+            obj.failed,
         )
 
     @admin.display(description="progress")
