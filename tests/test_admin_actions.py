@@ -71,7 +71,7 @@ def test_client_list_filters_by_state_including_running_and_searches(admin_clien
     assert changelist_names(admin_client, "?q=prod") == ["products"]
     assert changelist_names(admin_client, "?q=fake-api") == ["orders", "products", "stock"]  # connection name
     page = admin_client.get("/admin/syncers/syncclient/").content.decode()
-    assert "backoff L2" in page and "audit" in page and 'sync-badge sync-running' in page
+    assert "backoff L2" in page and "audit" in page and "sync-badge sync-running" in page
 
 
 @pytest.mark.django_db
@@ -81,3 +81,24 @@ def test_test_fetch_page_lists_the_mapped_records(admin_client, make_client, api
     assert "Page 1: 50 records" in page and "Nothing was stored" in page
     assert page.count("<code>") == 20  # the first 20 records, each with its external id
     assert not SyncRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_cancel_request_on_a_running_run_is_shown_on_the_run_and_in_the_lists(
+    admin_client, make_client
+) -> None:
+    client = make_client()
+    run = SyncRun.objects.create(client=client, trigger="schedule", status="running")
+    page = admin_client.get(f"/admin/syncers/syncclient/{client.pk}/change/").content.decode()
+    assert f"Cancel run #{run.pk}" in page
+
+    admin_client.post(f"/admin/syncers/syncrun/{run.pk}/cancel/")
+
+    progress = admin_client.get(f"/admin/syncers/syncrun/{run.pk}/progress/").json()
+    assert (progress["status"], progress["cancel_requested"], progress["final"]) == ("running", True, False)
+    assert progress["cancel_note"] == "cancel requested by admin: it stops between pages and batches"
+    assert (
+        progress["cancel_note"]
+        in admin_client.get(f"/admin/syncers/syncrun/{run.pk}/change/").content.decode()
+    )
+    assert "(cancel requested)" in admin_client.get("/admin/syncers/syncrun/").content.decode()
