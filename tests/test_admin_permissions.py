@@ -201,7 +201,9 @@ def test_an_edit_grant_lets_a_user_change_that_client_only(django_user_model, tw
     editor = staff(django_user_model, "editor", "view_syncclient")
     ClientGrant.objects.create(client=orders, user=editor, can_edit=True)
     browser = logged_in(editor)
-    assert 'name="_save"' not in browser.get(f"/admin/syncers/syncclient/{products.pk}/change/").content.decode()
+    assert (
+        'name="_save"' not in browser.get(f"/admin/syncers/syncclient/{products.pk}/change/").content.decode()
+    )
 
     form = {
         **{k: getattr(orders, k) for k in ("name", "handler", "batch_size", "queue")},
