@@ -10,3 +10,4 @@ class SyncersConfig(AppConfig):
         from .registry import autodiscover
 
         autodiscover()
+        from . import plugin_admin  # noqa: F401  (discovers plugins, registers their tasks and admin)

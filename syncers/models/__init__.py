@@ -1,3 +1,4 @@
+from . import plugins  # noqa: F401  (registers the plugin models; import them from .plugins)
 from .clients import SyncClient, SyncSchedule
 from .grants import ClientGrant
 from .lease import Lease

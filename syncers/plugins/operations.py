@@ -1,0 +1,162 @@
+"""Operator verbs on plugins, shared by the admin, `plugin_call` and worker signals:
+call an action, start/stop, grant/refuse, configure, and re-send lost task messages."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from syncers.models.plugins import InstalledPlugin, PluginPermission, PluginRun
+
+from . import host
+from .config import plugin_row, record_manifests, validate_plugin_config
+from .errors import PluginError, WorkerUnavailable
+from .grants import audit, flush_denials
+from .manifest import validate_grant
+from .registry import plugin_names
+from .services.scheduler import plugin_periodic_tasks
+from .services.worker import dispatch
+
+log = logging.getLogger(__name__)
+RECONCILE_TASK = "plugins.reconcile"
+RECONCILE_JOB = "plugins:reconcile"
+
+
+def plugin_call(*, name: str, action: str, payload: dict[str, Any], who: str = "") -> dict[str, Any]:
+    """Call a plugin's action; its JSON result, or a PluginError (unknown, denied...)."""
+    if not isinstance(payload, dict):
+        raise PluginError("the payload must be a JSON object")
+    _run, result = host.call_action(name, action, payload, who=who)
+    return result
+
+
+def plugin_start(*, name: str, who: str = "") -> None:
+    """Load the plugin here and run its on_start (idempotent: jobs are replaced by id)."""
+    plugin = host.instance(name)
+    try:
+        plugin.on_start(plugin.ctx)
+    except Exception as exc:
+        InstalledPlugin.objects.filter(name=name).update(last_error=f"start: {exc}"[:2000])
+        raise
+    finally:
+        flush_denials()
+    InstalledPlugin.objects.filter(name=name).update(started_at=timezone.now(), last_error="")
+    audit(name, "started", actor=who)
+
+
+def plugin_stop(*, name: str, who: str = "") -> None:
+    """Run the plugin's on_stop (if it is enabled: a disabled plugin is not running)."""
+    if not plugin_row(name).enabled:
+        return
+    plugin = host.instance(name)
+    try:
+        plugin.on_stop(plugin.ctx)
+    except Exception as exc:
+        InstalledPlugin.objects.filter(name=name).update(last_error=f"stop: {exc}"[:2000])
+        raise
+    InstalledPlugin.objects.filter(name=name).update(stopped_at=timezone.now())
+    audit(name, "stopped", actor=who)
+
+
+def plugin_set_enabled(*, name: str, enabled: bool, who: str) -> None:
+    """Enable, or disable: calls and tasks are refused and its jobs paused (through save())."""
+    InstalledPlugin.objects.filter(name=name).update(enabled=enabled)
+    if not enabled:
+        for task in plugin_periodic_tasks(name).filter(enabled=True):
+            task.enabled = False
+            task.save()
+    audit(name, "enabled" if enabled else "disabled", actor=who)
+
+
+def plugin_configure(*, name: str, config: Any, who: str) -> InstalledPlugin:
+    """Validate against the plugin's schema (ValidationError at `config`) and save."""
+    row = plugin_row(name)
+    row.config = validate_plugin_config(name, config)
+    row.save(update_fields=["config"])
+    audit(name, "configured", actor=who, detail=json.dumps(row.config)[:2000])
+    return row
+
+
+def permission_decide(*, permission: PluginPermission, grant: bool, who: str) -> PluginPermission:
+    """Grant or refuse a permission row (a restricted plugin's wildcard cannot be granted)."""
+    state = PluginPermission.State.GRANTED if grant else PluginPermission.State.REFUSED
+    validate_grant(permission.resource, permission.actions, mode=permission.plugin.mode, state=state)
+    permission.state, permission.decided_by, permission.decided_at = state, who[:150], timezone.now()
+    permission.save(update_fields=["state", "decided_by", "decided_at"])
+    audit(
+        permission.plugin.name,
+        state,
+        actor=who,
+        resource=permission.resource,
+        detail=f"{state} {permission.actions} on {permission.resource}",
+    )
+    return permission
+
+
+def plugins_start_all() -> None:
+    """Worker start: record manifests, start every enabled plugin (one failing plugin does
+    not stop the others or the worker), make sure the reconcile job exists."""
+    try:
+        record_manifests()
+        _ensure_reconcile_job()
+        for name in plugin_names():
+            if not plugin_row(name).enabled:
+                continue
+            try:
+                plugin_start(name=name, who="worker start")
+            except Exception as exc:
+                log.error("plugin %s did not start: %s", name, exc)
+    except Exception:
+        log.exception("plugins not started (is the database migrated?)")
+    finally:
+        connections.close_all()  # this runs in the worker's main process; children have their own
+
+
+def plugins_stop_all() -> None:
+    """Worker shutdown: on_stop of every plugin this process loaded."""
+    for name in host.loaded_names():
+        try:
+            plugin_stop(name=name, who="worker shutdown")
+        except Exception as exc:
+            log.error("plugin %s did not stop cleanly: %s", name, exc)
+
+
+def _ensure_reconcile_job() -> None:
+    every = max(1, int(settings.SYNC_RECONCILE_EVERY))
+    with transaction.atomic():
+        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
+        task = PeriodicTask.objects.select_for_update().filter(name=RECONCILE_JOB).first()
+        if task is None or task.interval_id != interval.pk or not task.enabled:
+            task = task or PeriodicTask(name=RECONCILE_JOB, task=RECONCILE_TASK)
+            task.interval, task.enabled = interval, True
+            task.queue = settings.CELERY_TASK_DEFAULT_QUEUE
+            task.description = "Re-sends plugin task messages a broker or dead worker lost."
+            task.save()
+
+
+def plugin_runs_reconcile() -> dict[str, int]:
+    """Re-send plugin tasks whose message may be lost: queued and not sent for
+    SYNC_REDISPATCH_AFTER, or running for longer than the task time limit (dead worker)."""
+    now = timezone.now()
+    quiet = now - timedelta(seconds=settings.SYNC_REDISPATCH_AFTER)
+    dead = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    tasks = PluginRun.objects.filter(kind=PluginRun.Kind.TASK)
+    stale = tasks.filter(status=PluginRun.Status.QUEUED).exclude(dispatched_at__gt=quiet).exclude(
+        created_at__gt=quiet
+    ) | tasks.filter(status=PluginRun.Status.RUNNING, started_at__lt=dead)
+    sent = failed = 0
+    for run in stale.order_by("pk")[:500]:
+        try:
+            dispatch(run.pk, run.name, run.queue)
+            sent += 1
+        except WorkerUnavailable:
+            failed += 1
+            break
+    return {"resent": sent, "unsent": failed}

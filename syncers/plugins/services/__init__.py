@@ -1,0 +1,1 @@
+"""The services a plugin context hands out; each checks the plugin's grant on every call."""

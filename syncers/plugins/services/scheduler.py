@@ -1,0 +1,170 @@
+"""The scheduler service: a plugin's jobs as django-celery-beat PeriodicTasks named
+`plugin:<plugin>:<job id>`, running the frozen task `plugins.run_job` with only the plugin
+and job id in their kwargs. Every change goes through `PeriodicTask.save()` (or delete),
+which bumps beat's change marker, so beat notices without a restart. Checked against
+`service:scheduler`: `read` to list, `write` to add, remove, pause or resume."""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.timezone import now as tz_now
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from syncers.models.clients import parse_cron
+from syncers.plugins.base import JobSpec, Plugin
+from syncers.plugins.errors import JobConflict, PluginError
+from syncers.plugins.grants import require
+from syncers.plugins.registry import plugin_class, plugin_jobs
+
+RUN_JOB_TASK = "plugins.run_job"
+RESOURCE = "service:scheduler"
+_JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+PERIODS = {p for p, _ in IntervalSchedule.PERIOD_CHOICES}
+
+
+class SchedulerService:
+    def __init__(self, plugin: str) -> None:
+        self.plugin = plugin
+        self.prefix = f"plugin:{plugin}:"
+
+    def _task_name(self, job_id: str) -> str:
+        if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+            raise PluginError(f"job id {job_id!r}: 1-80 letters, digits, '.', '_' or '-'")
+        return self.prefix + job_id
+
+    def add_job(
+        self,
+        job_id: str,
+        *,
+        call: str,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        every: int | None = None,
+        period: str = "seconds",
+        queue: str | None = None,
+        replace: bool | None = None,
+    ) -> dict[str, Any]:
+        """Run the plugin's method `call` on a cron expression or every N periods. A job id
+        that exists is replaced, or raises JobConflict (manifest job_conflict="error", or
+        replace=False)."""
+        require(self.plugin, RESOURCE, "write")
+        name = self._task_name(job_id)
+        if call.startswith("_") or not callable(getattr(plugin_class(self.plugin), call, None)):
+            raise PluginError(f"plugin {self.plugin} has no method {call!r} to run as job {job_id}")
+        if replace is None:
+            replace = plugin_class(self.plugin).manifest.job_conflict == "replace"
+        with transaction.atomic():
+            task = PeriodicTask.objects.select_for_update().filter(name=name).first()
+            if task is not None and not replace:
+                raise JobConflict(f"plugin {self.plugin} already has a job {job_id!r}")
+            task = task or PeriodicTask(name=name)
+            task.crontab, task.interval, task.clocked, task.one_off = None, None, None, False
+            if cron is not None and every is None:
+                task.crontab = _crontab(job_id, cron, timezone)
+            elif every is not None and cron is None:
+                if not isinstance(every, int) or every < 1 or period not in PERIODS:
+                    raise PluginError(f"job {job_id}: every must be a positive integer of {sorted(PERIODS)}")
+                task.interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
+            else:
+                raise PluginError(f"job {job_id}: give either cron or every")
+            task.task = RUN_JOB_TASK
+            task.args = "[]"
+            task.kwargs = json.dumps({"plugin": self.plugin, "job": job_id, "call": call})
+            task.queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+            task.enabled = True
+            task.description = f"Job {job_id} of plugin {self.plugin} — managed by the plugin."
+            task.save()
+        return _describe(task, self.prefix)
+
+    def add_jobs_from(self, plugin: Plugin) -> list[dict[str, Any]]:
+        """Add (or replace) every job the plugin declares with @cron / @interval."""
+        return [self._add_spec(spec) for spec in plugin_jobs(self.plugin)]
+
+    def _add_spec(self, spec: JobSpec) -> dict[str, Any]:
+        return self.add_job(
+            spec.job_id,
+            call=spec.method,
+            cron=spec.cron,
+            timezone=spec.timezone,
+            every=spec.every,
+            period=spec.period,
+        )
+
+    def remove_job(self, job_id: str) -> bool:
+        require(self.plugin, RESOURCE, "write")
+        return PeriodicTask.objects.filter(name=self._task_name(job_id)).delete()[0] > 0
+
+    def pause_job(self, job_id: str) -> bool:
+        return self._set_enabled(job_id, False)
+
+    def resume_job(self, job_id: str) -> bool:
+        return self._set_enabled(job_id, True)
+
+    def _set_enabled(self, job_id: str, enabled: bool) -> bool:
+        require(self.plugin, RESOURCE, "write")
+        task = PeriodicTask.objects.filter(name=self._task_name(job_id)).first()
+        if task is None:
+            return False
+        task.enabled = enabled
+        task.save()  # not .update(): save() bumps beat's change marker
+        return True
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        """The plugin's jobs with their schedule and next run time."""
+        require(self.plugin, RESOURCE, "read")
+        tasks = PeriodicTask.objects.filter(name__startswith=self.prefix).select_related(
+            "crontab", "interval", "clocked"
+        )
+        return [_describe(t, self.prefix) for t in tasks.order_by("name")]
+
+
+def _crontab(job_id: str, cron: str, timezone: str) -> CrontabSchedule:
+    try:
+        fields, zone = parse_cron(cron), zoneinfo.ZoneInfo(timezone)
+    except ValidationError as exc:
+        raise PluginError(f"job {job_id}: {' '.join(exc.messages)}") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PluginError(f"job {job_id}: unknown time zone {timezone!r}") from None
+    return CrontabSchedule.objects.get_or_create(timezone=zone, **fields)[0]
+
+
+def _describe(task: PeriodicTask, prefix: str) -> dict[str, Any]:
+    if task.crontab_id:
+        c = task.crontab
+        when = f"cron {c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week} ({c.timezone})"
+    else:
+        when = f"every {task.interval.every} {task.interval.period}"
+    return {
+        "id": task.name.removeprefix(prefix),
+        "schedule": when,
+        "enabled": task.enabled,
+        "next_run": _next_run(task),
+        "last_run": task.last_run_at.isoformat() if task.last_run_at else None,
+        "total_runs": task.total_run_count,
+    }
+
+
+def _next_run(task: PeriodicTask) -> str | None:
+    """When beat fires it next, in the schedule's own time zone (None when paused)."""
+    if not task.enabled:
+        return None
+    now = tz_now()
+    remaining = task.schedule.remaining_estimate(task.last_run_at or task.start_time or now)
+    # Rounded to the second: celery's estimate is taken a moment before `now`.
+    when = (now + max(remaining, timedelta(0)) + timedelta(milliseconds=500)).replace(microsecond=0)
+    if task.crontab_id:
+        when = when.astimezone(task.crontab.timezone)
+    return when.isoformat()
+
+
+def plugin_periodic_tasks(plugin: str) -> Any:
+    """Operators' view: every PeriodicTask of a plugin (admin, disabling a plugin)."""
+    return PeriodicTask.objects.filter(name__startswith=f"plugin:{plugin}:")
