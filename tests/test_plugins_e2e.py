@@ -22,6 +22,7 @@ from syncers.models.plugins import PluginAuditEntry, PluginRun, SyncItem, SyncLo
 from syncers.plugins.context import PluginContext
 from syncers.plugins.operations import plugin_configure, plugin_start
 from syncers.plugins.reference.data_syncer import LOCK
+from syncers.plugins.status import worker_service_state
 
 from .processes import ROOT, child_env, start_beat, wait_until
 from .test_plugins import grant, withdraw
@@ -194,3 +195,5 @@ def test_an_unreachable_broker_makes_send_fail_fast_and_keeps_the_batches_for_th
     assert "the broker cannot be reached" in result.stderr.strip().splitlines()[-1]
     assert time.monotonic() - started < 60
     assert PluginRun.objects.filter(kind="task", status="queued", dispatched_at__isnull=True).count() == 3
+    assert worker_service_state(older_than=0)["state"] == "degraded"
+    assert worker_service_state(older_than=3600) == {"state": "ok", "unsent_tasks": 0, "oldest_unsent": None}
