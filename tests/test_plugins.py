@@ -41,7 +41,14 @@ from syncers.plugins import (
 from syncers.plugins.context import PluginContext
 from syncers.plugins.host import instance
 from syncers.plugins.manifest import matches
-from syncers.plugins.operations import permission_decide, plugin_configure, plugin_start, plugin_stop
+from syncers.plugins.operations import (
+    permission_decide,
+    plugin_configure,
+    plugin_set_enabled,
+    plugin_start,
+    plugin_stop,
+)
+from syncers.plugins.status import plugins_status
 
 from .processes import ROOT, child_env
 
@@ -447,3 +454,17 @@ def test_the_admin_calls_an_action_and_shows_a_refusal(admin_client) -> None:
         "plugin data_syncer is not configured correctly (connection: is required); fix it in the admin"
     ]
     assert PluginRun.objects.get(kind="action", name="force_sync").requested_by == "admin"
+
+
+@pytest.mark.django_db
+def test_a_disabled_plugin_refuses_calls_and_its_jobs_are_paused() -> None:
+    grant("data_syncer")
+    plugin_start(name="data_syncer", who="tester")
+
+    plugin_set_enabled(name="data_syncer", enabled=False, who="tester")
+
+    with pytest.raises(CommandError, match="plugin 'data_syncer' is disabled"):
+        call_command("plugin_call", "data_syncer", "force_sync")
+    assert not PeriodicTask.objects.get(name="plugin:data_syncer:hourly_sync").enabled
+    (status,) = [s for s in plugins_status() if s["plugin"] == "data_syncer"]
+    assert (status["enabled"], status["granted"], status["requested"]) == (False, 5, 0)
