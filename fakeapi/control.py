@@ -93,6 +93,11 @@ class FakeApi:
         """Simulate upstream edits: bumps version/updated_at of those ids."""
         return self._call("POST", "/_control/update", {"ids": ids, "fields": fields})
 
+    def touch(self, ids: list[int], fields: dict[str, Any] | None = None, at: str | None = None) -> str:
+        """Edit these records so they all share one updated_at (`at`, or one minute after the
+        latest one served) and return it: a tie group that straddles page boundaries."""
+        return self._call("POST", "/_control/touch", {"ids": ids, "fields": fields, "at": at})["updated_at"]
+
     def replace(self, index: int, record: Any) -> Any:
         """Serve ``record`` verbatim at 0-based ``index``, to fake a broken upstream."""
         return self._call("POST", "/_control/replace", {"index": index, "record": record})
@@ -102,7 +107,8 @@ class FakeApi:
         return self._call("POST", "/_control/config", kw)
 
     def stats(self) -> dict[str, Any]:
-        """How many /products calls arrived, per page, since the last reset."""
+        """How many product listing calls arrived (every style), and /products calls per
+        page number, since the last reset."""
         return self._call("GET", "/_control/stats")
 
     def records(self) -> list[Any]:
@@ -117,6 +123,12 @@ class FakeApi:
     def hits(self) -> list[tuple[float, str]]:
         """(unix time, path) of recent requests outside /_control, oldest first."""
         return [(t, p) for t, p in self._call("GET", "/_control/hits")["hits"]]
+
+    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
+        """{"path", "query"} of recent requests outside /_control (optionally only `path`),
+        oldest first; "query" maps each parameter to its last value."""
+        calls = self._call("GET", "/_control/calls")["calls"]
+        return [c for c in calls if path is None or c["path"] == path]
 
     def webhooks(self) -> list[dict[str, Any]]:
         """JSON bodies POSTed to /webhook since the last reset, oldest first."""

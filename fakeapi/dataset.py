@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,24 @@ def updated_at(version: int) -> str:
     return (_EPOCH + timedelta(minutes=version)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_BASE_TIME = _EPOCH + timedelta(minutes=1)  # updated_at of every record never changed
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (naive means UTC); None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 _TEMPLATE = (
     '{"id":%d,"sku":"SKU-%07d","name":"%s X-%d","price":"%d.%02d","stock":%d,'
     '"tags":%s,"description":"%s","version":1,"updated_at":"' + updated_at(1) + '"}'
@@ -80,6 +99,8 @@ class Dataset:
         self.seed = seed
         self._salt = (seed * 0xBF58476D1CE4E5B9 + 0x632BE59BD9B4E5) & _M64
         self._overrides: dict[int, str] = {}
+        # updated_at of overridden records (None: none usable), for updated_since filtering.
+        self._times: dict[int, datetime | None] = {}
         self._lock = threading.Lock()
 
     def _base(self, i: int) -> str:
@@ -107,6 +128,30 @@ class Dataset:
             return [base(i) for i in range(start, stop)]
         return [overrides.get(i) or base(i) for i in range(start, stop)]
 
+    def rows(self, indexes: list[int]) -> list[str]:
+        """JSON text of the records at these positions, in that order."""
+        overrides, base = self._overrides, self._base
+        return [overrides.get(i) or base(i) for i in indexes]
+
+    def ordered(self, since: datetime) -> list[tuple[datetime, int]]:
+        """(updated_at, index) of every record with updated_at >= since (inclusive), ordered
+        by updated_at, then position: the listing an `updated_since` request pages through."""
+        with self._lock:
+            times = dict(self._times)
+        chosen = [(t, i) for i, t in times.items() if t is not None and t >= since]
+        if since <= _BASE_TIME:
+            chosen += [(_BASE_TIME, i) for i in range(self.total) if i not in times]
+        chosen.sort()
+        return chosen
+
+    @staticmethod
+    def after(listing: list[tuple[datetime, int]], key: tuple[datetime, int]) -> int:
+        """Where a keyset cursor continues: the first entry after `key`."""
+        return bisect.bisect_right(listing, key)
+
+    def time_of(self, index: int) -> datetime | None:
+        return self._times.get(index, _BASE_TIME) if 0 <= index < self.total else None
+
     def all_json(self) -> str:
         return "[" + ",".join(self.page(0, self.total)) + "]"
 
@@ -125,12 +170,31 @@ class Dataset:
                 record["updated_at"] = updated_at(record["version"])
                 record.update(fields)
                 staged[index] = _dumps(record)
-            self._overrides.update(staged)
+            self._store(staged)
         return sorted(i + 1 for i in staged)
+
+    def touch(self, ids: list[Any], fields: dict[str, Any], at: str | None) -> str:
+        """Edit records so they all share one updated_at: `at`, or one minute after the latest
+        one served. Many records with one timestamp straddle page boundaries on purpose."""
+        moment = parse_time(at) if at is not None else None
+        if at is not None and moment is None:
+            raise ValueError("at must be an ISO 8601 timestamp")
+        if moment is None:
+            with self._lock:
+                moment = max([_BASE_TIME, *filter(None, self._times.values())]) + timedelta(minutes=1)
+        self.update(ids, {**fields, "updated_at": _stamp(moment)})
+        return _stamp(moment)
+
+    def _store(self, staged: dict[int, str]) -> None:
+        # Caller holds the lock.
+        self._overrides.update(staged)
+        for index, text in staged.items():
+            record = json.loads(text)
+            self._times[index] = parse_time(record.get("updated_at")) if isinstance(record, dict) else None
 
     def replace(self, index: Any, record: Any) -> None:
         """Raw on purpose: tests need records the real API could plausibly botch."""
         with self._lock:
             if type(index) is not int or not 0 <= index < self.total:
                 raise ValueError(f"index must be an integer in 0..{self.total - 1}")
-            self._overrides[index] = _dumps(record)
+            self._store({index: _dumps(record)})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -13,13 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fakeapi import misbehave
+from fakeapi import listings, misbehave
 from fakeapi.auth import KINDS, AuthState
 from fakeapi.dataset import Dataset
 
-MAX_PER_PAGE = 1000
 MAX_HITS = 20_000
-_INT_RE = re.compile(r"-?[0-9]{1,18}")
 
 
 class BadRequest(ValueError):
@@ -59,13 +56,6 @@ def _fail_pages(value: Any) -> dict[int, int]:
     return pages
 
 
-def _query_int(params: dict[str, list[str]], name: str, default: int) -> int:
-    raw = params.get(name, [str(default)])[-1].strip()
-    if not _INT_RE.fullmatch(raw):
-        raise BadRequest(f"{name} must be an integer")
-    return int(raw)
-
-
 class FakeApiServer(ThreadingHTTPServer):
     """Holds all mutable state; a lock guards swaps and counters."""
 
@@ -102,13 +92,26 @@ class FakeApiServer(ThreadingHTTPServer):
             self.requests, self.pages = 0, {}
             # Arrival times (for rate-limit measurements) and per-key counters of /bad/flaky.
             self.hits: deque[tuple[float, str]] = deque(maxlen=MAX_HITS)
+            self.calls: deque[tuple[str, str]] = deque(maxlen=MAX_HITS)  # (path, query)
             self.flaky: dict[str, int] = {}
             self.webhooks: list[dict[str, Any]] = []
             return self.config()
 
-    def hit(self, path: str) -> None:
+    def hit(self, path: str, query: str = "") -> None:
         with self.lock:
             self.hits.append((time.time(), path))
+            self.calls.append((path, query))
+
+    def call_log(self) -> dict[str, Any]:
+        """Path and query parameters (last value of each) of recent requests, oldest first."""
+        with self.lock:
+            calls = list(self.calls)
+        return {
+            "calls": [
+                {"path": p, "query": {k: v[-1] for k, v in parse_qs(q, keep_blank_values=True).items()}}
+                for p, q in calls
+            ]
+        }
 
     def receive_webhook(self, body: dict[str, Any]) -> tuple[Any, ...]:
         """A webhook receiver for notification tests: keeps what arrived."""
@@ -143,6 +146,16 @@ class FakeApiServer(ThreadingHTTPServer):
             raise BadRequest("ids must be a list and fields an object")
         return {"updated": self.dataset.update(ids, fields)}
 
+    def touch(self, body: dict[str, Any]) -> dict[str, Any]:
+        ids, fields, at = body.get("ids", []), body.get("fields") or {}, body.get("at")
+        if (
+            not isinstance(ids, list)
+            or not isinstance(fields, dict)
+            or not (at is None or isinstance(at, str))
+        ):
+            raise BadRequest("ids must be a list, fields an object and at a timestamp string")
+        return {"updated_at": self.dataset.touch(ids, fields, at)}
+
     def replace(self, body: dict[str, Any]) -> dict[str, Any]:
         if "record" not in body:
             raise BadRequest("record is required")
@@ -150,31 +163,9 @@ class FakeApiServer(ThreadingHTTPServer):
         return {"replaced": body["index"]}
 
     def products(self, query: str) -> tuple[int, bytes, dict[str, str]]:
-        """Counted before the delay so tests can see requests that are in flight."""
-        params = parse_qs(query, keep_blank_values=True)
-        page = _query_int(params, "page", 1)
-        per_page = _query_int(params, "per_page", 100)
-        if page < 1:
-            raise BadRequest("page must be >= 1")
-        if per_page < 1:
-            raise BadRequest("per_page must be >= 1")
-        per_page = min(per_page, MAX_PER_PAGE)
-        with self.lock:
-            dataset, delay, fail = self.dataset, self.page_delay, self.fail_pages
-            self.requests += 1
-            self.pages[page] = self.pages.get(page, 0) + 1
-        if delay:
-            time.sleep(delay)
-        if page in fail:
-            return fail[page], b'{"error":"injected failure"}', {}
-        start = (page - 1) * per_page
-        rows = ",".join(dataset.page(start, start + per_page))
-        tail = f'],"page":{page},"per_page":{per_page},"total":{dataset.total}}}'
-        # RFC 8288 next link, relative to this path so it also works under /auth/<kind>/.
-        headers = {}
-        if start + per_page < dataset.total:
-            headers["Link"] = f'<products?page={page + 1}&per_page={per_page}>; rel="next"'
-        return 200, ('{"data":[' + rows + tail).encode(), headers
+        """Page-numbered listing (see fakeapi.listings); counted before the delay so tests can
+        see requests that are in flight."""
+        return listings.products(self, query)
 
 
 def _json(status: int, value: Any) -> tuple[int, bytes]:
@@ -195,6 +186,8 @@ ROUTES: dict[str, tuple[str, Route]] = {
     "/_control/replace": ("POST", lambda s, q, b: _json(200, s.replace(b))),
     "/_control/auth": ("POST", lambda s, q, b: _json(200, s.auth.configure(b))),
     "/_control/hits": ("GET", lambda s, q, b: _json(200, s.hit_log())),
+    "/_control/calls": ("GET", lambda s, q, b: _json(200, s.call_log())),
+    "/_control/touch": ("POST", lambda s, q, b: _json(200, s.touch(b))),
     "/webhook": ("POST", lambda s, q, b: s.receive_webhook(b)),
     "/_control/webhooks": ("GET", lambda s, q, b: _json(200, {"received": s.webhooks})),
 }
@@ -206,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: FakeApiServer
+    mount = ""  # "/auth/<kind>" while serving an authenticated path
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: per-request lines would swamp test output and slow benchmarks."""
@@ -224,14 +218,14 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str, raw: bytes, inner: bool = False) -> None:
         url = urlsplit(self.path)
         if not inner and not url.path.startswith("/_control/"):
-            self.server.hit(url.path)
+            self.server.hit(url.path, url.query)
         if url.path.startswith("/auth/"):
             self._authenticated(method, url.path, url.query, raw)
             return
         if url.path == "/oauth/token" and method == "POST":
             self.reply(*self.server.auth.issue_token(self.headers, raw))
             return
-        extra = misbehave.ROUTES.get(url.path)
+        extra = misbehave.ROUTES.get(url.path) or listings.ROUTES.get(url.path)
         if extra is not None and method == "GET":
             try:
                 extra(self, parse_qs(url.query, keep_blank_values=True))
@@ -269,10 +263,19 @@ class Handler(BaseHTTPRequestHandler):
             )
         else:
             self.path = f"/{rest}" + (f"?{query}" if query else "")
+            self.mount = f"/auth/{kind}"
             self._dispatch(method, raw, inner=True)
 
     def reply(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(value).encode(), headers)
+
+    def send_json(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """An already serialised JSON body."""
+        self._send(status, body, headers)
+
+    def absolute(self, path: str) -> str:
+        """This server's absolute URL for `path`, under the same /auth/<kind> mount."""
+        return f"http://{self.headers.get('Host', '127.0.0.1')}{self.mount}{path}"
 
     def send_bytes(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         """Like _send, but the caller owns Content-Type (and any other header)."""
