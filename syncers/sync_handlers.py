@@ -1,8 +1,8 @@
 """Registers the built-in handlers through the same hook as any plugin app."""
 
 from .handlers.demo import DemoProductsHandler
-from .handlers.rest import RestPageNumberHandler
+from .handlers.rest import RestHandler
 from .registry import register
 
-register(RestPageNumberHandler)
+register(RestHandler)
 register(DemoProductsHandler)

@@ -1,13 +1,13 @@
 """The demo handler: the bundled fake API's product list, ready to run with no config."""
 
-from .rest import RestPageNumberHandler
+from .rest import RestHandler
 
 
-class DemoProductsHandler(RestPageNumberHandler):
+class DemoProductsHandler(RestHandler):
     name = "demo_products"
     label = "Demo: fake API products"
     default_config = {
-        **RestPageNumberHandler.default_config,
+        **RestHandler.default_config,
         "path": "/products",
         "page_size": 100,
     }

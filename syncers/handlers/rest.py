@@ -1,108 +1,82 @@
-"""Generic REST source: a paginated JSON endpoint, read one page at a time."""
+"""Generic REST source: a paginated JSON endpoint, read one page at a time.
+
+Options (see README "REST source"): `pagination` (page, offset, cursor, link, next_url) and
+its parameters, `records_path`, `id_field`, optional `fields` mapping and `incremental` mode.
+Each yielded page carries a checkpoint that lets a crashed run resume at the next page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 from gateway.errors import PayloadError
 from syncers.registry import FetchContext, Page, SyncHandler
 
-MAX_PAGE_SIZE = 10_000
+from . import incremental
+from .mapping import map_record, records_at
+from .options import COMMON, MAX_PAGE_SIZE, clean_rest_config
+from .pagination import STYLES, Link, LoopGuard, Position, secret_param, url_key, without_credentials
+
+__all__ = ["MAX_PAGE_SIZE", "RestHandler", "RestPageNumberHandler", "records_at"]
 
 
-class RestPageNumberHandler(SyncHandler):
-    """`GET path?page=N&per_page=K` until a short or empty page. Resumes at `next_page`."""
+class RestHandler(SyncHandler):
+    """Any paginated JSON API; page-number pagination unless `pagination` says otherwise."""
 
     name = "rest"
-    label = "REST (page-number pagination)"
-    default_config = {
-        "path": "/items",
-        "records_path": "data",
-        "id_field": "id",
-        "page_param": "page",
-        "page_size_param": "per_page",
-        "page_size": 100,
-        "start_page": 1,
-        "params": {},
-        "max_pages": 100_000,
-    }
+    label = "REST (JSON API: page, offset, cursor, Link or next-URL pagination)"
+    default_config = {"pagination": "page", **COMMON}
 
     def clean_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        if not isinstance(config, Mapping):
-            raise ValidationError("The source config must be a JSON object.")
-        unknown = set(config) - set(self.default_config)
-        if unknown:
-            raise ValidationError(f"Unknown source option(s): {', '.join(sorted(unknown))}.")
-        cfg = {**self.default_config, **config}
-        errors = []
-        for key in ("path", "id_field", "page_param"):
-            if not isinstance(cfg[key], str) or not cfg[key].strip():
-                errors.append(f"'{key}' must be a non-empty string.")
-        for key in ("records_path", "page_size_param"):
-            if not isinstance(cfg[key], str):
-                errors.append(f"'{key}' must be a string (empty for none).")
-        for key, low, high in (
-            ("page_size", 1, MAX_PAGE_SIZE),
-            ("start_page", 0, None),
-            ("max_pages", 1, None),
-        ):
-            value = cfg[key]
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or value < low
-                or (high and value > high)
-            ):
-                errors.append(f"'{key}' must be an integer from {low}" + (f" to {high}." if high else " up."))
-        if not isinstance(cfg["params"], dict):
-            errors.append("'params' must be a JSON object of extra query parameters.")
-        if errors:
-            raise ValidationError(errors)
-        return cfg
+        return clean_rest_config(config, self.default_config)
 
     def pages(self, ctx: FetchContext) -> Iterator[Page]:
         cfg = ctx.config
-        number = int((ctx.checkpoint or {}).get("next_page", cfg["start_page"]))
-        size = cfg["page_size"]
-        previous_marker = None
+        style = STYLES[cfg["pagination"]]
+        checkpoint = ctx.checkpoint or {}
+        tracker = incremental.Tracker(cfg["incremental"], checkpoint) if cfg.get("incremental") else None
+        pos = style.start(cfg, checkpoint)
+        if pos is None:  # the last page was stored, but the run ended before it could say so
+            yield Page(int(checkpoint.get("page", 1)), [], dict(checkpoint), True)
+            return
+        guard = LoopGuard(style, cfg)
+        secret = secret_param(ctx.session.connection)
         for _ in range(cfg["max_pages"]):
-            params = {**cfg["params"], cfg["page_param"]: number}
-            if cfg["page_size_param"]:
-                params[cfg["page_size_param"]] = size
-            body = ctx.session.get_json(cfg["path"], params=params)
-            records = records_at(body, cfg["records_path"], number)
-            marker = _page_marker(records)
-            if marker is not None and marker == previous_marker:
-                raise PayloadError(
-                    f"page {number} repeats page {number - 1}: the API seems to ignore "
-                    f"'{cfg['page_param']}' (pagination loop stopped)"
-                )
-            previous_marker = marker
-            is_last = len(records) < size
-            yield Page(number, records, {"next_page": number + 1}, is_last)
-            if is_last:
+            target, params = style.request(cfg, pos)
+            if tracker is not None:
+                params.update(_missing_from(target, tracker.params()))
+            resp = ctx.session.get(target, params=params)
+            records = records_at(resp.json, cfg["records_path"], pos.number)
+            nxt = style.advance(cfg, pos, resp, records)
+            if nxt is not None and isinstance(style, Link):
+                nxt = Position(nxt.number, without_credentials(nxt.token, secret))
+            guard.check(pos, resp, records, nxt)
+            records = [map_record(r, cfg.get("fields")) for r in records]
+            checkpoint = style.checkpoint(pos, nxt, len(records))
+            if tracker is not None:
+                tracker.see(records)
+                checkpoint.update(tracker.state())
+            yield Page(pos.number, records, checkpoint, nxt is None)
+            if nxt is None:
                 return
-            number += 1
+            pos = nxt
         raise PayloadError(f"stopped after max_pages={cfg['max_pages']} pages without a last page")
 
-
-def records_at(body: Any, path: str, page: int) -> list[Any]:
-    """Follow a dotted path to the page's list of records; anything else is a bad page."""
-    node = body
-    for part in filter(None, path.split(".")):
-        if not isinstance(node, dict) or part not in node:
-            raise PayloadError(f"page {page}: no '{path}' in the answer")
-        node = node[part]
-    if not isinstance(node, list):
-        raise PayloadError(f"page {page}: '{path or 'body'}' is {type(node).__name__}, not a list")
-    return node
+    def checkpoint_after_listing(
+        self, last: Mapping[str, Any] | None, config: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Incremental: the greatest timestamp seen minus the look-back (see incremental.py);
+        otherwise None, so the next run reads the whole listing again."""
+        if not config.get("incremental"):
+            return None
+        return incremental.next_cursor(last, config["incremental"])
 
 
-def _page_marker(records: list[Any]) -> tuple[int, str, str] | None:
-    # Cheap identity of a page: an API that ignores the page parameter returns the same one.
-    if not records:
-        return None
-    return (len(records), repr(records[0])[:200], repr(records[-1])[:200])
+# The name this class had when page numbers were its only style.
+RestPageNumberHandler = RestHandler
+
+
+def _missing_from(target: str, params: dict[str, Any]) -> dict[str, Any]:
+    # A followed next URL normally carries the filter already; add it only where it does not.
+    present = {k for k, _ in url_key(target)[3]} if "://" in target else set()
+    return {k: v for k, v in params.items() if k not in present}

@@ -1,0 +1,242 @@
+"""The five pagination styles of the generic REST source, and the loop guard they share.
+
+A style turns a position into a request and, given the answer, into the next position (None
+after the last page). Positions are plain JSON (page number, offset, cursor, next URL) so each
+page's checkpoint can say exactly where a resumed run continues."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from gateway.errors import PayloadError
+from gateway.models import Connection
+from gateway.payload import GatewayResponse
+
+from .mapping import value_at
+
+DONE_KEY = "listing_done"  # checkpoint after the last page of a style with no next position
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where to read next: `number` is the page's ordinal (batches and messages show it)."""
+
+    number: int
+    token: Any = None  # page number, offset, cursor or next URL; None: the first request
+
+
+class Style:
+    """Base: subclasses say how to ask for a position and how to find the next one."""
+
+    name: ClassVar[str]
+    token_key: ClassVar[str]  # the checkpoint key that holds the position
+    parameter: ClassVar[str] = ""  # the config key naming the paging parameter (for errors)
+
+    def start(self, cfg: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> Position | None:
+        """Resume at the checkpoint's position, else start the listing; None: it had ended."""
+        if checkpoint.get(DONE_KEY):
+            return None
+        if checkpoint.get(self.token_key) is not None:
+            return Position(int(checkpoint.get("page", 1)), checkpoint[self.token_key])
+        return Position(1)
+
+    def request(self, cfg: Mapping[str, Any], pos: Position) -> tuple[str, dict[str, Any]]:
+        return cfg["path"], {**cfg["params"], **_size(cfg)}
+
+    def advance(
+        self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
+    ) -> Position | None:
+        raise NotImplementedError
+
+    def checkpoint(self, pos: Position, nxt: Position | None, count: int) -> dict[str, Any]:
+        """Where a run resumes once the page at `pos` (`count` records) is stored."""
+        if nxt is None:
+            return {DONE_KEY: True, "page": pos.number + 1}
+        return {self.token_key: nxt.token, "page": nxt.number}
+
+    def loop_hint(self, cfg: Mapping[str, Any]) -> str:
+        return f"'{cfg[self.parameter]}'"
+
+
+class PageNumber(Style):
+    """`?page=N&per_page=K` from `start_page` until a short or empty page."""
+
+    name, token_key, parameter = "page", "next_page", "page_param"
+
+    def start(self, cfg: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> Position:
+        number = int(checkpoint.get("next_page", cfg["start_page"]))
+        return Position(number, number)
+
+    def request(self, cfg: Mapping[str, Any], pos: Position) -> tuple[str, dict[str, Any]]:
+        return cfg["path"], {**cfg["params"], cfg["page_param"]: pos.token, **_size(cfg)}
+
+    def advance(
+        self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
+    ) -> Position | None:
+        return None if len(records) < cfg["page_size"] else Position(pos.number + 1, pos.token + 1)
+
+    def checkpoint(self, pos: Position, nxt: Position | None, count: int) -> dict[str, Any]:
+        # Also after the last page: a resumed run then asks once more and finds it empty.
+        return {"next_page": pos.token + 1}
+
+
+class Offset(Style):
+    """`?offset=O&limit=K` from 0 until a short or empty page."""
+
+    name, token_key, parameter = "offset", "next_offset", "offset_param"
+
+    def start(self, cfg: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> Position:
+        offset = int(checkpoint.get("next_offset", 0))
+        return Position(offset // cfg["page_size"] + 1, offset)
+
+    def request(self, cfg: Mapping[str, Any], pos: Position) -> tuple[str, dict[str, Any]]:
+        return cfg["path"], {**cfg["params"], cfg["offset_param"]: pos.token, **_size(cfg)}
+
+    def advance(
+        self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
+    ) -> Position | None:
+        if len(records) < cfg["page_size"]:
+            return None
+        return Position(pos.number + 1, pos.token + len(records))
+
+    def checkpoint(self, pos: Position, nxt: Position | None, count: int) -> dict[str, Any]:
+        return {"next_offset": pos.token + count}
+
+
+class Cursor(Style):
+    """The next cursor at `cursor_path` in the body, sent back as `cursor_param`; the listing
+    ends when it is missing, null or empty."""
+
+    name, token_key, parameter = "cursor", "cursor", "cursor_param"
+
+    def request(self, cfg: Mapping[str, Any], pos: Position) -> tuple[str, dict[str, Any]]:
+        path, params = super().request(cfg, pos)
+        if pos.token is not None:
+            params[cfg["cursor_param"]] = pos.token
+        return path, params
+
+    def advance(
+        self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
+    ) -> Position | None:
+        cursor = value_at(resp.json, cfg["cursor_path"])
+        if cursor is None or cursor == "" or not records:
+            return None
+        if not isinstance(cursor, str | int) or isinstance(cursor, bool):
+            raise PayloadError(
+                f"page {pos.number}: '{cfg['cursor_path']}' is {type(cursor).__name__}, not a cursor"
+            )
+        return Position(pos.number + 1, cursor)
+
+
+class Link(Style):
+    """RFC 8288 (5988) `Link: <url>; rel="next"` until an answer has none."""
+
+    name, token_key = "link", "next_url"
+
+    def request(self, cfg: Mapping[str, Any], pos: Position) -> tuple[str, dict[str, Any]]:
+        return (pos.token, {}) if pos.token else super().request(cfg, pos)
+
+    def advance(
+        self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
+    ) -> Position | None:
+        # The gateway has resolved the link against the answer's URL and stripped credentials.
+        url = next((u for rel, u in resp.links.items() if "next" in rel.lower().split()), None)
+        return Position(pos.number + 1, url) if url and records else None
+
+    def loop_hint(self, cfg: Mapping[str, Any]) -> str:
+        return "its own Link header"
+
+
+class NextUrl(Link):
+    """The next page's URL at `next_path` in the body (absolute or relative to the answer)."""
+
+    name, parameter = "next_url", "next_path"
+
+    def advance(
+        self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
+    ) -> Position | None:
+        url = value_at(resp.json, cfg["next_path"])
+        if url is None or url == "" or not records:
+            return None
+        if not isinstance(url, str):
+            raise PayloadError(f"page {pos.number}: '{cfg['next_path']}' is {type(url).__name__}, not a URL")
+        return Position(pos.number + 1, urljoin(resp.url, url.strip()))
+
+    def loop_hint(self, cfg: Mapping[str, Any]) -> str:
+        return f"its own '{cfg['next_path']}' URL"
+
+
+STYLES: dict[str, Style] = {s.name: s for s in (PageNumber(), Offset(), Cursor(), Link(), NextUrl())}
+
+
+def _size(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return {cfg["page_size_param"]: cfg["page_size"]} if cfg["page_size_param"] else {}
+
+
+def without_credentials(url: str, secret: str | None) -> str:
+    """A next URL fit for a checkpoint: no user:password@, and not the query parameter that
+    carries the connection's API key (an API may echo it into its next links)."""
+    parts = urlsplit(url)
+    query = parts.query
+    if secret and query:
+        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != secret])
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query=query))
+
+
+def secret_param(connection: Connection) -> str | None:
+    kind = connection.auth_kind
+    return connection.auth_param_name if kind == Connection.AuthKind.API_KEY_QUERY else None
+
+
+def url_key(url: str) -> tuple[Any, ...]:
+    """The same page however its URL's query is ordered."""
+    parts = urlsplit(url)
+    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
+    return (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", tuple(query))
+
+
+class LoopGuard:
+    """Ends a listing that would never end: a cursor or next URL that was already followed in
+    this run, or the same page twice in a row (an API that ignores the paging parameter)."""
+
+    def __init__(self, style: Style, cfg: Mapping[str, Any]) -> None:
+        self._style, self._cfg = style, cfg
+        self._marker: tuple[int, str, str] | None = None
+        self._followed: set[Any] = set()
+
+    def check(self, pos: Position, resp: GatewayResponse, records: list[Any], nxt: Position | None) -> None:
+        """Raise PayloadError (nothing of this page is staged) when the listing loops."""
+        follows = isinstance(self._style, Cursor | Link)
+        if follows:
+            if pos.token is not None:
+                self._followed.add(self._key(pos.token))
+            if isinstance(self._style, Link):
+                self._followed.add(url_key(resp.url))
+        if follows and nxt is not None and self._key(nxt.token) in self._followed:
+            what = "cursor" if isinstance(self._style, Cursor) else "URL"
+            shown = str(nxt.token)
+            shown = shown if len(shown) <= 120 else shown[:117] + "..."
+            raise PayloadError(
+                f"page {pos.number}: the next {what} {shown!r} was already followed in this run "
+                "(pagination loop stopped)"
+            )
+        marker = _page_marker(records)
+        if marker is not None and marker == self._marker:
+            raise PayloadError(
+                f"page {pos.number} repeats page {pos.number - 1}: the API seems to ignore "
+                f"{self._style.loop_hint(self._cfg)} (pagination loop stopped)"
+            )
+        self._marker = marker
+
+    def _key(self, token: Any) -> Any:
+        return url_key(token) if isinstance(self._style, Link) else (type(token).__name__, token)
+
+
+def _page_marker(records: list[Any]) -> tuple[int, str, str] | None:
+    # Cheap identity of a page: an API that ignores the paging parameter returns the same one.
+    if not records:
+        return None
+    return (len(records), repr(records[0])[:200], repr(records[-1])[:200])
