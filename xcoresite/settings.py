@@ -99,17 +99,20 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "control"):
+    for sub in ("queue", "processed", "control", "staging"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
+        "staging_folder": str(BROKER_DIR / "staging"),
         "store_processed": False,
         # kombu's 1 s default caps a prefetch-1 worker at about two tasks a second.
         "polling_interval": 0.1,
     }
+    # Atomic message writes: stock filesystem transport lets a consumer read half-written files.
+    CELERY_BROKER_TRANSPORT = "xcoresite.brokerfs:Transport"
 else:
     # Redis/SQS re-deliver an unacked message after this; every task limit stays below it
     # (enforced by the syncers.E001 system check).
@@ -180,10 +183,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging ----------------------------------------------------------------------------
-# Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
 # Largest body accepted by POST /hooks/<client>/.
 SYNC_HOOK_MAX_BYTES = env.int("SYNC_HOOK_MAX_BYTES", default=2 * 1024 * 1024)  # under Django's 2.5 MB
 SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
+# Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
 SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
 # LOG_FORMAT=json writes one JSON object per line with client, run, batch and page ids.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
