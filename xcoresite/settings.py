@@ -182,12 +182,14 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 
-# --- Logging ----------------------------------------------------------------------------
+# --- Inbound webhooks and metrics ---------------------------------------------------------
 # Largest body accepted by POST /hooks/<client>/.
 SYNC_HOOK_MAX_BYTES = env.int("SYNC_HOOK_MAX_BYTES", default=2 * 1024 * 1024)  # under Django's 2.5 MB
 # Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
-SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
 SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
+SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
+
+# --- Logging ----------------------------------------------------------------------------
 # LOG_FORMAT=json writes one JSON object per line with client, run, batch and page ids.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 SYNC_LOG_LEVEL = env.str("SYNC_LOG_LEVEL", default="INFO")
