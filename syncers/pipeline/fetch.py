@@ -16,15 +16,16 @@ from syncers.registry import Page
 _DONE = object()
 
 
-def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
-    """Yield the handler's pages, reading up to `depth` ahead in a background thread.
+def prefetched(pages: Iterator[Page], depth: int = 2, limit: int | None = None) -> Iterator[Page]:
+    """Yield the handler's pages, reading up to `depth` ahead in a background thread, and no
+    more than `limit` pages in all (a run told to stop early must not request beyond it).
     Errors raised while fetching re-raise here, in order, after the pages before them."""
     box: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def read() -> None:
         try:
-            for page in pages:
+            for read_so_far, page in enumerate(pages, start=1):
                 while not stop.is_set():
                     try:
                         box.put(page, timeout=0.2)
@@ -33,6 +34,8 @@ def prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
                         continue
                 if stop.is_set():
                     return
+                if limit is not None and read_so_far >= limit:
+                    break
             box.put(_DONE)
         except BaseException as exc:  # handed to the consumer, which decides
             box.put(exc)

@@ -116,7 +116,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
         config = handler.clean_config(client.config or {})
         with session_for(client.connection) as session:
             ctx = FetchContext(config=config, session=session, checkpoint=client.checkpoint)
-            for page in prefetched(handler.pages(ctx)):
+            for page in prefetched(handler.pages(ctx), limit=max_pages):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
                 set_log_field(page=page.number)
