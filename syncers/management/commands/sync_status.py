@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncers.health import system_checks
 from syncers.models import SyncClient
+from syncers.plugins.status import plugins_status, worker_service_state
 from syncers.selectors import client_get
 from syncers.status import NEEDS_OPERATOR, client_status
 
@@ -31,18 +32,22 @@ class Command(BaseCommand):
         except SyncClient.DoesNotExist as exc:
             raise CommandError(str(exc)) from None
         statuses = [client_status(c) for c in clients]
+        plugins = plugins_status()
+        worker_service = worker_service_state()
         waiting = [s["client"] for s in statuses if s["state"] in NEEDS_OPERATOR]
-        healthy = all(c.ok for c in checks) and not waiting
+        healthy = all(c.ok for c in checks) and not waiting and worker_service["state"] == "ok"
         if json:
-            self.stdout.write(
-                _dumps({"healthy": healthy, "checks": [c.as_dict() for c in checks], "clients": statuses})
-            )
+            report = {"healthy": healthy, "checks": [c.as_dict() for c in checks], "clients": statuses}
+            self.stdout.write(_dumps(report | {"plugins": plugins, "plugin_tasks": worker_service}))
         else:
             self._print(checks, statuses)
+            self._print_plugins(plugins, worker_service)
         if not healthy:
             problems = [c.name for c in checks if not c.ok] + [
                 f"client {n} needs an operator" for n in waiting
             ]
+            if worker_service["state"] != "ok":
+                problems.append(f"{worker_service['unsent_tasks']} plugin task(s) not sent to the broker")
             raise CommandError("unhealthy: " + "; ".join(problems), returncode=1)
 
     def _print(self, checks: list, statuses: list[dict[str, Any]]) -> None:
@@ -69,6 +74,19 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write("  never run")
+
+    def _print_plugins(self, plugins: list[dict[str, Any]], worker_service: dict[str, Any]) -> None:
+        for p in plugins:
+            state = "enabled" if p["enabled"] else "disabled"
+            waiting = f", {p['requested']} permission(s) awaiting a decision" if p["requested"] else ""
+            error = f", last error: {p['last_error']}" if p["last_error"] else ""
+            self.stdout.write(
+                f"\nplugin {p['plugin']} {p['version']}: {state}, {p['granted']} granted{waiting}{error}"
+            )
+        if worker_service["state"] != "ok":
+            self.stdout.write(
+                f"plugin tasks: {worker_service['unsent_tasks']} waiting unsent since {worker_service['oldest_unsent']}"
+            )
 
 
 def _dumps(data: object) -> str:
