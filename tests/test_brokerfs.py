@@ -12,9 +12,10 @@ BIG = "x" * 200_000  # large writes widen the window in which a reader could see
 
 
 def options(root: Path) -> dict[str, object]:
-    for sub in ("queue", "staging", "processed"):
+    for sub in ("queue", "staging", "processed", "control"):
         (root / sub).mkdir(exist_ok=True)
     return {
+        "control_folder": str(root / "control"),
         "data_folder_in": str(root / "queue"),
         "data_folder_out": str(root / "queue"),
         "staging_folder": str(root / "staging"),
@@ -27,23 +28,26 @@ def options(root: Path) -> dict[str, object]:
 def test_a_consumer_racing_a_producer_only_reads_whole_messages(tmp_path: Path, transport: str) -> None:
     opts = options(tmp_path)
     count = 300
-    done = threading.Event()
+    failures: list[BaseException] = []
 
     def produce() -> None:
-        with Connection("filesystem://", transport=transport, transport_options=opts) as conn:
-            queue = conn.SimpleQueue("race")
-            for i in range(count):
-                queue.put({"n": i, "pad": BIG})
-        done.set()
+        try:
+            with Connection("filesystem://", transport=transport, transport_options=opts) as conn:
+                queue = conn.SimpleQueue("race")
+                for i in range(count):
+                    queue.put({"n": i, "pad": BIG})
+        except BaseException as exc:  # surfaced below instead of a silent timeout
+            failures.append(exc)
 
     producer = threading.Thread(target=produce)
     producer.start()
     seen = []
     with Connection("filesystem://", transport=transport, transport_options=opts) as conn:
         queue = conn.SimpleQueue("race")
-        while len(seen) < count:
-            message = queue.get(timeout=10)  # a partial file would raise a JSON decode error here
+        while len(seen) < count and not failures:
+            message = queue.get(timeout=60)  # a partial file would raise a JSON decode error here
             seen.append(message.payload["n"])
             message.ack()
     producer.join()
+    assert not failures, failures
     assert sorted(seen) == list(range(count))
