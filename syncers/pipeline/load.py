@@ -17,7 +17,7 @@ from typing import Any
 from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
-from syncers.models import FailedRecord, SyncBatch
+from syncers.models import FailedRecord, SyncBatch, SyncRun
 from syncers.registry import SyncHandler, get_handler
 
 from .fence import check_fence, relax_commit
@@ -47,8 +47,8 @@ def load_batch(batch_id: int) -> SyncBatch | None:
             .filter(pk=batch_id, state=SyncBatch.State.PENDING)
             .first()
         )
-        if batch is None:
-            return None
+        if batch is None or SyncRun.objects.filter(pk=batch.run_id, status=SyncRun.Status.CANCELLED).exists():
+            return None  # a cancelled run's batches wait for the next run, which adopts them
         if batch.fence != SyncBatch.UNFENCED:
             check_fence(batch.client_id, batch.fence)
         counts = _merge(batch)

@@ -44,6 +44,19 @@ def finalise_if_complete(run_id: int) -> SyncRun | None:
     return run
 
 
+def close_with_counts(run_id: int, status: str, error: str) -> None:
+    """End a running run early (cancelled) with the counts of the batches it did load."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
+        if run is None:
+            return
+        totals = run.batches.filter(state=SyncBatch.State.DONE).aggregate(**{k: Sum(k) for k in COUNTS})
+        for key in COUNTS:
+            setattr(run, key, totals[key] or 0)
+        run.status, run.error, run.finished_at = status, error, timezone.now()
+        run.save(update_fields=[*COUNTS, "status", "error", "finished_at"])
+
+
 def finish_early(run: SyncRun, status: str, error: str = "") -> bool:
     """Close a run that never did (or may no longer do) work; only from a non-final status."""
     return bool(

@@ -79,11 +79,15 @@ def _overdue_batches(now: datetime) -> list[tuple[int, str]]:
     """Pending batches not loaded in time. The wait doubles with each re-send (up to 32x), so
     a long but healthy backlog is not flooded with duplicates."""
     after = settings.SYNC_REDISPATCH_AFTER
-    candidates = SyncBatch.objects.filter(
-        Q(dispatched_at__lt=now - timedelta(seconds=after)) | Q(dispatched_at__isnull=True),
-        Q(fence=F("client__fence")) | Q(fence=SyncBatch.UNFENCED),
-        state=SyncBatch.State.PENDING,
-    ).values_list("pk", "client__queue", "attempts", "dispatched_at")
+    candidates = (
+        SyncBatch.objects.filter(
+            Q(dispatched_at__lt=now - timedelta(seconds=after)) | Q(dispatched_at__isnull=True),
+            Q(fence=F("client__fence")) | Q(fence=SyncBatch.UNFENCED),
+            state=SyncBatch.State.PENDING,
+        )
+        .exclude(run__status=SyncRun.Status.CANCELLED)
+        .values_list("pk", "client__queue", "attempts", "dispatched_at")
+    )
     return [
         (pk, queue)
         for pk, queue, attempts, sent in candidates

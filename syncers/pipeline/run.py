@@ -24,13 +24,17 @@ from .fence import FenceLost, take_fence
 from .fetch import prefetched
 from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
-from .log import finalise_if_complete, finish_early, keep_lease_alive
+from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive
 from .stage import finish_fetch, stage_page
 
 log = logging.getLogger(__name__)
 
 
 PageHook = Callable[[SyncRun, Page], None]
+
+
+class Cancelled(Exception):
+    """An operator asked this run to stop; it stops between pages."""
 
 
 class LeaseLost(Exception):
@@ -119,6 +123,8 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
             for page in prefetched(handler.pages(ctx), limit=max_pages):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
+                if SyncRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+                    raise Cancelled
                 set_log_field(page=page.number)
                 if client.needs_probe:  # the first page answered: the API is back
                     client_probe_succeeded(client.pk)
@@ -133,6 +139,8 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                     return
         finish_fetch(run=run, next_checkpoint=handler.checkpoint_after_listing(last, config))
         log.info("fetched %d page(s); loading continues in batches", staged)
+    except Cancelled:
+        _cancel(run)
     except (FenceLost, LeaseLost) as exc:
         log.warning("run %s stopped: %s", run.pk, exc)
         finish_early(run, SyncRun.Status.ABANDONED, f"stopped: {exc}")
@@ -141,6 +149,24 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
     except Exception as exc:
         log.exception("run %s: fetch crashed", run.pk)
         _fail_fetch(run, f"{type(exc).__name__}: {exc}", "internal")
+
+
+def _cancel(run: SyncRun) -> None:
+    """Stop here: staged pages stay staged and the checkpoint stays after the last of them,
+    so the next run adopts the unloaded batches and continues; the lease is freed now."""
+    try:
+        finish_fetch(run=run, keep_checkpoint=True)
+    except FenceLost:
+        return
+    _close_cancelled(run)
+    log.info("cancelled between pages")
+
+
+def _close_cancelled(run: SyncRun) -> None:
+    who, token = SyncRun.objects.values_list("cancel_requested_by", "lease_token").get(pk=run.pk)
+    close_with_counts(run.pk, SyncRun.Status.CANCELLED, f"cancelled by {who or 'an operator'}")
+    if token:
+        leases().release(client_lease_name(run.client_id), token)
 
 
 def _fail_fetch(run: SyncRun, error: str, kind: str, retry_after: float | None = None) -> None:
@@ -162,6 +188,11 @@ def load_and_finalise(batch_id: int) -> SyncBatch | None:
 
 
 def _load_and_finalise(batch_id: int) -> SyncBatch | None:
+    owner = SyncRun.objects.filter(batches=batch_id).only("status", "fetch_done", "cancel_requested").first()
+    if owner is not None and owner.cancel_requested and owner.status == SyncRun.Status.RUNNING:
+        if owner.fetch_done:  # cancelled while loading: stop here; the next run adopts the rest
+            _close_cancelled(owner)
+        return None
     try:
         batch = load_batch(batch_id)
     except FenceLost as exc:
