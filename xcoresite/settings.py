@@ -133,7 +133,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Our DatabaseScheduler subclass: keeps up with 10,000+ schedules (see syncers/beat.py).
+CELERY_BEAT_SCHEDULER = "syncers.beat:SyncScheduler"
 
 # --- Sync engine ------------------------------------------------------------------------
 SYNC_DEFAULT_QUEUE = env.str("SYNC_DEFAULT_QUEUE", default="sync")
