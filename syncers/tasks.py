@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.signals import task_postrun, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_ready
 from django import db
 
 from . import health, pipeline, services
@@ -37,8 +37,12 @@ def reconcile(from_beat: bool = True) -> dict[str, int]:
     return vars(pipeline.reconcile())
 
 
+@task_prerun.connect(dispatch_uid="syncers.fresh_connections")
 @task_postrun.connect(dispatch_uid="syncers.forget_queries")
-def _forget_queries(**kwargs: Any) -> None:
+def _between_tasks(**kwargs: Any) -> None:
+    # What Django does around each request: drop connections that are broken or past
+    # CONN_MAX_AGE (connections are otherwise kept across tasks, see CELERY_DB_REUSE_MAX).
+    db.close_old_connections()
     # With DEBUG on (make run), Django keeps every statement; a worker would grow without bound.
     db.reset_queries()
 
