@@ -21,7 +21,9 @@ class SyncedRecord(models.Model):
     content_hash = models.CharField(
         "content hash",
         max_length=32,
-        help_text="Hash of the canonical JSON; equal hash means unchanged.",
+        blank=True,
+        help_text="SQLite: hash of the canonical JSON (equal: unchanged). Empty on PostgreSQL, "
+        "which compares the stored jsonb itself.",
     )
     source_seq = models.BigIntegerField(
         "source sequence",

@@ -1,6 +1,8 @@
 """The merge statements. Both end in one INSERT ... ON CONFLICT DO UPDATE that only rewrites a
-row whose content hash changed and that was not written by a later batch (`source_seq`), and
-both count created/updated from RETURNING, i.e. from what the database did.
+row whose content changed and that was not written by a later batch (`source_seq`), and both
+count created/updated from RETURNING, i.e. from what the database did. "Changed" is jsonb
+inequality on PostgreSQL (key order and whitespace never count; computing a hash of every
+record cost a fifth of the merge) and a hash of the canonical JSON text on SQLite.
 
 On PostgreSQL the whole batch is merged inside the database, straight from the staged
 payload (parse, id extraction, hash, de-duplication, failed records): no per-record Python.
@@ -16,17 +18,16 @@ import psycopg
 from django.db import connection
 from django.utils import timezone
 
-_UPSERT_TAIL = (
+_UPSERT_SET = (
     "ON CONFLICT (client_id, external_id) DO UPDATE SET "
     "data = excluded.data, content_hash = excluded.content_hash, "
     "source_seq = excluded.source_seq, updated_at = excluded.updated_at "
-    "WHERE syncers_syncedrecord.content_hash <> excluded.content_hash "
-    "AND syncers_syncedrecord.source_seq <= excluded.source_seq "
-    "RETURNING created_batch"
 )
+_NEWER = "AND syncers_syncedrecord.source_seq <= excluded.source_seq RETURNING created_batch"
+_UPSERT_TAIL_PG = _UPSERT_SET + "WHERE syncers_syncedrecord.data <> excluded.data " + _NEWER
+_UPSERT_TAIL_HASH = _UPSERT_SET + "WHERE syncers_syncedrecord.content_hash <> excluded.content_hash " + _NEWER
 _COLUMNS = "(client_id, external_id, data, content_hash, source_seq, created_batch, created_at, updated_at)"
 
-# jsonb's text form is canonical (keys ordered, whitespace fixed), so md5 of it identifies content.
 _IN_DATABASE = f"""
 WITH src AS (
     SELECT e.value AS data, e.ord,
@@ -45,18 +46,18 @@ WITH src AS (
     FROM src WHERE coalesce(eid, '') = '' OR length(eid) > 255
     RETURNING 1
 ), good AS (
-    SELECT DISTINCT ON (eid) eid, data, md5(data::text) AS hash FROM src
+    SELECT DISTINCT ON (eid) eid, data FROM src
     WHERE eid <> '' AND length(eid) <= 255
     ORDER BY eid, ord DESC
 ), changed AS (
     -- Unchanged rows are filtered out before the upsert, so they are not even row-locked.
     SELECT g.* FROM good g
     LEFT JOIN syncers_syncedrecord r ON r.client_id = %(client)s AND r.external_id = g.eid
-    WHERE r.id IS NULL OR (r.content_hash <> g.hash AND r.source_seq <= %(batch)s)
+    WHERE r.id IS NULL OR (r.data <> g.data AND r.source_seq <= %(batch)s)
 ), merged AS (
     INSERT INTO syncers_syncedrecord {_COLUMNS}
-    SELECT %(client)s, eid, data, hash, %(batch)s, %(batch)s, now(), now() FROM changed
-    {_UPSERT_TAIL}
+    SELECT %(client)s, eid, data, '', %(batch)s, %(batch)s, now(), now() FROM changed
+    {_UPSERT_TAIL_PG}
 )
 SELECT (SELECT count(*) FROM good),
        (SELECT count(*) FROM merged WHERE created_batch = %(batch)s),
@@ -69,7 +70,7 @@ SELECT (SELECT count(*) FROM good),
 class Row:
     external_id: str
     data: str  # canonical JSON text
-    content_hash: str  # ignored on PostgreSQL, which hashes its own canonical form
+    content_hash: str  # SQLite only: PostgreSQL compares the jsonb values themselves
 
 
 @dataclass
@@ -100,7 +101,7 @@ def merge_rows(client_id: int, batch_id: int, rows: list[Row]) -> Merged:
     """One statement for prepared rows (SQLite, or PostgreSQL's row-by-row fallback)."""
     postgres = connection.vendor == "postgresql"
     placeholder = (
-        "(%s, %s, CAST(%s AS jsonb), md5(CAST(%s AS jsonb)::text), %s, %s, now(), now())"
+        "(%s, %s, CAST(%s AS jsonb), '', %s, %s, now(), now())"
         if postgres
         else ("(%s, %s, %s, %s, %s, %s, %s, %s)")
     )
@@ -108,10 +109,11 @@ def merge_rows(client_id: int, batch_id: int, rows: list[Row]) -> Merged:
     params: list[Any] = []
     for row in rows:
         if postgres:
-            params += [client_id, row.external_id, row.data, row.data, batch_id, batch_id]
+            params += [client_id, row.external_id, row.data, batch_id, batch_id]
         else:
             params += [client_id, row.external_id, row.data, row.content_hash, batch_id, batch_id, now, now]
-    sql = f"INSERT INTO syncers_syncedrecord {_COLUMNS} VALUES {', '.join([placeholder] * len(rows))} {_UPSERT_TAIL}"
+    tail = _UPSERT_TAIL_PG if postgres else _UPSERT_TAIL_HASH
+    sql = f"INSERT INTO syncers_syncedrecord {_COLUMNS} VALUES {', '.join([placeholder] * len(rows))} {tail}"
     with server_cursor() if postgres else connection.cursor() as cur, connection.wrap_database_errors:
         cur.execute(sql, params)
         written = [r[0] for r in cur.fetchall()]
