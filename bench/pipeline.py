@@ -175,16 +175,15 @@ def start_workers(env: dict[str, str], queue: str, concurrency: int) -> subproce
     return proc
 
 
-def pg_writes(table: str = "syncers_syncedrecord") -> int:
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_stat_force_next_flush()")
-        cur.execute("SELECT pg_stat_clear_snapshot()")
-        cur.execute("SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relname = %s", [table])
-        return int(cur.fetchone()[0])
+def rows_written_since(client: SyncClient, since: Any) -> int:
+    """Rows inserted or rewritten since `since` (every write sets updated_at)."""
+    return SyncedRecord.objects.filter(client=client, updated_at__gte=since).count()
 
 
 def measure_sync(client: SyncClient, worker: subprocess.Popen[bytes], n: int) -> dict[str, Any]:
-    before = pg_writes()
+    from django.utils import timezone
+
+    since = timezone.now()
     cpu = _cpu_seconds()
     start = time.perf_counter()
     run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="bench")
@@ -198,7 +197,7 @@ def measure_sync(client: SyncClient, worker: subprocess.Popen[bytes], n: int) ->
         "records_per_s": n / wall,
         "status": run.status,
         "counts": run.counts(),
-        "rows_written": pg_writes() - before,
+        "rows_written": rows_written_since(client, since),
         "cpu_s": cpu_delta(cpu),
         "peak_rss_mb": {"worker_main": round(peak_rss_mb(worker.pid), 1), **rss},
     }
