@@ -15,8 +15,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .models import SyncClient
-from .pipeline.push import stage_pushed
+from .models import SyncClient, SyncRun
+from .pipeline.push import stage_records
 
 SIGNATURE_HEADER = "X-Xcoresite-Signature"
 
@@ -54,7 +54,6 @@ def receive(request: HttpRequest, name: str) -> JsonResponse:
         return _error(400, 'send a non-empty JSON list of records, or {"records": [...]}')
     if client.state == SyncClient.State.DISABLED:
         return _error(409, "client is disabled")
-    run = stage_pushed(
-        client=client, records=records, who=f"webhook from {request.META.get('REMOTE_ADDR', '?')}"
-    )
+    who = f"webhook from {request.META.get('REMOTE_ADDR', '?')}"
+    run = stage_records(client=client, records=records, trigger=SyncRun.Trigger.WEBHOOK, who=who)
     return JsonResponse({"run": run.pk, "records": len(records)}, status=202)

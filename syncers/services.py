@@ -8,7 +8,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -21,7 +20,7 @@ from gateway.session import session_for
 
 from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .pipeline import enqueue_run, run_inline, run_sync
-from .pipeline.chunk import build_batches, dispatch_batches, insert_batches
+from .pipeline.push import stage_records
 from .registry import FetchContext, get_handler
 
 log = logging.getLogger(__name__)
@@ -185,30 +184,9 @@ def _superseded(client: SyncClient, failed: list[FailedRecord]) -> set[int]:
 
 
 def _stage_retry(client: SyncClient, who: str, failed: list[FailedRecord]) -> SyncRun:
-    """A run with nothing to fetch: its batches are staged here, workers load and finalise it.
-    It keeps the client's current fence, so it disturbs no run and a newer run adopts it."""
+    """A run with nothing to fetch: workers load its batches and finalise it."""
     records = [json.loads(f.payload) for f in failed]
-    run = SyncRun.objects.create(
-        client=client,
-        trigger=SyncRun.Trigger.ADMIN,
-        triggered_by=who[:150],
-        status=SyncRun.Status.RUNNING,
-        started_at=timezone.now(),
-        fence=client.fence,
-        fetch_done=True,
-        fetched=len(records),
-    )
-    batches = build_batches(
-        run_id=run.pk,
-        client_id=client.pk,
-        fence=client.fence,
-        page=0,
-        records=records,
-        size=client.batch_size,
-    )
-    ids = insert_batches(batches)
-    transaction.on_commit(partial(dispatch_batches, ids, client.queue, recorded=True))
-    return run
+    return stage_records(client=client, records=records, trigger=SyncRun.Trigger.ADMIN, who=who)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""Records pushed by a third party (the webhook) enter the same pipeline after the fetch:
-they are staged as batches of a run with trigger "webhook" and loaded by the same workers,
-upsert and failed-record handling. Pushing needs no lease (it calls no API), so its batches
-load unfenced."""
+"""Records that did not come from a fetch — pushed by a third party (the webhook) or failed
+records an operator retries — enter the same pipeline after the fetch step: staged as
+batches of a run of their own and loaded by the same workers, upsert and failed-record
+handling. Such a run calls no API and holds no lease, so its batches load unfenced."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from .chunk import build_batches, dispatch_batches, insert_batches
 from .log import finalise_if_complete
 
 
-def stage_pushed(*, client: SyncClient, records: list[Any], who: str) -> SyncRun:
-    """Stage pushed records as one page of a new webhook run; dispatch after commit."""
+def stage_records(*, client: SyncClient, records: list[Any], trigger: str, who: str) -> SyncRun:
+    """Stage records as one page of a new run that has nothing to fetch; dispatch after commit."""
     now = timezone.now()
     with transaction.atomic():
         run = SyncRun.objects.create(
-            client=client, trigger=SyncRun.Trigger.WEBHOOK, triggered_by=who[:150], status=SyncRun.Status.RUNNING,
+            client=client, trigger=trigger, triggered_by=who[:150], status=SyncRun.Status.RUNNING,
             started_at=now, fetch_done=True, pages=1, fetched=len(records),
         )  # fmt: skip
         batches = build_batches(
