@@ -9,7 +9,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from gateway.models import Connection
 from syncers.models import SyncClient, SyncedRecord, SyncRun
 from syncers.selectors import run_wait_final
 from syncers.services import sync_run_request
+from xcoresite.devstack import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = 1000
@@ -145,24 +145,10 @@ def measure_naive(api: FakeApi, client: SyncClient, sample: int) -> dict[str, An
 def start_workers(env: dict[str, str], queue: str, concurrency: int) -> subprocess.Popen[bytes]:
     (ROOT / "var" / "logs").mkdir(parents=True, exist_ok=True)
     log = open(ROOT / "var" / "logs" / "bench-worker.log", "wb")  # noqa: SIM115
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "xcoresite",
-        "worker",
-        "-Q",
-        f"celery,{queue}",
-        "-c",
-        str(concurrency),
-        "-l",
-        "WARNING",
-        "-n",
-        f"bench-{os.getpid()}@%h",
-        "--without-gossip",
+    cmd = worker_command(
+        f"celery,{queue}", concurrency, "-l", "WARNING", "-n", f"bench-{os.getpid()}@%h", "--without-gossip",
         "--without-mingle",
-    ]
+    )  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from xcoresite.devstack import celery_command, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_LEASE_TTL = 6.0
@@ -97,43 +98,12 @@ class Service:
 
 def start_worker(queues: str = "celery,sync", concurrency: int = 2) -> Service:
     name = f"worker-{uuid.uuid4().hex[:6]}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "xcoresite",
-        "worker",
-        "-Q",
-        queues,
-        "-c",
-        str(concurrency),
-        "-P",
-        "prefork",
-        "-l",
-        "INFO",
-        "-n",
-        f"{name}@%h",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    return Service(name, cmd, ready_marker=" ready.")
+    options = ("-l", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle")
+    return Service(name, worker_command(queues, concurrency, *options), ready_marker=" ready.")
 
 
 def start_beat() -> Service:
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "xcoresite",
-        "beat",
-        "-l",
-        "INFO",
-        "--pidfile=",
-        "--max-interval",
-        "1",
-    ]
+    cmd = celery_command("beat", "-l", "INFO", "--pidfile=", "--max-interval", "1")
     return Service("beat", cmd, ready_marker="beat: Starting")
 
 

@@ -16,6 +16,15 @@ WEB_ADDR = os.environ.get("XCORESITE_WEB", "127.0.0.1:8000")
 FAKEAPI_PORT = os.environ.get("FAKEAPI_PORT", "8765")
 
 
+def celery_command(role: str, *options: str) -> list[str]:
+    """How every part of the project starts Celery (make run, tests, bench): one place."""
+    return [sys.executable, "-m", "celery", "-A", "xcoresite", role, *options]
+
+
+def worker_command(queues: str, concurrency: int, *options: str) -> list[str]:
+    return celery_command("worker", "-Q", queues, "-c", str(concurrency), "-P", "prefork", *options)
+
+
 def _stop_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -34,31 +43,8 @@ def main() -> int:
     commands = {
         "fakeapi": [py, "-m", "fakeapi", "--port", FAKEAPI_PORT, "--records", "2500"],
         "web": [py, "manage.py", "runserver", WEB_ADDR, "--noreload"],
-        "worker": [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "xcoresite",
-            "worker",
-            "-Q",
-            "celery,sync",
-            "-c",
-            "2",
-            "-l",
-            "INFO",
-        ],
-        "beat": [
-            py,
-            "-m",
-            "celery",
-            "-A",
-            "xcoresite",
-            "beat",
-            "-l",
-            "INFO",
-            "--pidfile=",
-        ],
+        "worker": worker_command("celery,sync", 2, "-l", "INFO"),
+        "beat": celery_command("beat", "-l", "INFO", "--pidfile="),
     }
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
