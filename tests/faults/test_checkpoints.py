@@ -1,0 +1,89 @@
+"""The fetcher dies between pages (faults 9 and 10): the next run resumes at the committed
+checkpoint, does not ask for committed pages again, adopts the dead run's unloaded batches and
+skips nothing, also where records share one `updated_at` across the page boundary.
+
+The source here is page-number pagination (the demo handler): the checkpoint is the next page
+number, committed with the page before it. Every record of the fake API carries the same
+`updated_at` until it is edited, so every page boundary is a shared-timestamp boundary; fault 10
+also edits records on both sides of one boundary to the same new `updated_at`."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from syncers.models import SyncClient, SyncRun
+from syncers.selectors import run_wait_final
+from tests.processes import TEST_LEASE_TTL, wait_until
+
+from .conftest import Scenario
+from .harness import kill, wait_for_pool
+from .oracle import assert_checkpoint_staged
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def kill_after_page(scenario: Scenario, fetcher: int, page: int) -> dict:
+    """SIGKILL the fetching process as soon as `page` is committed (checkpoint past it)."""
+    client_id = scenario.client.pk
+
+    def committed() -> bool:
+        checkpoint = SyncClient.objects.values_list("checkpoint", flat=True).get(pk=client_id)
+        return bool(checkpoint) and checkpoint["next_page"] > page
+
+    wait_until(committed, timeout=60, interval=0.02, what=f"page {page} committed")
+    kill(fetcher)
+    return assert_checkpoint_staged(scenario.client)
+
+
+def resume_after_lease_expiry(scenario: Scenario, dead: SyncRun) -> SyncRun:
+    """What the next schedule or an operator does: ask for a run once the lease has run out.
+    No reconciler in these tests: the new run itself supersedes the dead one."""
+    time.sleep(TEST_LEASE_TTL + 0.5)
+    scenario.api.configure(page_delay=0)
+    again = run_wait_final(run_id=scenario.run_now(who="next run").pk, timeout=60)
+    assert again.status == SyncRun.Status.SUCCEEDED, again.error
+    scenario.settle(timeout=60, reconcile_here=False)
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.ABANDONED and f"superseded by run #{again.pk}" in dead.error
+    return again
+
+
+def test_a_run_killed_between_pages_resumes_at_the_checkpoint_without_refetching(scenario: Scenario) -> None:
+    scenario.serve(records=1000, page_delay=0.3)
+    scenario.make_client(batch_size=25)
+    worker = scenario.worker(concurrency=1, with_celery_queue=False)  # loads wait behind the fetch
+    (fetcher,) = wait_for_pool(worker, 1)
+    dead = scenario.run_now()
+
+    checkpoint = kill_after_page(scenario, fetcher, page=4)
+    resume_after_lease_expiry(scenario, dead)
+
+    pages = scenario.api.stats()["pages"]
+    committed = range(1, checkpoint["next_page"])
+    assert all(pages[str(p)] == 1 for p in committed), f"committed pages asked for again: {pages}"
+    # Only pages the dead run had read ahead (prefetch) but not committed are asked twice.
+    assert sum(pages.values()) <= 21 + 3, pages
+    scenario.assert_consistent()
+
+
+def test_records_sharing_an_updated_at_across_a_page_boundary_survive_a_crash_after_page_one(
+    scenario: Scenario,
+) -> None:
+    scenario.serve(records=120, page_delay=1.0)
+    same = "2026-01-01T00:05:00Z"
+    scenario.api.update(list(range(45, 56)), {"updated_at": same})  # ids 45-55 straddle pages 1|2
+    records = scenario.api.records()
+    assert {r["updated_at"] for r in records[44:55]} == {same}
+    scenario.make_client(batch_size=20)
+    worker = scenario.worker(concurrency=1, with_celery_queue=False)
+    (fetcher,) = wait_for_pool(worker, 1)
+    dead = scenario.run_now()
+
+    checkpoint = kill_after_page(scenario, fetcher, page=1)
+    assert checkpoint == {"next_page": 2}
+    resume_after_lease_expiry(scenario, dead)
+
+    assert scenario.api.stats()["pages"]["1"] == 1
+    scenario.assert_consistent()
