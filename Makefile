@@ -32,5 +32,9 @@ check: venv
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# The benchmark (not part of make test): N=1000000 make bench for a million records.
+bench: venv
+	$(BIN)/python -m bench --beat --admin-list
+
 clean:
 	rm -rf var
