@@ -61,8 +61,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=int(os.environ.get("N", 100_000)))
     parser.add_argument("--batch-size", type=int, default=int(os.environ.get("BATCH", 5000)))
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CONCURRENCY", 3)),
-                        help="worker pool size: one child fetches, the others load")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("CONCURRENCY", 3)),
+        help="worker pool size: one child fetches, the others load",
+    )
     parser.add_argument("--beat", action="store_true", help="also run the 10,000-schedule beat benchmark")
     parser.add_argument("--admin-list", action="store_true", help="also measure the admin client list")
     args = parser.parse_args()
@@ -90,9 +94,15 @@ def main() -> int:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    print(f"N = {args.records:,} records of ~300 bytes, pages of 1,000, batch size {args.batch_size}, "
-          f"one worker with {args.concurrency} pool processes")
-    results["config"] = {"records": args.records, "batch_size": args.batch_size, "concurrency": args.concurrency}
+    print(
+        f"N = {args.records:,} records of ~300 bytes, pages of 1,000, batch size {args.batch_size}, "
+        f"one worker with {args.concurrency} pool processes"
+    )
+    results["config"] = {
+        "records": args.records,
+        "batch_size": args.batch_size,
+        "concurrency": args.concurrency,
+    }
     print(table(results))
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")

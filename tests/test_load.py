@@ -133,8 +133,14 @@ def test_a_stale_fence_cannot_load_or_stage(make_client) -> None:
 
 def test_records_without_a_usable_id_are_kept_with_their_reason(make_client) -> None:
     client = make_client()
-    batch = load_batch(stage(client, [{"id": 1}, {"name": "x"}, {"id": "y" * 300}, {"id": True}, {"id": 1}]).pk)
+    batch = load_batch(
+        stage(client, [{"id": 1}, {"name": "x"}, {"id": "y" * 300}, {"id": True}, {"id": 1}]).pk
+    )
 
     assert (batch.created, batch.unchanged, batch.failed) == (1, 0, 3)
     reasons = sorted(FailedRecord.objects.filter(batch=batch).values_list("reason", flat=True))
-    assert reasons == ["id longer than 255 characters", "no usable id in field 'id'", "no usable id in field 'id'"]
+    assert reasons == [
+        "id longer than 255 characters",
+        "no usable id in field 'id'",
+        "no usable id in field 'id'",
+    ]
