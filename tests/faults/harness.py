@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.pipeline import reconcile
 from syncers.pipeline.lease import client_lease_name, leases
 from tests.processes import Service, child_env, wait_until
+from xcoresite.devstack import celery_command, worker_command
 
 from .broker import queue_length
 
@@ -36,21 +36,18 @@ class Procs:
 
     def worker(self, queues: str, concurrency: int = 2, **env: str) -> Service:
         name = f"worker-{uuid.uuid4().hex[:6]}"
-        cmd = [sys.executable, "-m", "celery", "-A", "xcoresite", "worker", "-Q", queues]
-        cmd += ["-c", str(concurrency), "-P", "prefork", "-l", "INFO", "-n", f"{name}@%h"]
-        cmd += ["--without-gossip", "--without-mingle"]
-        cmd += ["--include", "tests.faults.slow_handler"]
+        options = ("-l", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle")
+        cmd = worker_command(queues, concurrency, *options, "--include", "tests.faults.slow_handler")
         return self._start(Service(name, cmd, " ready.", self._env(env)))
 
     def beat(self, scheduler: str | None = None, **env: str) -> Service:
-        cmd = [sys.executable, "-m", "celery", "-A", "xcoresite", "beat", "-l", "INFO", "--pidfile="]
-        cmd += ["--max-interval", "1"]
+        cmd = celery_command("beat", "-l", "INFO", "--pidfile=", "--max-interval", "1")
         if scheduler:
             cmd += ["--scheduler", scheduler]
         return self._start(Service(f"beat-{uuid.uuid4().hex[:6]}", cmd, "beat: Starting", self._env(env)))
 
     def _env(self, extra: dict[str, str]) -> dict[str, str]:
-        return child_env(FAULT_MARKER_DIR=str(self.marker_dir), **{**self.env, **extra})
+        return child_env(**{"FAULT_MARKER_DIR": str(self.marker_dir), **self.env, **extra})
 
     def _start(self, service: Service) -> Service:
         self.services.append(service)
@@ -122,12 +119,15 @@ def warm_stop(service: Service, timeout: float = 90) -> float:
 @contextlib.contextmanager
 def sending_through(url: str) -> Iterator[None]:
     """Make this test process's Celery app publish to `url` (a throw-away broker). Celery
-    reads CELERY_BROKER_URL from the environment before its configuration, so both change."""
+    reads CELERY_BROKER_URL from the environment before its configuration, so both change;
+    an explicit transport class (the embedded broker's) would win over the URL's scheme."""
     app = current_app._get_current_object()
     old_conf, old_env = app.conf.get("broker_url"), os.environ.get("CELERY_BROKER_URL")
+    old_transport = app.conf.get("broker_transport")
 
     def switch(conf: str | None, env: str | None) -> None:
         app.conf.broker_url = conf
+        app.conf.broker_transport = old_transport if conf == old_conf else None
         if env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:

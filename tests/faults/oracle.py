@@ -20,6 +20,7 @@ from django.db import connection as db_connection
 from django.db.models import Sum
 
 from fakeapi.control import FakeApi
+from fakeapi.dataset import parse_time
 from syncers.models import FailedRecord, SyncBatch, SyncClient, SyncedRecord, SyncRun
 from syncers.pipeline.lease import client_lease_name, leases
 from syncers.registry import get_handler
@@ -159,18 +160,30 @@ def _not_doubled(client: SyncClient, stored: int, failed: list[tuple[str, str, s
     return problems
 
 
+# Checkpoint keys of the REST source (syncers.handlers.pagination and .incremental).
+POSITION_KEYS = {"next_page", "next_offset", "cursor", "next_url", "page", "listing_done"}
+CURSOR_KEYS = {"updated_since", "max_seen"}
+
+
 def _checkpoint(client, config, served, handler, stored, failed_ids) -> list[str]:
-    """A committed checkpoint may only point past pages whose records are all in the database."""
+    """A committed checkpoint may only point past records that are all in the database."""
     checkpoint = client.checkpoint
-    if checkpoint is None:
+    if not checkpoint:
         return []
-    if set(checkpoint) != {"next_page"}:
-        return [f"the oracle does not know checkpoint {checkpoint!r}; teach it (tests/faults/oracle.py)"]
-    start = int(config.get("start_page", 1))
-    covered = max(0, int(checkpoint["next_page"]) - start) * int(config["page_size"])
+    unknown = set(checkpoint) - POSITION_KEYS - CURSOR_KEYS
+    if unknown:
+        return [f"the oracle does not know checkpoint keys {sorted(unknown)}; teach tests/faults/oracle.py"]
+    listing = _listing(served, checkpoint.get("updated_since"), config)
+    if "next_page" in checkpoint:
+        start = int(config.get("start_page", 1))
+        covered = max(0, int(checkpoint["next_page"]) - start) * int(config["page_size"])
+    elif "next_offset" in checkpoint:
+        covered = int(checkpoint["next_offset"])
+    else:
+        return []  # opaque cursor or next URL; or the listing ended (the records check covers it)
     behind = [
         eid
-        for record in served[:covered]
+        for record in listing[:covered]
         if (eid := handler.external_id(record, config)) is not None
         and eid not in stored
         and eid not in failed_ids
@@ -180,15 +193,33 @@ def _checkpoint(client, config, served, handler, stored, failed_ids) -> list[str
     return []
 
 
+def _listing(served: list[Any], since: Any, config: dict[str, Any]) -> list[Any]:
+    """The listing a run pages through: all records, or with an incremental cursor the fake
+    API's inclusive `updated_since` listing, ordered by updated_at, then position."""
+    if since is None:
+        return served
+    field = (config.get("incremental") or {}).get("field", "updated_at")
+    floor = parse_time(since)
+    chosen = []
+    for position, record in enumerate(served):
+        moment = parse_time(record.get(field)) if isinstance(record, dict) else None
+        if moment is not None and floor is not None and moment >= floor:
+            chosen.append((moment, position, record))
+    return [record for _, _, record in sorted(chosen, key=lambda c: (c[0], c[1]))]
+
+
 def assert_checkpoint_staged(client: SyncClient) -> dict[str, Any] | None:
     """Right after a crash: every page before the committed checkpoint has staged batches."""
     client.refresh_from_db()
     checkpoint = client.checkpoint
-    if checkpoint is None:
-        return None
+    if not checkpoint:
+        return checkpoint
     config = get_handler(client.handler).clean_config(client.config or {})
+    next_page = checkpoint.get("next_page", checkpoint.get("page"))
+    if next_page is None:
+        return checkpoint
     staged = set(SyncBatch.objects.filter(client=client).values_list("page", flat=True))
-    wanted = set(range(int(config.get("start_page", 1)), int(checkpoint["next_page"])))
+    wanted = set(range(int(config.get("start_page", 1)), int(next_page)))
     assert wanted <= staged, f"checkpoint {checkpoint} ahead of staged pages {sorted(staged)}"
     return checkpoint
 

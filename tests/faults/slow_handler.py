@@ -23,7 +23,11 @@ NAME = "fault_slow_products"
 class SlowLoadProductsHandler(DemoProductsHandler):
     name = NAME
     label = "Fault tests: products with a slow load"
-    default_config = {**DemoProductsHandler.default_config, "record_delay": 0.0}
+
+    def clean_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        options = dict(config)
+        delay = options.pop("record_delay", 0.0)
+        return {**super().clean_config(options), "record_delay": delay}
 
     def external_id(self, record: Any, config: Mapping[str, Any]) -> str | None:
         delay = float(config.get("record_delay") or 0)

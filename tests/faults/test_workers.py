@@ -20,12 +20,19 @@ from .oracle import assert_checkpoint_staged
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def batch_of_record(client_id: int, record_id: int) -> SyncBatch:
-    """The staged batch holding a record (payloads are JSON arrays of the page's records)."""
-    for batch in SyncBatch.objects.filter(client_id=client_id).order_by("pk"):
-        if batch.payload and f'"id":{record_id},' in batch.payload:
-            return batch
-    raise AssertionError(f"record {record_id} is in no pending batch")
+def batch_in_flight(scenario: Scenario, pids: list[int]) -> tuple[int, SyncBatch, list[int]] | None:
+    """(pid, batch, record ids) of a pending batch one of `pids` is merging right now, at least
+    a few records in and a few records from the end (the slow handler's marks say which)."""
+    for pid, rows in load_marks(scenario.procs.marker_dir).items():
+        if pid not in pids or not rows or time.time() - rows[-1][0] > 1:
+            continue
+        for batch in SyncBatch.objects.filter(client=scenario.client, state=SyncBatch.State.PENDING):
+            ids = [r["id"] for r in json.loads(batch.payload)]
+            if rows[-1][1] in ids:
+                done = len({r for _, r in rows if r in ids})
+                if 3 <= done <= len(ids) - 5:
+                    return pid, batch, ids
+    return None
 
 
 def assert_whole_or_nothing(batch: SyncBatch, ids: list[int]) -> None:
@@ -45,11 +52,7 @@ def test_a_pool_child_killed_in_the_middle_of_a_batch_is_redelivered_and_loaded_
     (child,) = wait_for_pool(worker, 1)
     scenario.run_now()
 
-    # Mid-batch: the child has marked a few records of a batch in the last second.
-    wait_until(lambda: len(load_marks(scenario.procs.marker_dir).get(child, [])) >= 8, timeout=30)
-    record_id = load_marks(scenario.procs.marker_dir)[child][-1][1]
-    batch = batch_of_record(client.pk, record_id)
-    ids = [r["id"] for r in json.loads(batch.payload)]
+    _, batch, ids = wait_until(lambda: batch_in_flight(scenario, [child]), timeout=30, what="mid-batch")
     kill(child)
     killed_at = time.time()
 
@@ -78,13 +81,10 @@ def test_a_worker_killed_with_batches_in_flight_loses_nothing(scenario: Scenario
     children = wait_for_pool(doomed, 2)
     run = scenario.run_now()
 
-    def in_flight() -> bool:
-        return SyncRun.objects.get(pk=run.pk).pages >= 2 and busy_loader(scenario.procs.marker_dir, children)
+    def in_flight() -> tuple[int, SyncBatch, list[int]] | None:
+        return SyncRun.objects.get(pk=run.pk).pages >= 2 and batch_in_flight(scenario, children)
 
-    wait_until(in_flight, timeout=30, what="pages staged and a batch loading")
-    loading = busy_loader(scenario.procs.marker_dir, children)
-    batch = batch_of_record(client.pk, load_marks(scenario.procs.marker_dir)[loading][-1][1])
-    ids = [r["id"] for r in json.loads(batch.payload)]
+    _, batch, ids = wait_until(in_flight, timeout=30, what="pages staged and a batch loading")
     doomed.kill()  # power loss: the main process and its pool children, by process group
 
     assert_whole_or_nothing(batch, ids)
