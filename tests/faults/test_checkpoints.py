@@ -1,11 +1,11 @@
 """The fetcher dies between pages (faults 9 and 10): the next run resumes at the committed
 checkpoint, does not ask for committed pages again, adopts the dead run's unloaded batches and
-skips nothing, also where records share one `updated_at` across the page boundary.
+skips nothing, also where records share one `updated_at` across a page boundary.
 
-The source here is page-number pagination (the demo handler): the checkpoint is the next page
-number, committed with the page before it. Every record of the fake API carries the same
-`updated_at` until it is edited, so every page boundary is a shared-timestamp boundary; fault 10
-also edits records on both sides of one boundary to the same new `updated_at`."""
+Fault 9 reads the whole listing by page number. Fault 10 uses the REST source's incremental
+mode (an inclusive `updated_since` filter, the listing ordered by updated_at then id): a tie
+group of records with one new `updated_at` straddles the page boundaries of the filtered
+listing, and the run dies right after its first page."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def kill_after_page(scenario: Scenario, fetcher: int, page: int) -> dict:
 
     def committed() -> bool:
         checkpoint = SyncClient.objects.values_list("checkpoint", flat=True).get(pk=client_id)
-        return bool(checkpoint) and checkpoint["next_page"] > page
+        return bool(checkpoint) and checkpoint.get("next_page", 0) > page
 
     wait_until(committed, timeout=60, interval=0.02, what=f"page {page} committed")
     kill(fetcher)
@@ -71,19 +71,29 @@ def test_a_run_killed_between_pages_resumes_at_the_checkpoint_without_refetching
 def test_records_sharing_an_updated_at_across_a_page_boundary_survive_a_crash_after_page_one(
     scenario: Scenario,
 ) -> None:
-    scenario.serve(records=120, page_delay=1.0)
-    same = "2026-01-01T00:05:00Z"
-    scenario.api.update(list(range(45, 56)), {"updated_at": same})  # ids 45-55 straddle pages 1|2
-    records = scenario.api.records()
-    assert {r["updated_at"] for r in records[44:55]} == {same}
-    scenario.make_client(batch_size=20)
+    scenario.serve(records=120)
+    client = scenario.make_client(
+        batch_size=20, incremental={"param": "updated_since", "field": "updated_at"}
+    )
     worker = scenario.worker(concurrency=1, with_celery_queue=False)
     (fetcher,) = wait_for_pool(worker, 1)
-    dead = scenario.run_now()
+    first = run_wait_final(run_id=scenario.run_now(who="full listing").pk, timeout=60)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    scenario.settle(timeout=60, reconcile_here=False)
+    since = SyncClient.objects.get(pk=client.pk).checkpoint["updated_since"]
 
+    # Upstream edits 75 records at one instant. The filtered listing (>= since) is the 45
+    # untouched records, then the tie group: page 1 holds 5 of it, pages 2 and 3 the rest.
+    tie = scenario.api.touch(list(range(1, 76)), {"stock": 0})
+    scenario.api.configure(page_delay=1.0)
+    dead = scenario.run_now(who="incremental")
     checkpoint = kill_after_page(scenario, fetcher, page=1)
-    assert checkpoint == {"next_page": 2}
+    assert checkpoint == {"next_page": 2, "updated_since": since, "max_seen": tie}, checkpoint
     resume_after_lease_expiry(scenario, dead)
 
-    assert scenario.api.stats()["pages"]["1"] == 1
+    client.refresh_from_db()
+    assert client.checkpoint == {"updated_since": tie}, "the next cursor is the tie, inclusive"
+    filters = {c["query"].get("updated_since") for c in scenario.api.calls() if "products" in c["path"]}
+    assert filters == {None, since}, f"the resumed run kept the run's own filter: {filters}"
+    assert scenario.api.stats()["pages"]["1"] == 2, "page 1 once per run, not again on resume"
     scenario.assert_consistent()
