@@ -39,11 +39,13 @@ def test_a_consumer_racing_a_producer_only_reads_whole_messages(tmp_path: Path, 
         except BaseException as exc:  # surfaced below instead of a silent timeout
             failures.append(exc)
 
-    producer = threading.Thread(target=produce)
-    producer.start()
     seen = []
     with Connection("filesystem://", transport=transport, transport_options=opts) as conn:
+        # Declared before the producer starts: kombu's exchange-binding file (control folder)
+        # has a write race of its own at declaration time, which is not what this test is about.
         queue = conn.SimpleQueue("race")
+        producer = threading.Thread(target=produce)
+        producer.start()
         while len(seen) < count and not failures:
             message = queue.get(timeout=60)  # a partial file would raise a JSON decode error here
             seen.append(message.payload["n"])
