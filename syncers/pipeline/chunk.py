@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from celery import current_app
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -82,9 +82,17 @@ def dispatch_batches(batch_ids: Sequence[int], queue: str, *, recorded: bool = F
     if not batch_ids:
         return
     if not recorded:
-        SyncBatch.objects.filter(pk__in=batch_ids, state=SyncBatch.State.PENDING).update(
-            dispatched_at=timezone.now(), attempts=F("attempts") + 1
-        )
+        with transaction.atomic():
+            # A batch locked right now is being loaded (or its loader is frozen until the
+            # database ends its session): skip it rather than wait; the next pass re-sends it.
+            batch_ids = list(
+                SyncBatch.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=batch_ids, state=SyncBatch.State.PENDING)
+                .values_list("pk", flat=True)
+            )
+            SyncBatch.objects.filter(pk__in=batch_ids).update(
+                dispatched_at=timezone.now(), attempts=F("attempts") + 1
+            )
     if not SEND_TO_WORKERS.get():
         return
     for batch_id in batch_ids:

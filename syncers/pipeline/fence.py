@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -40,15 +41,24 @@ def check_fence(client_id: int, fence: int) -> None:
 
 
 def relax_commit() -> None:
-    """Inside a pipeline transaction: don't wait for the WAL flush at commit (PostgreSQL).
+    """Inside a pipeline transaction (PostgreSQL): don't wait for the WAL flush at commit, and
+    let the server end the session if it stops talking mid-transaction for a lease TTL.
 
     Safe for our promises: WAL is replayed in order, so a database crash can only lose the
     newest commits whole — staged pages together with their checkpoint, a batch's merge
     together with its done flag — and the next run or the reconciler redoes exactly those.
-    It removes one disk flush per page and per batch."""
+    It removes one disk flush per page and per batch.
+
+    The idle timeout bounds a frozen writer (SIGSTOP, VM pause, hung client): its share lock
+    on the client row would otherwise block the next run's fence for ever. Ending it rolls its
+    transaction back whole; by then its lease has expired and a newer run may take over."""
     if connection.vendor == "postgresql":
+        idle_ms = int(settings.SYNC_LEASE_TTL * 1000)
         with connection.cursor() as cur:
-            cur.execute("SET LOCAL synchronous_commit TO OFF")
+            cur.execute(
+                "SET LOCAL synchronous_commit TO OFF;"
+                f" SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+            )
 
 
 @contextmanager
