@@ -1,5 +1,6 @@
 """Notifications: sent on state changes only (see pause.Event), per level, to the recipients
-in settings and on the client, through pluggable channels; each attempt is recorded.
+in settings, in NotificationRoute rows (global or per client) and on the client, through
+pluggable channels; each attempt is recorded.
 
 A channel is one class with `name` and `send(subject, body, recipients) -> list[(recipient, error)]`;
 list it in SYNC_NOTIFY_CHANNELS to use another one."""
@@ -9,13 +10,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .models import Notification, SyncClient, SyncRun
+from .models import Notification, NotificationRoute, SyncClient, SyncRun
 from .pause import Event
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,21 @@ def _at_or_above(level: str, minimum: str) -> bool:
     return LEVELS.index(level) >= LEVELS.index(minimum)
 
 
+def routed(channel: str, client: SyncClient, level: str) -> list[str]:
+    """Enabled routes of `channel` for every client or this one that take `level`."""
+    routes = NotificationRoute.objects.filter(
+        Q(client__isnull=True) | Q(client=client), channel=channel, enabled=True
+    )
+    found = [route.resolve() for route in routes if _at_or_above(level, route.min_level)]
+    missing = [r.target_env for r in routes if not r.resolve()]
+    if missing:
+        log.warning("notification route variable(s) not set: %s", ", ".join(sorted(set(missing))))
+    return [target for target in found if target]
+
+
 class EmailChannel:
-    """Django's mail (EMAIL_URL). Settings recipients per level; client recipients get warnings up."""
+    """Django's mail (EMAIL_URL). Settings and route recipients per level; the client's own
+    `notify_emails` get warnings and up."""
 
     name = "email"
 
@@ -43,7 +59,7 @@ class EmailChannel:
         found = [addr for lvl, addrs in configured.items() if _at_or_above(level, lvl) for addr in addrs]
         if _at_or_above(level, "warning"):
             found += list(client.notify_emails or [])
-        return sorted(set(found))
+        return sorted(set(found + routed(self.name, client, level)))
 
     def send(self, subject: str, body: str, recipients: list[str]) -> dict[str, str]:
         errors = {}
@@ -79,7 +95,7 @@ def notify(*, client: SyncClient, run: SyncRun | None, events: list[Event]) -> l
                         event=event.name,
                         level=event.level,
                         channel=channel.name,
-                        recipient=recipient,
+                        recipient=_shown(recipient),
                         subject=subject[:300],
                         body=body,
                         delivered=recipient not in errors,
@@ -87,6 +103,15 @@ def notify(*, client: SyncClient, run: SyncRun | None, events: list[Event]) -> l
                     )
                 )
     return sent
+
+
+def _shown(recipient: str) -> str:
+    """What the record keeps of a recipient: a webhook URL's path and query often hold its
+    token (Slack, Teams), so only its scheme and host are kept."""
+    parts = urlsplit(recipient)
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/…"
+    return recipient
 
 
 def _body(client: SyncClient, run: SyncRun | None, event: Event) -> str:
@@ -108,12 +133,14 @@ def _body(client: SyncClient, run: SyncRun | None, event: Event) -> str:
 
 class WebhookChannel:
     """JSON POST through the gateway (same network policy and SSRF guard as any API) to each
-    URL in SYNC_NOTIFY_WEBHOOKS. SYNC_NOTIFY_WEBHOOK_FORMAT=slack sends Slack's {"text": ...}."""
+    URL in SYNC_NOTIFY_WEBHOOKS and in webhook routes. SYNC_NOTIFY_WEBHOOK_FORMAT=slack sends
+    Slack's {"text": ...}."""
 
     name = "webhook"
 
     def recipients(self, client: SyncClient, level: str) -> list[str]:
-        return [url for url, minimum in settings.SYNC_NOTIFY_WEBHOOKS if _at_or_above(level, minimum)]
+        configured = [url for url, minimum in settings.SYNC_NOTIFY_WEBHOOKS if _at_or_above(level, minimum)]
+        return list(dict.fromkeys(configured + routed(self.name, client, level)))
 
     def send(self, subject: str, body: str, recipients: list[str]) -> dict[str, str]:
         from gateway.errors import GatewayError

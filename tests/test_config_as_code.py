@@ -12,8 +12,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
+from fakeapi.control import FakeApi
 from gateway.models import Connection
-from syncers.models import SyncClient, SyncSchedule
+from syncers.models import Notification, NotificationRoute, SyncClient, SyncSchedule
+from syncers.models.plugins import InstalledPlugin, PluginPermission
+from syncers.notify import EmailChannel, WebhookChannel, notify
+from syncers.pause import Event
+from syncers.plugins.grants import allowed
 
 from .processes import ROOT, child_env
 
@@ -33,12 +38,25 @@ clients:
     schedules:
       - {{cron: "*/15 * * * *", timezone: Europe/Berlin}}
       - {{every: 6, period: hours, enabled: false}}
+notifications:
+  - {{email: oncall@example.com, level: error}}
+  - {{webhook_env: OPS_WEBHOOK_URL, level: warning}}
+  - {{email: shop-team@example.com, client: products, level: notice}}
+plugins:
+  - name: data_syncer
+    enabled: true
+    config: {{connection: shop-api, path: /products}}
+    permissions:
+      - {{resource: "service:scheduler", actions: "*"}}
+      - {{resource: "plugin:gateway", actions: execute}}
+      - {{resource: "db.sync_*", actions: "read,write", state: refused}}
 """
 
 
 @pytest.fixture
 def setup_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SHOP_API_TOKEN", "canary-token-123")
+    monkeypatch.setenv("OPS_WEBHOOK_URL", "https://hooks.example.com/services/T0/B0/secret-path")
     path = tmp_path / "setup.yaml"
     path.write_text(SETUP.format(url="http://127.0.0.1:8765"))
     return path
@@ -107,6 +125,78 @@ def test_export_then_apply_round_trips(setup_file: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.django_db
+def test_notification_routes_and_plugin_permissions_come_from_the_file(
+    setup_file: Path, api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPS_WEBHOOK_URL", f"{api.url}/webhook?token=T0-secret")
+    apply(str(setup_file))
+    client = SyncClient.objects.get(name="products")
+
+    assert EmailChannel().recipients(client, "notice") == ["shop-team@example.com"]
+    assert EmailChannel().recipients(client, "error") == ["oncall@example.com", "shop-team@example.com"]
+    assert WebhookChannel().recipients(client, "warning") == [f"{api.url}/webhook?token=T0-secret"]
+    notify(client=client, run=None, events=[Event("auth_pause", "error", "HTTP 401 from the API")])
+    assert "auth pause" in api.webhooks()[0]["subject"]
+    sent = Notification.objects.get(channel="webhook")
+    assert sent.delivered and sent.recipient == f"{api.url}/…", "the URL's token is not recorded"
+    assert allowed("data_syncer", "service:scheduler", "write")
+    assert allowed("data_syncer", "plugin:gateway", "execute")
+    assert not allowed("data_syncer", "db.sync_logs", "write"), "refused in the file"
+    assert InstalledPlugin.objects.get(name="data_syncer").config["connection"] == "shop-api"
+
+    setup_file.write_text(
+        setup_file.read_text()
+        .replace("  - {email: oncall@example.com, level: error}\n", "")
+        .replace('      - {resource: "plugin:gateway", actions: execute}\n', "")
+    )
+    out = apply(str(setup_file))
+
+    assert "- notification email oncall@example.com" in out
+    assert "~ plugin data_syncer: plugin:gateway requested (no longer decided)" in out
+    assert not allowed("data_syncer", "plugin:gateway", "execute")
+    assert EmailChannel().recipients(client, "error") == ["shop-team@example.com"]
+    assert apply(str(setup_file)).strip() == "nothing to change"
+
+
+@pytest.mark.django_db
+def test_a_whole_installation_is_rebuilt_from_its_export(
+    setup_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an operator added in the admin (a hand-made grant, a route) is in the export; an
+    empty database plus the exported file plus the environment's secrets gives it all back."""
+    apply(str(setup_file))
+    plugin = InstalledPlugin.objects.get(name="gateway")
+    PluginPermission.objects.create(
+        plugin=plugin, resource="gateway:shop-api", actions="read", state="granted"
+    )
+    NotificationRoute.objects.create(
+        channel="webhook", target="https://hooks.example.com/x", min_level="error"
+    )
+    before = export()
+    monkeypatch.setenv("SHOP_API_SECRET", "canary-token-123")
+    path = tmp_path / "installation.yaml"
+    path.write_text(before)
+
+    SyncClient.objects.all().delete()
+    Connection.objects.all().delete()
+    NotificationRoute.objects.all().delete()
+    InstalledPlugin.objects.all().delete()
+    apply(str(path))
+
+    assert export() == before
+    assert Connection.objects.get(name="shop-api").reveal_secret() == "canary-token-123"
+    assert allowed("gateway", "gateway:shop-api", "read")
+    assert not allowed("data_syncer", "service:worker", "execute"), "requested, never granted in the file"
+    assert PeriodicTask.objects.filter(task="syncers.scheduled_sync").count() == 2
+
+
+def export() -> str:
+    out = StringIO()
+    call_command("sync_export", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -124,6 +214,17 @@ def test_export_then_apply_round_trips(setup_file: Path, tmp_path: Path) -> None
             "connections:\n  - {name: a, base_url: 'http://127.0.0.1:8765'}\nclients:\n  - name: c\n    connection: a\n"
             "    config: {path: /x}\n    schedules: [{cron: '61 * * * *'}]\n",
             "clients[0] (c).schedules[0]: cron: Invalid cron",
+        ),
+        (
+            "notifications:\n  - {email: a@example.com, webhook: 'https://x.io/h'}\n",
+            "notifications[0]: say where it goes with exactly one of email, webhook or webhook_env",
+        ),
+        ("notifications:\n  - {email: not-an-address}\n", "notifications[0]: target: Enter a valid e-mail"),
+        ("notifications:\n  - {email: a@example.com, client: ghost}\n", "unknown client 'ghost'"),
+        ("plugins:\n  - {name: ghost}\n", "plugins[0] (ghost): unknown plugin 'ghost'"),
+        (
+            "plugins:\n  - name: gateway\n    permissions: [{resource: 'disk:/etc', actions: read}]\n",
+            "plugins[0] (gateway).permissions[0]: resource: 'disk:/etc' is not a resource",
         ),
     ],
 )

@@ -182,10 +182,11 @@ def test_webhooks_reach_a_real_http_receiver_in_slack_format(api: FakeApi, make_
     assert set(auth) == {"text"} and "auth pause" in auth["text"] and "HTTP 401" in auth["text"]
     assert "first failure" in first["text"]
     sent = Notification.objects.filter(channel="webhook")
+    # Recorded by host only: a webhook URL's path often holds its token.
     assert set(sent.values_list("event", "recipient", "delivered")) == {
-        ("auth_pause", "http://127.0.0.1:9/closed", False),  # a dead receiver is recorded, not lost
-        ("auth_pause", f"{api.url}/webhook", True),
-        ("first_failure", f"{api.url}/webhook", True),
+        ("auth_pause", "http://127.0.0.1:9/…", False),  # a dead receiver is recorded, not lost
+        ("auth_pause", f"{api.url}/…", True),
+        ("first_failure", f"{api.url}/…", True),
     }
 
 

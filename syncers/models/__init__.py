@@ -2,7 +2,7 @@ from . import plugins  # noqa: F401  (registers the plugin models; import them f
 from .clients import SyncClient, SyncSchedule
 from .grants import ClientGrant
 from .lease import Lease
-from .notifications import Notification
+from .notifications import Notification, NotificationRoute
 from .records import FailedRecord, SyncedRecord
 from .runs import SyncBatch, SyncRun
 
@@ -11,6 +11,7 @@ __all__ = [
     "FailedRecord",
     "Lease",
     "Notification",
+    "NotificationRoute",
     "SyncBatch",
     "SyncClient",
     "SyncRun",

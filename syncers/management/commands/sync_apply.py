@@ -1,4 +1,5 @@
-"""Apply a YAML declaration of connections, clients and schedules (see syncers.config_as_code)."""
+"""Apply a YAML declaration of connections, clients, schedules, notifications and plugin
+permissions (see syncers.config_as_code)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         if not path:
             raise CommandError("no file given and SYNC_CONFIG_FILE is not set")
         try:
-            plan = apply_config(load_file(path), dry_run=dry_run, prune=prune)
+            plan = apply_config(load_file(path), dry_run=dry_run, prune_undeclared=prune)
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
         for line in plan.changes:

@@ -1,40 +1,19 @@
-"""Configuration as code: connections, clients and their schedules declared in a YAML file,
-applied idempotently (the same file twice changes nothing) and exported back out.
-
-    connections:
-      - name: shop-api
-        base_url: https://api.example.com/v2
-        auth_kind: bearer
-        secret_env: SHOP_API_TOKEN        # secrets only by environment reference
-    clients:
-      - name: products
-        connection: shop-api
-        handler: rest
-        config: {path: /products, page_size: 100}
-        schedules:
-          - {cron: "*/15 * * * *", timezone: Europe/Berlin}
-          - {every: 6, period: hours, enabled: false}
-          - {at: "2026-12-01T03:00:00+01:00"}
-
-A declared client's schedules are exactly the listed ones. `prune` also deletes connections
-and clients the file no longer declares."""
+"""Connections, clients and their schedules: applied in the file's order, exported back."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import yaml
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from gateway.models import Connection
+from syncers.models import SyncClient, SyncSchedule
+from syncers.registry import get_handler
 
-from .models import SyncClient, SyncSchedule
-from .registry import get_handler
+from .common import ConfigError, Plan, messages, refuse_unknown, validated
 
 CONNECTION_FIELDS = (
     *("base_url", "headers", "default_params", "auth_kind", "auth_name", "auth_username", "token_url"),
@@ -47,65 +26,11 @@ CLIENT_FIELDS = (
 )
 
 
-class ConfigError(Exception):
-    """One clear line: where in the file, and what is wrong."""
-
-
-@dataclass
-class Plan:
-    changes: list[str] = field(default_factory=list)
-
-    def note(self, line: str) -> None:
-        self.changes.append(line)
-
-
-def load_file(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"{path}: invalid YAML at {where}: {exc.problem}") from None
-    if not isinstance(data, dict) or set(data) - {"connections", "clients"}:
-        raise ConfigError(f"{path}: the top level must be a mapping with 'connections' and/or 'clients'")
-    return data
-
-
-def apply_config(data: dict[str, Any], *, dry_run: bool = False, prune: bool = False) -> Plan:
-    """Make the database match the declaration. Everything or nothing: one transaction."""
-    plan = Plan()
-    with transaction.atomic():
-        connections = {
-            c["name"]: _apply_connection(c, i, plan) for i, c in enumerate(_items(data, "connections"))
-        }
-        clients = [_apply_client(c, i, plan, connections) for i, c in enumerate(_items(data, "clients"))]
-        if prune:
-            for client in SyncClient.objects.exclude(pk__in=[c.pk for c in clients]):
-                plan.note(f"- client {client.name}")
-                client.delete()
-            for conn in Connection.objects.exclude(name__in=connections).exclude(sync_clients__isnull=False):
-                plan.note(f"- connection {conn.name}")
-                conn.delete()
-        if dry_run:
-            transaction.set_rollback(True)
-    return plan
-
-
-def _items(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    items = data.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("name") for i in items):
-        raise ConfigError(f"'{key}' must be a list of mappings, each with a 'name'")
-    return items
-
-
-def _apply_connection(spec: dict[str, Any], index: int, plan: Plan) -> Connection:
+def apply_connection(spec: dict[str, Any], index: int, plan: Plan) -> Connection:
     where = f"connections[{index}] ({spec['name']})"
     if "secret" in spec:
         raise ConfigError(f"{where}: secrets may not be written in the file; use secret_env: VARIABLE")
-    _refuse_unknown(spec, {"name", "secret_env", *CONNECTION_FIELDS}, where)
+    refuse_unknown(spec, {"name", "secret_env", *CONNECTION_FIELDS}, where)
     conn = Connection.objects.filter(name=spec["name"]).first() or Connection(name=spec["name"])
     changed = _assign(conn, spec, CONNECTION_FIELDS)
     if env_name := spec.get("secret_env"):
@@ -117,11 +42,9 @@ def _apply_connection(spec: dict[str, Any], index: int, plan: Plan) -> Connectio
     return _save(conn, changed, where, "connection", plan)
 
 
-def _apply_client(
-    spec: dict[str, Any], index: int, plan: Plan, declared: dict[str, Connection]
-) -> SyncClient:
+def apply_client(spec: dict[str, Any], index: int, plan: Plan, declared: dict[str, Connection]) -> SyncClient:
     where = f"clients[{index}] ({spec['name']})"
-    _refuse_unknown(spec, {"name", "connection", "schedules", *CLIENT_FIELDS}, where)
+    refuse_unknown(spec, {"name", "connection", "schedules", *CLIENT_FIELDS}, where)
     conn = (
         declared.get(spec.get("connection", ""))
         or Connection.objects.filter(name=spec.get("connection")).first()
@@ -134,7 +57,7 @@ def _apply_client(
             handler = get_handler(spec.get("handler", client.handler))
             spec = {**spec, "config": handler.clean_config(spec["config"] or {})}
         except ValidationError as exc:
-            raise ConfigError(f"{where}: config: {_messages(exc)}") from None
+            raise ConfigError(f"{where}: config: {messages(exc)}") from None
     changed = _assign(client, spec, CLIENT_FIELDS)
     if client.connection_id != conn.pk:
         client.connection = conn
@@ -152,7 +75,7 @@ def _apply_schedules(client: SyncClient, specs: list[Any], where: str, plan: Pla
         schedule = _schedule(client, spec, f"{where}.schedules[{i}]")
         twin = next((e for e in existing if _same_schedule(e, schedule)), None)
         if twin is None:
-            _validate(schedule, f"{where}.schedules[{i}]")
+            validated(schedule, f"{where}.schedules[{i}]", exclude=["client", "periodic_task"])
             schedule.save()
             plan.note(f"+ schedule {client.name}: {schedule.describe()}")
             continue
@@ -169,7 +92,7 @@ def _apply_schedules(client: SyncClient, specs: list[Any], where: str, plan: Pla
 def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: a schedule is a mapping with cron, every or at")
-    _refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled"}, where)
+    refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled"}, where)
     schedule = SyncSchedule(client=client, enabled=bool(spec.get("enabled", True)))
     if "cron" in spec:
         schedule.kind, schedule.cron = SyncSchedule.Kind.CRON, str(spec["cron"])
@@ -182,13 +105,6 @@ def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
     else:
         raise ConfigError(f"{where}: say when — cron, every or at")
     return schedule
-
-
-def _validate(schedule: SyncSchedule, where: str) -> None:
-    try:
-        schedule.full_clean(exclude=["client", "periodic_task"])
-    except ValidationError as exc:
-        raise ConfigError(f"{where}: {_messages(exc)}") from None
 
 
 def _same_schedule(a: SyncSchedule, b: SyncSchedule) -> bool:
@@ -221,41 +137,31 @@ def _save(obj: Any, changed: list[str], where: str, kind: str, plan: Plan) -> An
     adding = obj._state.adding
     if not adding and not changed:
         return obj
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise ConfigError(f"{where}: {_messages(exc)}") from None
+    validated(obj, where)
     obj.save()
     plan.note(f"+ {kind} {obj.name}" if adding else f"~ {kind} {obj.name}: {', '.join(changed)}")
     return obj
 
 
-def _refuse_unknown(spec: dict[str, Any], allowed: set[str], where: str) -> None:
-    if unknown := sorted(set(spec) - allowed):
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-
-
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
-
-
-def export_config() -> dict[str, Any]:
-    """The current setup in the apply format (secrets as env references, never values)."""
+def export_connections() -> list[dict[str, Any]]:
+    """Connections in the apply format (secrets as env references, never values)."""
     connections = []
     for conn in Connection.objects.order_by("name"):
         item: dict[str, Any] = {"name": conn.name, **{f: getattr(conn, f) for f in CONNECTION_FIELDS}}
         if conn.has_secret:
             item["secret_env"] = f"{conn.name.upper().replace('-', '_')}_SECRET"
         connections.append(item)
+    return connections
+
+
+def export_clients() -> list[dict[str, Any]]:
     clients = []
     for client in SyncClient.objects.select_related("connection").order_by("name"):
         item = {"name": client.name, "connection": client.connection.name}
         item |= {f: getattr(client, f) for f in CLIENT_FIELDS}
         item["schedules"] = [_export_schedule(s) for s in client.schedules.order_by("pk")]
         clients.append(item)
-    return {"connections": connections, "clients": clients}
+    return clients
 
 
 def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
@@ -270,5 +176,11 @@ def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
     return item
 
 
-def dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+def prune(clients: list[SyncClient], connections: dict[str, Connection], plan: Plan) -> None:
+    """Delete clients and (unused) connections the file no longer declares."""
+    for client in SyncClient.objects.exclude(pk__in=[c.pk for c in clients]):
+        plan.note(f"- client {client.name}")
+        client.delete()
+    for conn in Connection.objects.exclude(name__in=connections).exclude(sync_clients__isnull=False):
+        plan.note(f"- connection {conn.name}")
+        conn.delete()

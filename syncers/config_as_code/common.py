@@ -1,0 +1,54 @@
+"""What every section of the configuration file shares: the one-line error, the plan of
+changes, and the checks that name where in the file something is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+
+class ConfigError(Exception):
+    """One clear line: where in the file, and what is wrong."""
+
+
+@dataclass
+class Plan:
+    changes: list[str] = field(default_factory=list)
+
+    def note(self, line: str) -> None:
+        self.changes.append(line)
+
+
+def items(data: dict[str, Any], key: str, identity: str = "name") -> list[dict[str, Any]]:
+    """The list under `key`, each entry a mapping (with `identity` when that is not empty)."""
+    found = data.get(key) or []
+    if not isinstance(found, list) or not all(
+        isinstance(i, dict) and (not identity or i.get(identity)) for i in found
+    ):
+        with_key = f", each with a '{identity}'" if identity else ""
+        raise ConfigError(f"'{key}' must be a list of mappings{with_key}")
+    return found
+
+
+def refuse_unknown(spec: dict[str, Any], allowed: set[str], where: str) -> None:
+    if unknown := sorted(set(spec) - allowed):
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def messages(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(
+            " ".join(v) if k == NON_FIELD_ERRORS else f"{k}: {' '.join(v)}"
+            for k, v in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
+
+
+def validated(obj: Any, where: str, **full_clean: Any) -> None:
+    """full_clean(), its ValidationError as a ConfigError naming `where`."""
+    try:
+        obj.full_clean(**full_clean)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {messages(exc)}") from None
