@@ -16,6 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput
+	if [ -n "$$SYNC_CONFIG_FILE" ]; then $(BIN)/python manage.py sync_apply; fi
 	$(BIN)/python -m xcoresite.devstack
 
 test: venv
