@@ -102,17 +102,37 @@ class FakeApi:
         """Serve ``record`` verbatim at 0-based ``index``, to fake a broken upstream."""
         return self._call("POST", "/_control/replace", {"index": index, "record": record})
 
+    def delete(self, ids: list[int], *, after: int | None = None) -> list[int]:
+        """Stop listing these records (later ones move forward): now, or with `after`, between
+        listing requests `after` and `after + 1` (all styles count), whatever the timing."""
+        return self._call("POST", "/_control/delete", {"ids": ids, "after": after})["deleted"]
+
+    def insert(
+        self, at: int, count: int = 1, *, fields: dict[str, Any] | None = None, after: int | None = None
+    ) -> list[int]:
+        """List `count` new records (generated like the others, `fields` over them) from
+        listing position `at` on (later ones move back): now, or with `after` as for delete().
+        Returns their ids, known at once even when they appear later."""
+        body = {"at": at, "count": count, "fields": fields, "after": after}
+        return self._call("POST", "/_control/insert", body)["ids"]
+
+    def gone(self) -> list[Any]:
+        """Records deleted after a listing served them, at the version it served last: the
+        oracle expects them stored, although records() no longer has them. A record deleted
+        before any listing served it is not here (nobody could have stored it)."""
+        return self._call("GET", "/_control/gone")
+
     def configure(self, **kw: Any) -> dict[str, Any]:
         """Change page_delay / fail_pages mid-test without losing data or counters."""
         return self._call("POST", "/_control/config", kw)
 
     def stats(self) -> dict[str, Any]:
-        """How many product listing calls arrived (every style), and /products calls per
-        page number, since the last reset."""
+        """How many product listing calls arrived (every style), /products calls per page
+        number, since the last reset, and how many scheduled inserts/deletes still wait."""
         return self._call("GET", "/_control/stats")
 
     def records(self) -> list[Any]:
-        """Everything the API would serve, as an oracle for sync assertions."""
+        """Everything the API lists now, in listing order, as an oracle for sync assertions."""
         return self._call("GET", "/_control/records")
 
     def auth(self, **kw: Any) -> dict[str, Any]:

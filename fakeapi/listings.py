@@ -51,11 +51,13 @@ def _since(q: Query) -> datetime | None:
 
 
 def arrive(server: FakeApiServer, page: int | None = None) -> tuple[Dataset, dict[int, int]]:
-    """Count a listing request (before the delay, so tests see requests in flight), wait
-    `page_delay`, and return the data to serve and the injected failures by page."""
+    """Count a listing request (before the delay, so tests see requests in flight), carry out
+    the inserts and deletes scheduled before it, wait `page_delay`, and return the data to
+    serve and the injected failures by page."""
     with server.lock:
         dataset, delay, fail = server.dataset, server.page_delay, server.fail_pages
         server.requests += 1
+        server.apply_due()
         if page is not None:
             server.pages[page] = server.pages.get(page, 0) + 1
     if delay:
@@ -66,9 +68,9 @@ def arrive(server: FakeApiServer, page: int | None = None) -> tuple[Dataset, dic
 def _slice(dataset: Dataset, since: datetime | None, start: int, stop: int) -> tuple[list[str], int]:
     """Records at listing positions [start, stop) and the listing's length."""
     if since is None:
-        return dataset.page(start, stop), dataset.total
+        return dataset.serve(dataset.positions(start, stop)), dataset.total
     listing = dataset.ordered(since)
-    return dataset.rows([i for _, i in listing[start:stop]]), len(listing)
+    return dataset.serve([i for _, i in listing[start:stop]]), len(listing)
 
 
 def _body(rows: list[str], **fields: Any) -> bytes:
@@ -104,11 +106,12 @@ def offset(h: Handler, q: Query) -> None:
 
 def _keyset(dataset: Dataset, since: datetime | None, token: str, limit: int) -> tuple[list[str], str | None]:
     """A page after the position a cursor names, and the cursor of its last record (None at
-    the end). Keyset, like real cursors: records changing elsewhere never shift the reader."""
+    the end). Keyset, like real cursors: records changing elsewhere (edited, inserted or
+    deleted, even the one the cursor names) never shift the reader."""
     after = _decode(token) if token else None
     if since is None:
-        start = after[1] + 1 if after else 0
-        indexes = list(range(start, min(start + limit, dataset.total)))
+        start = dataset.position_after(after[1]) if after else 0
+        indexes = list(dataset.positions(start, start + limit))
         more = start + limit < dataset.total
         last = (None, indexes[-1]) if indexes else None
     else:
@@ -120,7 +123,7 @@ def _keyset(dataset: Dataset, since: datetime | None, token: str, limit: int) ->
         chosen = listing[start : start + limit]
         indexes, more = [i for _, i in chosen], start + limit < len(listing)
         last = chosen[-1] if chosen else None
-    return dataset.rows(indexes), (_encode(*last) if more and last else None)
+    return dataset.serve(indexes), (_encode(*last) if more and last else None)
 
 
 def _encode(moment: datetime | None, index: int) -> str:

@@ -44,6 +44,11 @@ def _delay(value: Any) -> float:
     return float(value)
 
 
+def _after(body: dict[str, Any]) -> int | None:
+    after = body.get("after")
+    return None if after is None else _int(after, "after", 0)
+
+
 def _fail_pages(value: Any) -> dict[int, int]:
     if not isinstance(value, dict):
         raise BadRequest('fail_pages must be an object like {"3": 503}')
@@ -95,6 +100,8 @@ class FakeApiServer(ThreadingHTTPServer):
             self.calls: deque[tuple[str, str]] = deque(maxlen=MAX_HITS)  # (path, query)
             self.flaky: dict[str, int] = {}
             self.webhooks: list[dict[str, Any]] = []
+            # Inserts and deletes waiting for a number of listing requests: (after, apply).
+            self.changes: list[tuple[int, Callable[[], object]]] = []
             return self.config()
 
     def hit(self, path: str, query: str = "") -> None:
@@ -134,11 +141,45 @@ class FakeApiServer(ThreadingHTTPServer):
     def stats(self) -> dict[str, Any]:
         with self.lock:
             pages = {str(k): v for k, v in sorted(self.pages.items())}
-            return {"requests": self.requests, "pages": pages}
+            return {"requests": self.requests, "pages": pages, "pending_changes": len(self.changes)}
+
+    def apply_due(self) -> None:
+        """Carry out the changes due before this listing request (the caller holds the lock
+        and has counted it): deterministic points between page fetches, whatever the timing."""
+        due = [c for c in self.changes if c[0] < self.requests]
+        if due:
+            self.changes = [c for c in self.changes if c[0] >= self.requests]
+            for _, apply in due:
+                apply()
+
+    def _when(self, after: int | None, apply: Callable[[], object]) -> None:
+        """Apply now, or between listing requests `after` and `after + 1`."""
+        with self.lock:
+            if after is None or after <= self.requests:
+                apply()
+            else:
+                self.changes.append((after, apply))
+
+    def delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        after, dataset = _after(body), self.dataset
+        indexes = dataset.indexes(body.get("ids"))  # refused now, not silently when due
+        self._when(after, lambda: dataset.delete_indexes(indexes))
+        return {"deleted": [i + 1 for i in indexes]}
+
+    def insert(self, body: dict[str, Any]) -> dict[str, Any]:
+        after, dataset = _after(body), self.dataset
+        at = dataset.check_position(body.get("at"))
+        indexes = dataset.reserve(body.get("count", 1), body.get("fields") or {})
+        self._when(after, lambda: dataset.place(at, indexes))
+        return {"ids": [i + 1 for i in indexes]}
 
     def all_records(self) -> bytes:
         """The oracle tests compare a finished sync against."""
         return self.dataset.all_json().encode()
+
+    def gone_records(self) -> bytes:
+        """Records deleted after a listing served them, at the version last served."""
+        return self.dataset.gone_json().encode()
 
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
         ids, fields = body.get("ids", []), body.get("fields") or {}
@@ -188,6 +229,9 @@ ROUTES: dict[str, tuple[str, Route]] = {
     "/_control/hits": ("GET", lambda s, q, b: _json(200, s.hit_log())),
     "/_control/calls": ("GET", lambda s, q, b: _json(200, s.call_log())),
     "/_control/touch": ("POST", lambda s, q, b: _json(200, s.touch(b))),
+    "/_control/delete": ("POST", lambda s, q, b: _json(200, s.delete(b))),
+    "/_control/insert": ("POST", lambda s, q, b: _json(200, s.insert(b))),
+    "/_control/gone": ("GET", lambda s, q, b: (200, s.gone_records())),
     "/webhook": ("POST", lambda s, q, b: s.receive_webhook(b)),
     "/_control/webhooks": ("GET", lambda s, q, b: _json(200, {"received": s.webhooks})),
 }

@@ -144,3 +144,26 @@ def test_records_without_a_usable_id_are_kept_with_their_reason(make_client) -> 
         "no usable id in field 'id'",
         "no usable id in field 'id'",
     ]
+
+
+@pytest.mark.parametrize("row_by_row", [False, True], ids=["merged-in-database", "row-by-row"])
+def test_a_record_over_the_size_limit_or_not_an_object_is_kept_with_a_reason_naming_it(
+    make_client, settings, row_by_row: bool
+) -> None:
+    settings.SYNC_MAX_RECORD_BYTES = 2000
+    client = make_client()
+    records = [{"id": i, "text": "x" * 900} for i in range(1, 4)]  # the batch is over the limit
+    records += [{"id": 4, "text": "y" * 3000}, ["a", "list"], 7]
+    if row_by_row:  # a NUL makes PostgreSQL refuse the payload as a whole (SQLite: always)
+        records.append({"id": 5, "text": "nul\u0000"})
+    batch = load_batch(stage(client, records).pk)
+
+    assert set(stored(client)) == {"1", "2", "3"}, "records under the limit load, though the batch is over"
+    reasons = dict(FailedRecord.objects.filter(batch=batch).values_list("payload", "reason"))
+    too_big = next(r for p, r in reasons.items() if '"id":4' in p.replace(" ", ""))
+    assert too_big.startswith("record of 30") and too_big.endswith("over SYNC_MAX_RECORD_BYTES (2000)")
+    assert sorted(r for r in reasons.values() if r.startswith("not a JSON object")) == [
+        "not a JSON object (array)",
+        "not a JSON object (number)",
+    ]
+    assert batch.failed == len(reasons) == (4 if row_by_row else 3)

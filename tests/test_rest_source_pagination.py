@@ -58,6 +58,11 @@ def served(api: FakeApi) -> dict[str, Any]:
     return {str(r["id"]): r for r in api.records()}
 
 
+# Four full pages and a short one; no style needs an extra request to find the end. Offset
+# starts each request after the first 5 records early (its default overlap): 50 + 4 x 45 + 7.
+PAGES = {"offset": 6}
+
+
 @pytest.mark.parametrize("style", STYLES)
 def test_each_pagination_style_syncs_every_record_with_exact_counts(api: FakeApi, make_client, style) -> None:
     api.reset(records=RECORDS)
@@ -66,16 +71,16 @@ def test_each_pagination_style_syncs_every_record_with_exact_counts(api: FakeApi
     run = run_now(client)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    # Four full pages and a short one; no style needs an extra request to find the end.
+    pages = PAGES.get(style, 5)
     assert run.counts() == {
-        "pages": 5,
+        "pages": pages,
         "fetched": RECORDS,
         "created": RECORDS,
         "updated": 0,
         "unchanged": 0,
         "failed": 0,
     }
-    assert len(api.calls(STYLES[style]["path"])) == 5
+    assert len(api.calls(STYLES[style]["path"])) == pages
     assert stored(client) == served(api)
     client.refresh_from_db()
     assert client.checkpoint is None
@@ -135,14 +140,14 @@ def test_max_pages_ends_a_listing_that_never_says_it_is_done(api: FakeApi, make_
 
 CHECKPOINT_AFTER_TWO_PAGES = {
     "page": lambda cp, url: cp == {"next_page": 3},
-    "offset": lambda cp, url: cp == {"next_offset": 100},
+    "offset": lambda cp, url: cp == {"next_offset": 95, "anchor": [str(i) for i in range(91, 96)], "page": 3},
     "cursor": lambda cp, url: set(cp) == {"cursor", "page"} and cp["page"] == 3,
     "link": lambda cp, url: cp == {"next_url": f"{url}/products?page=3&per_page=50", "page": 3},
     "next_url": lambda cp, url: set(cp) == {"next_url", "page"} and cp["next_url"].startswith(url),
 }
 RESUMED_AT = {  # the query of the first request of the resumed run
     "page": lambda cp: {"page": "3", "per_page": "50"},
-    "offset": lambda cp: {"offset": "100", "limit": "50"},
+    "offset": lambda cp: {"offset": "90", "limit": "50"},  # 5 before the position: the overlap
     "cursor": lambda cp: {"cursor": cp["cursor"], "limit": "50"},
     "link": lambda cp: {"page": "3", "per_page": "50"},
     "next_url": lambda cp: dict(parse_qsl(urlsplit(cp["next_url"]).query)),
@@ -162,12 +167,14 @@ def test_a_run_stopped_between_pages_resumes_at_the_checkpoint(api: FakeApi, mak
     before = len(api.calls(path))  # pages 1-2, plus any page the reader had fetched ahead
     second = run_now(client)
 
-    assert (first.pages, first.fetched, first.created) == (2, 100, 100)
+    # Offset: 50 + 45 records (the second request re-read 5), then 3 x 45 + 7 in 4 requests.
+    read, left = (95, 4) if style == "offset" else (100, 3)
+    assert (first.pages, first.fetched, first.created) == (2, read, read)
     assert CHECKPOINT_AFTER_TWO_PAGES[style](checkpoint, api.url), checkpoint
     assert second.status == SyncRun.Status.SUCCEEDED, second.error
-    assert (second.pages, second.fetched, second.created) == (3, RECORDS - 100, RECORDS - 100)
+    assert (second.pages, second.fetched, second.created) == (left, RECORDS - read, RECORDS - read)
     resumed = api.calls(path)[before:]
-    assert len(resumed) == 3, "the resumed run reads pages 3-5 only"
+    assert len(resumed) == left, "the resumed run reads the pages after the checkpoint only"
     assert resumed[0]["query"] == RESUMED_AT[style](checkpoint)
     assert stored(client) == served(api)
 

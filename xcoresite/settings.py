@@ -156,6 +156,8 @@ SYNC_PAUSE_DURATIONS = [
     int(s) for s in env.list("SYNC_PAUSE_DURATIONS", default=["60", "300", "900", "3600", "10800"])
 ]
 SYNC_MAX_FAILURES = env.int("SYNC_MAX_FAILURES", default=10)
+# A record whose JSON text is larger than this is kept in failed records, not stored.
+SYNC_MAX_RECORD_BYTES = env.int("SYNC_MAX_RECORD_BYTES", default=1024 * 1024)
 
 # --- Notifications ----------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

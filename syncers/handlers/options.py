@@ -12,6 +12,9 @@ from .incremental import clean_incremental
 from .mapping import clean_fields
 
 MAX_PAGE_SIZE = 10_000
+# Records each offset request re-reads before its position (see pagination.Offset): it covers
+# this many deletions between two requests without asking again. Capped at half a page.
+DEFAULT_OFFSET_OVERLAP = 5
 
 COMMON: dict[str, Any] = {
     "path": "/items",
@@ -26,7 +29,11 @@ COMMON: dict[str, Any] = {
 # is common, but its usual name differs by style.
 STYLE_OPTIONS: dict[str, dict[str, Any]] = {
     "page": {"page_param": "page", "page_size_param": "per_page", "start_page": 1},
-    "offset": {"offset_param": "offset", "page_size_param": "limit"},
+    "offset": {
+        "offset_param": "offset",
+        "page_size_param": "limit",
+        "offset_overlap": DEFAULT_OFFSET_OVERLAP,
+    },
     "cursor": {"cursor_param": "cursor", "cursor_path": "next_cursor", "page_size_param": "limit"},
     "link": {"page_size_param": "per_page"},
     "next_url": {"next_path": "next", "page_size_param": "limit"},
@@ -55,6 +62,9 @@ def clean_rest_config(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any
         )
     base = {k: v for k, v in defaults.items() if k in COMMON or k in STYLE_OPTIONS[style]}
     cfg = {"pagination": style, **COMMON, **STYLE_OPTIONS[style], **base, **config}
+    if style == "offset" and "offset_overlap" not in config and "offset_overlap" not in base:
+        size = cfg["page_size"]  # the default fits small pages: each request must reach new records
+        cfg["offset_overlap"] = min(DEFAULT_OFFSET_OVERLAP, size // 2) if _integer(size) else 0
     errors = _check_strings(cfg, style) + _check_numbers(cfg)
     if not isinstance(cfg["params"], dict):
         errors.append("'params' must be a JSON object of extra query parameters.")
@@ -99,9 +109,22 @@ def _check_numbers(cfg: Mapping[str, Any]) -> list[str]:
         if key not in cfg:
             continue
         value = cfg[key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
+        if not _integer(value) or value < low or (high and value > high):
             errors.append(f"'{key}' must be an integer from {low}" + (f" to {high}." if high else " up."))
+    if "offset_overlap" in cfg:
+        overlap, size = cfg["offset_overlap"], cfg["page_size"]
+        if not _integer(overlap) or overlap < 0:
+            errors.append("'offset_overlap' must be an integer from 0 up (0 switches the overlap off).")
+        elif _integer(size) and overlap >= size:
+            errors.append(
+                f"'offset_overlap' must be smaller than 'page_size' ({size}): "
+                "each request has to reach records past the ones it reads again."
+            )
     return errors
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> bool:

@@ -6,7 +6,7 @@ page's checkpoint can say exactly where a resumed run continues."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -18,6 +18,7 @@ from gateway.payload import GatewayResponse
 from .mapping import value_at
 
 DONE_KEY = "listing_done"  # checkpoint after the last page of a style with no next position
+ANCHOR_KEY = "anchor"  # offset with an overlap: ids of the last records read
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,20 @@ class Position:
 
     number: int
     token: Any = None  # page number, offset, cursor or next URL; None: the first request
+    # Offset with an overlap: ids of the last records read before `token`, and how far before
+    # `token` the request starts.
+    anchor: tuple[str, ...] = ()
+    back: int = 0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a page adds: its records not read before, the next position (None after the last
+    page) and the checkpoint that is true once those records are stored."""
+
+    records: list[Any]
+    nxt: Position | None
+    checkpoint: dict[str, Any]
 
 
 class Style:
@@ -57,6 +72,18 @@ class Style:
             return {DONE_KEY: True, "page": pos.number + 1}
         return {self.token_key: nxt.token, "page": nxt.number}
 
+    def read(
+        self,
+        cfg: Mapping[str, Any],
+        pos: Position,
+        nxt: Position | None,
+        records: list[Any],
+        id_of: Callable[[Any], str | None],
+    ) -> Reading | Position:
+        """The page's new records (all of them, for most styles), or a Position: this answer
+        cannot be placed in the listing, ask again there."""
+        return Reading(records, nxt, self.checkpoint(pos, nxt, len(records)))
+
     def loop_hint(self, cfg: Mapping[str, Any]) -> str:
         return f"'{cfg[self.parameter]}'"
 
@@ -84,26 +111,83 @@ class PageNumber(Style):
 
 
 class Offset(Style):
-    """`?offset=O&limit=K` from 0 until a short or empty page."""
+    """`?offset=O&limit=K` from 0 until a short or empty page.
+
+    A position counts records, so it shifts when the listing changes between two requests: a
+    record deleted in front of it (among those read) moves the next unread one in front too
+    (skipped), one inserted in front moves a read one behind it (read twice). With
+    `offset_overlap` N (on by default), each request after the first starts N records early
+    and the position keeps the ids of the last N records read (its anchor, also in the
+    checkpoint). In the answer, the records up to the last anchor id found were read before
+    and are dropped (a record read twice anyway is merged once by the load); the rest are
+    new. No anchor id in the answer (more records deleted than the overlap): ask again further
+    back, down to offset 0 at worst, rather than skip anything. Like cursor pagination, this
+    sees a record inserted behind the position, not one inserted in front of it (the next run
+    reads it). It needs a stable order: an edit must not move a record (ordering by
+    `updated_at` does)."""
 
     name, token_key, parameter = "offset", "next_offset", "offset_param"
 
     def start(self, cfg: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> Position:
         offset = int(checkpoint.get("next_offset", 0))
-        return Position(offset // cfg["page_size"] + 1, offset)
+        overlap = cfg.get("offset_overlap", 0)
+        anchor = tuple(str(i) for i in checkpoint.get(ANCHOR_KEY) or ())[-overlap:] if overlap else ()
+        number = int(checkpoint.get("page", offset // cfg["page_size"] + 1))
+        return Position(number, offset, anchor, overlap if anchor else 0)
 
     def request(self, cfg: Mapping[str, Any], pos: Position) -> tuple[str, dict[str, Any]]:
-        return cfg["path"], {**cfg["params"], cfg["offset_param"]: pos.token, **_size(cfg)}
+        return cfg["path"], {**cfg["params"], cfg["offset_param"]: _asked(pos), **_size(cfg)}
 
     def advance(
         self, cfg: Mapping[str, Any], pos: Position, resp: GatewayResponse, records: list[Any]
     ) -> Position | None:
         if len(records) < cfg["page_size"]:
             return None
-        return Position(pos.number + 1, pos.token + len(records))
+        return Position(pos.number + 1, _asked(pos) + len(records))
 
     def checkpoint(self, pos: Position, nxt: Position | None, count: int) -> dict[str, Any]:
         return {"next_offset": pos.token + count}
+
+    def read(
+        self,
+        cfg: Mapping[str, Any],
+        pos: Position,
+        nxt: Position | None,
+        records: list[Any],
+        id_of: Callable[[Any], str | None],
+    ) -> Reading | Position:
+        overlap = cfg.get("offset_overlap", 0)
+        if not overlap:
+            return super().read(cfg, pos, nxt, records, id_of)
+        ids = [id_of(r) for r in records]
+        known = _read_before(pos, ids)
+        if known is None:
+            # Widen the step while it is under a page, then a page at a time: the answers then
+            # cover the listing without gaps, so the anchor's last survivor is not jumped over.
+            back = min(pos.token, pos.back + min(pos.back, cfg["page_size"]))
+            return Position(pos.number, pos.token, pos.anchor, back)
+        anchor = tuple(i for i in ids if i is not None)[-overlap:]
+        after = Position(pos.number + 1, _asked(pos) + len(records), anchor, overlap if anchor else 0)
+        checkpoint = {"next_offset": after.token, ANCHOR_KEY: list(anchor), "page": after.number}
+        return Reading(records[known:], after if nxt is not None else None, checkpoint)
+
+
+def _asked(pos: Position) -> int:
+    return max(0, pos.token - pos.back)
+
+
+def _read_before(pos: Position, ids: list[str | None]) -> int | None:
+    """How many leading records of the answer at `pos` were read before: up to the last id of
+    the anchor in it. None: no anchor id in it, ask further back."""
+    if not pos.anchor:
+        return 0  # the first page, or nothing with an id to anchor on yet
+    anchor = set(pos.anchor)
+    for i in range(len(ids) - 1, -1, -1):
+        if ids[i] in anchor:
+            return i + 1
+    # From offset 0 there is nowhere further back: every anchor record was deleted, so take
+    # all of it as new (what was read before is merged once more, never lost).
+    return 0 if _asked(pos) == 0 else None
 
 
 class Cursor(Style):

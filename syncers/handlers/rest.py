@@ -52,7 +52,11 @@ class RestHandler(SyncHandler):
                 nxt = Position(nxt.number, without_credentials(nxt.token, secret))
             guard.check(pos, resp, records, nxt)
             records = [map_record(r, cfg.get("fields")) for r in records]
-            checkpoint = style.checkpoint(pos, nxt, len(records))
+            reading = style.read(cfg, pos, nxt, records, lambda r: self.external_id(r, cfg))
+            if isinstance(reading, Position):  # offset: the anchor is not in it, step back
+                pos = reading
+                continue
+            records, nxt, checkpoint = reading.records, reading.nxt, reading.checkpoint
             if tracker is not None:
                 tracker.see(records)
                 checkpoint.update(tracker.state())

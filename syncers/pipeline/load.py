@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
@@ -68,6 +69,7 @@ def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
     client = batch.client
     handler = get_handler(client.handler)
     config = handler.clean_config(client.config or {})
+    max_bytes = settings.SYNC_MAX_RECORD_BYTES
     if connection.vendor == "postgresql" and type(handler).external_id is SyncHandler.external_id:
         try:
             with transaction.atomic():
@@ -76,11 +78,14 @@ def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
                     run_id=batch.run_id,
                     batch_id=batch.pk,
                     id_field=config.get("id_field", "id"),
+                    max_bytes=max_bytes,
+                    # The staged payload is ASCII JSON (characters are bytes) and holds the batch.
+                    check_size=len(batch.payload) > max_bytes,
                 )
             return m.created, m.updated, m.unchanged, m.failed
         except DataError as exc:  # the payload as a whole is not valid jsonb: isolate the culprits
             log.info("batch %s: merging row by row (%s)", batch.pk, str(exc).splitlines()[0])
-    rows, failures = prepare_rows(json.loads(batch.payload), handler, config)
+    rows, failures = prepare_rows(json.loads(batch.payload), handler, config, max_bytes=max_bytes)
     result = merge_isolating(client.pk, batch.pk, rows)
     result.failures[:0] = failures
     for failure in result.failures:
@@ -90,20 +95,26 @@ def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
 
 
 def prepare_rows(
-    records: list[Any], handler: SyncHandler, config: dict[str, Any]
+    records: list[Any], handler: SyncHandler, config: dict[str, Any], *, max_bytes: int | None = None
 ) -> tuple[list[Row], list[FailedRecord]]:
-    """Canonicalise, hash and de-duplicate; records that cannot be stored become failures."""
+    """Canonicalise, hash and de-duplicate; records that cannot be stored become failures
+    (`max_bytes`: the largest record's JSON text, by default SYNC_MAX_RECORD_BYTES)."""
+    max_bytes = settings.SYNC_MAX_RECORD_BYTES if max_bytes is None else max_bytes
     rows: dict[str, Row] = {}
     failures: list[FailedRecord] = []
     for record in records:
-        text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"))  # ASCII: len() is bytes
         external_id = handler.external_id(record, config)
-        if external_id is None:
+        if external_id is None and not isinstance(record, dict):
+            reason = f"not a JSON object ({_json_type(record)})"
+        elif external_id is None:
             reason = f"no usable id in field '{config.get('id_field', 'id')}'"
         elif len(external_id) > 255:
             reason = "id longer than 255 characters"
         elif "\\u0000" in text:
             reason = NUL_REASON
+        elif len(text) > max_bytes:
+            reason = f"record of {len(text)} bytes of JSON, over SYNC_MAX_RECORD_BYTES ({max_bytes})"
         else:
             digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
             rows.pop(external_id, None)  # re-insert so the last occurrence keeps its place
@@ -111,6 +122,17 @@ def prepare_rows(
             continue
         failures.append(FailedRecord(external_id=(external_id or "")[:255], payload=text, reason=reason))
     return list(rows.values()), failures
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a value's type, as PostgreSQL's jsonb_typeof says it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string" if isinstance(value, str) else "array"
 
 
 def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResult:

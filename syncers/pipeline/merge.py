@@ -33,21 +33,27 @@ WITH src AS (
     SELECT e.value AS data, e.ord,
            CASE WHEN jsonb_typeof(e.value) = 'object'
                  AND jsonb_typeof(e.value -> %(id_field)s) IN ('string', 'number')
-                THEN e.value ->> %(id_field)s END AS eid
+                THEN e.value ->> %(id_field)s END AS eid,
+           -- Printing each record as text costs about half its parse again: measure only
+           -- when the whole batch is larger than the limit (else no record can be).
+           CASE WHEN %(check_size)s THEN octet_length(e.value::text) ELSE 0 END AS size
     FROM syncers_syncbatch b
     CROSS JOIN LATERAL jsonb_array_elements(b.payload::jsonb) WITH ORDINALITY AS e(value, ord)
     WHERE b.id = %(batch)s
 ), bad AS (
     INSERT INTO syncers_failedrecord (client_id, run_id, batch_id, external_id, payload, reason, attempts, created_at)
     SELECT %(client)s, %(run)s, %(batch)s, left(coalesce(eid, ''), 255), data::text,
-           CASE WHEN coalesce(eid, '') = '' THEN 'no usable id in field ''' || %(id_field)s || ''''
-                ELSE 'id longer than 255 characters' END,
+           CASE WHEN jsonb_typeof(data) <> 'object' THEN 'not a JSON object (' || jsonb_typeof(data) || ')'
+                WHEN coalesce(eid, '') = '' THEN 'no usable id in field ''' || %(id_field)s || ''''
+                WHEN length(eid) > 255 THEN 'id longer than 255 characters'
+                ELSE 'record of ' || size || ' bytes of JSON, over SYNC_MAX_RECORD_BYTES ('
+                     || %(max_bytes)s || ')' END,
            1, now()
-    FROM src WHERE coalesce(eid, '') = '' OR length(eid) > 255
+    FROM src WHERE coalesce(eid, '') = '' OR length(eid) > 255 OR size > %(max_bytes)s
     RETURNING 1
 ), good AS (
     SELECT DISTINCT ON (eid) eid, data FROM src
-    WHERE eid <> '' AND length(eid) <= 255
+    WHERE eid <> '' AND length(eid) <= 255 AND size <= %(max_bytes)s
     ORDER BY eid, ord DESC
 ), changed AS (
     -- Unchanged rows are filtered out before the upsert, so they are not even row-locked.
@@ -89,8 +95,19 @@ def server_cursor() -> psycopg.Cursor:
     return psycopg.Cursor(connection.connection)
 
 
-def merge_batch_in_database(*, client_id: int, run_id: int, batch_id: int, id_field: str) -> Merged:
-    params = {"client": client_id, "run": run_id, "batch": batch_id, "id_field": id_field}
+def merge_batch_in_database(
+    *, client_id: int, run_id: int, batch_id: int, id_field: str, max_bytes: int, check_size: bool = True
+) -> Merged:
+    """`max_bytes`: the largest record stored, measured on its jsonb text (a space after each
+    `:` and `,`: a little more than compact JSON); `check_size=False`: no record can be larger."""
+    params = {
+        "client": client_id,
+        "run": run_id,
+        "batch": batch_id,
+        "id_field": id_field,
+        "max_bytes": max_bytes,
+        "check_size": check_size,
+    }
     with server_cursor() as cur, connection.wrap_database_errors:
         cur.execute(_IN_DATABASE, params)
         good, created, written, failed = cur.fetchone()

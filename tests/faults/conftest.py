@@ -81,10 +81,16 @@ class Scenario:
         assert self.client is not None
         settle(self.client, timeout=timeout, reconcile_here=reconcile_here, each_pass=each_pass)
 
-    def assert_consistent(self) -> None:
+    def assert_consistent(self, *, failed_retried: int = 0) -> None:
+        """The oracle; `failed_retried`: failed-record rows the test retried (and so deleted)."""
         assert self.client is not None
         assert_system_consistent(
-            self.client, self.api, canary=self.canary, logs=self.procs.logs(), watch=self.watch
+            self.client,
+            self.api,
+            canary=self.canary,
+            logs=self.procs.logs(),
+            watch=self.watch,
+            failed_retried=failed_retried,
         )
 
 
