@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -148,3 +149,30 @@ def _cancel_note(run: SyncRun) -> str:
     if run.is_final:
         return f"cancel requested by {run.cancel_requested_by}"
     return f"cancel requested by {run.cancel_requested_by}: it stops between pages and batches"
+
+
+# --- Operator commands --------------------------------------------------------------------
+
+
+def client_failed_records(*, client: SyncClient, limit: int) -> list[dict[str, Any]]:
+    """The client's failed records, newest first, as plain data (payload parsed when it is JSON)."""
+    rows = FailedRecord.objects.filter(client=client).order_by("-created_at", "-pk")[:limit]
+    return [
+        {
+            "id": f.pk,
+            "external_id": f.external_id,
+            "reason": f.reason,
+            "attempts": f.attempts,
+            "failed_at": f.created_at.isoformat(),
+            "run": f.run_id,
+            "payload": _json_or_text(f.payload),
+        }
+        for f in rows
+    ]
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from fakeapi.control import FakeApi
-from syncers.models import FailedRecord, SyncClient, SyncRun
-from syncers.services import sync_run_request
+from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun
+from syncers.services import sync_run_now_here, sync_run_request
 
 from .processes import ROOT, child_env, wait_until
 
@@ -145,3 +145,109 @@ def test_cancel_wait_exits_non_zero_when_the_run_ends_otherwise_before_it_sees_t
 
     assert str(error) == f"run #{late.pk} ended succeeded before it saw the cancel"
     assert error.returncode == 1
+
+
+# --- sync_failed and sync_retry_failed -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sync_failed_lists_newest_first_with_reason_attempts_and_a_limit(make_client) -> None:
+    client = make_client(queue=IDLE)
+    failed(client, "7", {"id": 7})
+    failed(client, "", {"name": "no id"}, reason="no usable id in field 'id'")
+    newest = failed(client, "9", {"id": 9, "price": "n/a"}, reason="price is not a number")
+
+    out = run("sync_failed", client.name, "--limit", "2")
+    report = json.loads(run("sync_failed", client.name, "--json", "--limit", "2"))
+
+    lines = out.splitlines()
+    assert lines[0] == "products: 3 failed record(s)" and lines[-1] == "  ... and 1 more (--limit)"
+    assert lines[1].startswith(f"  #{newest.pk}") and "price is not a number" in lines[1]
+    assert "(no id)" in lines[2] and "attempts 1" in lines[2]
+    assert report["total"] == 3 and [r["external_id"] for r in report["failed"]] == ["9", ""]
+    assert report["failed"][0] | {"failed_at": None} == {
+        "id": newest.pk,
+        "external_id": "9",
+        "reason": "price is not a number",
+        "attempts": 1,
+        "failed_at": None,
+        "run": None,
+        "payload": {"id": 9, "price": "n/a"},
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_retry_all_with_wait_loads_them_in_a_new_run_and_exits_2_when_some_fail_again(
+    api: FakeApi, make_client
+) -> None:
+    api.replace(0, {"name": "served without an id"})
+    client = make_client()
+    first = sync_run_now_here(client=client, who="setup")
+    assert (first.status, first.failed) == ("partial", 1), "a real run left one failed record"
+    failed(client, "9001", {"id": 9001, "name": "rejected before, fine now"})
+    failed(client, "9002", {"id": 9002, "name": "rejected before, fine now"})
+    out = StringIO()
+
+    with pytest.raises(CommandError) as exited:
+        call_command("sync_retry_failed", client.name, "--all", "--wait", "--timeout", "60", stdout=out)
+
+    retry = SyncRun.objects.exclude(pk=first.pk).get(client=client)
+    assert exited.value.returncode == 2 and str(exited.value) == f"retry run #{retry.pk} partial"
+    assert (retry.status, retry.created, retry.failed) == ("partial", 2, 1)
+    assert retry.triggered_by == "manage.py sync_retry_failed"
+    assert f"products: 3 failed record(s) re-staged in run #{retry.pk}" in out.getvalue()
+    assert SyncedRecord.objects.filter(client=client, external_id__in=["9001", "9002"]).count() == 2
+    (again,) = FailedRecord.objects.filter(client=client)
+    assert again.run_id == retry.pk, "the record that still has no id failed again, in the retry run"
+    assert history(client) == [
+        (
+            "manage.py",
+            f"Retry failed records: 3 re-staged in run #{retry.pk}, 0 superseded "
+            "(by manage.py sync_retry_failed)",
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_retry_selected_by_external_id_or_number_leaves_the_others(make_client) -> None:
+    client = make_client(queue=IDLE)
+    one, two, three = (failed(client, str(i), {"id": i}) for i in (1, 2, 3))
+    no_id = failed(client, "", {"name": "x"}, reason="no usable id in field 'id'")
+
+    error = fails("sync_retry_failed", client.name, "--id", "1", "--id", "nope", "--record", "999999")
+    assert str(error) == "products has no failed record id 'nope', #999999 (see sync_failed)"
+    assert FailedRecord.objects.filter(client=client).count() == 4, "nothing was retried"
+
+    report = json.loads(
+        run("sync_retry_failed", client.name, "--id", "1", "--record", str(no_id.pk), "--json")
+    )
+
+    retry = SyncRun.objects.get(client=client)
+    assert report == {"client": "products", "staged": 2, "superseded": 0, "run": retry.pk}
+    assert set(FailedRecord.objects.filter(client=client)) == {two, three}
+    assert one.pk not in FailedRecord.objects.values_list("pk", flat=True)
+    refused = fails("sync_retry_failed", client.name, "--all")
+    assert str(refused) == f"products: run #{retry.pk} is running; retry once it has finished"
+    assert "say which" in str(fails("sync_retry_failed", client.name))
+    assert "say which" in str(fails("sync_retry_failed", client.name, "--all", "--id", "2"))
+
+
+# --- exit codes from a real manage.py ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_errors_are_one_line_on_stderr_and_a_non_zero_exit(make_client) -> None:
+    client = make_client(queue=IDLE)
+
+    nothing = manage("sync_cancel", client.name)
+    unknown = manage("sync_failed", "nope", "--json")
+
+    assert nothing.returncode == 1 and nothing.stdout == ""
+    assert nothing.stderr.strip().splitlines() == [
+        "CommandError: products has no queued or running run to cancel"
+    ]
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.strip().splitlines() == [
+        "CommandError: unknown sync client 'nope' (known: products)"
+    ]
