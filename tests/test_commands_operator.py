@@ -233,6 +233,50 @@ def test_retry_selected_by_external_id_or_number_leaves_the_others(make_client) 
     assert "say which" in str(fails("sync_retry_failed", client.name, "--all", "--id", "2"))
 
 
+# --- sync_test_fetch -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_test_fetch_shows_the_first_page_mapped_and_stores_nothing(api: FakeApi, make_client) -> None:
+    client = make_client(queue=IDLE)
+
+    out = run("sync_test_fetch", client.name, "--limit", "3")
+    report = json.loads(run("sync_test_fetch", client.name, "--limit", "2", "--json"))
+
+    lines = out.splitlines()
+    assert lines[0].startswith("products: page 1, 50 record(s) in ")
+    assert lines[0].endswith("showing 3 as a run would map them; nothing was stored")
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
+    assert (report["page"], report["page_records"], report["is_last"], report["error"]) == (1, 50, False, "")
+    assert [r["external_id"] for r in report["records"]] == ["1", "2"]
+    assert report["records"][0]["record"] == api.records()[0]
+    assert not SyncRun.objects.exists() and not SyncedRecord.objects.exists()
+    assert SyncClient.objects.get(pk=client.pk).checkpoint is None
+    assert api.stats()["pages"] == {"1": 2}, "one request per test fetch"
+    assert history(client)[0][1].startswith("Test fetch (")
+
+
+@pytest.mark.django_db
+def test_test_fetch_exits_2_for_records_without_an_id_and_1_when_the_fetch_fails(
+    api: FakeApi, make_client
+) -> None:
+    client = make_client(queue=IDLE)
+    api.replace(1, {"name": "served without an id"})
+
+    unusable = fails("sync_test_fetch", client.name, "--limit", "5")
+    assert unusable.returncode == 2
+    assert (
+        str(unusable)
+        == "1 of the 5 record(s) shown have no usable id (a run would keep them as failed records)"
+    )
+
+    api.configure(fail_pages={"1": 404})
+    broken = fails("sync_test_fetch", client.name)
+    assert broken.returncode == 1
+    assert str(broken).startswith("test fetch of products failed: PermanentError: HTTP 404")
+    assert history(client)[-1][1].startswith("Test fetch (") and "PermanentError" in history(client)[-1][1]
+
+
 # --- exit codes from a real manage.py ------------------------------------------------------
 
 
