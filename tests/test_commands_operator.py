@@ -277,6 +277,46 @@ def test_test_fetch_exits_2_for_records_without_an_id_and_1_when_the_fetch_fails
     assert history(client)[-1][1].startswith("Test fetch (") and "PermanentError" in history(client)[-1][1]
 
 
+# --- sync_checkpoint -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checkpoint_shows_where_the_next_run_resumes_and_reset_makes_it_start_over(
+    api: FakeApi, make_client
+) -> None:
+    client = make_client(queue=IDLE)
+    run("sync_import", client.name, "--inline", "--limit-pages", "2")
+
+    shown = run("sync_checkpoint", client.name)
+    report = json.loads(run("sync_checkpoint", client.name, "--json"))
+    out = run("sync_checkpoint", client.name, "--reset")
+
+    assert shown.startswith('products: checkpoint {"next_page": 3} (saved ')
+    assert shown.endswith("the next run resumes there\n")
+    assert report["checkpoint"] == {"next_page": 3} and report["checkpoint_at"]
+    assert out == 'products: checkpoint {"next_page": 3} forgotten; the next run reads from the start\n'
+    assert SyncClient.objects.get(pk=client.pk).checkpoint is None
+    assert history(client) == [
+        ("manage.py", 'Checkpoint reset (was {"next_page": 3}) (by manage.py sync_checkpoint)')
+    ]
+    assert run("sync_checkpoint", client.name, "--reset") == "products has no checkpoint; nothing to reset\n"
+    assert len(history(client)) == 1, "nothing done, nothing logged"
+    assert sync_run_now_here(client=client, who="test").status == "succeeded"
+    assert api.stats()["pages"]["1"] == 2, "the run after the reset read the first page again"
+
+
+@pytest.mark.django_db
+def test_checkpoint_reset_is_refused_while_a_run_is_in_progress(make_client) -> None:
+    client = make_client(queue=IDLE)
+    SyncClient.objects.filter(pk=client.pk).update(checkpoint={"next_page": 4})
+    SyncRun.objects.create(client=client, trigger="admin", status="running")
+
+    error = fails("sync_checkpoint", client.name, "--reset")
+
+    assert str(error) == "products has a run in progress; wait for it or cancel it first"
+    assert SyncClient.objects.get(pk=client.pk).checkpoint == {"next_page": 4}
+
+
 # --- exit codes from a real manage.py ------------------------------------------------------
 
 
