@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from .cron_preview import schedule_next_fire
 from .models import FailedRecord, SyncBatch, SyncClient, SyncRun, SyncSchedule
 
 
@@ -176,3 +177,24 @@ def _json_or_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def client_schedules(*, client: SyncClient) -> list[dict[str, Any]]:
+    """The client's schedules with their next fire time, computed as the client list shows it."""
+    now = timezone.now()
+    rows = []
+    for s in client.schedules.select_related("periodic_task").order_by("pk"):
+        when = schedule_next_fire(s, now=now)
+        task = s.periodic_task
+        rows.append(
+            {
+                "id": s.pk,
+                "kind": s.kind,
+                "schedule": s.describe(),
+                "enabled": s.enabled,
+                "next": when.isoformat() if when else None,
+                "beat_entry": task.name if task else None,
+                "last_fired": task.last_run_at.isoformat() if task and task.last_run_at else None,
+            }
+        )
+    return rows

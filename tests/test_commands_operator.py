@@ -8,15 +8,19 @@ import json
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
-from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun
+from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
 from syncers.services import sync_run_now_here, sync_run_request
 
 from .processes import ROOT, child_env, wait_until
@@ -315,6 +319,45 @@ def test_checkpoint_reset_is_refused_while_a_run_is_in_progress(make_client) -> 
 
     assert str(error) == "products has a run in progress; wait for it or cancel it first"
     assert SyncClient.objects.get(pk=client.pk).checkpoint == {"next_page": 4}
+
+
+# --- sync_schedules ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_schedules_lists_next_fire_times_and_switches_them_all_for_beat(make_client) -> None:
+    client = make_client(queue=IDLE)
+    nightly = SyncSchedule.objects.create(
+        client=client, kind="cron", cron="0 3 * * *", timezone="Europe/Berlin"
+    )
+    often = SyncSchedule.objects.create(client=client, kind="interval", every=10, period="minutes")
+
+    listed = json.loads(run("sync_schedules", client.name, "--json"))["schedules"]
+    off = run("sync_schedules", client.name, "--disable")
+
+    assert [(s["id"], s["enabled"], s["beat_entry"]) for s in listed] == [
+        (nightly.pk, True, f"sync:products:schedule-{nightly.pk}"),
+        (often.pk, True, f"sync:products:schedule-{often.pk}"),
+    ]
+    next_nightly = datetime.fromisoformat(listed[0]["next"])
+    assert next_nightly.astimezone(ZoneInfo("Europe/Berlin")).hour == 3
+    assert timezone.now() < next_nightly <= timezone.now() + timedelta(days=1)
+    next_often = datetime.fromisoformat(listed[1]["next"])
+    assert timezone.now() < next_often <= timezone.now() + timedelta(minutes=10, seconds=5)
+    assert off.splitlines() == [
+        "disabled 2 schedule(s) of products; beat follows",
+        f"  schedule {nightly.pk}: cron '0 3 * * *' (Europe/Berlin): disabled",
+        f"  schedule {often.pk}: every 10 minutes: disabled",
+    ]
+    assert not PeriodicTask.objects.filter(name__startswith="sync:products:", enabled=True).exists()
+    again = json.loads(run("sync_schedules", client.name, "--disable", "--json"))
+    assert again["changed"] == 0 and all(s["next"] is None for s in again["schedules"])
+    run("sync_schedules", client.name, "--enable")
+    assert PeriodicTask.objects.filter(name__startswith="sync:products:", enabled=True).count() == 2
+    assert [m for _, m in history(client)] == [
+        "Disabled 2 schedule(s) (by manage.py sync_schedules)",
+        "Enabled 2 schedule(s) (by manage.py sync_schedules)",
+    ]
 
 
 # --- exit codes from a real manage.py ------------------------------------------------------
