@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
+from gateway.models import Connection
 from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
 from syncers.services import sync_run_now_here, sync_run_request
 
@@ -358,6 +359,74 @@ def test_schedules_lists_next_fire_times_and_switches_them_all_for_beat(make_cli
         "Disabled 2 schedule(s) (by manage.py sync_schedules)",
         "Enabled 2 schedule(s) (by manage.py sync_schedules)",
     ]
+
+
+# --- connections ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_connection_test_reports_status_or_the_classified_error_and_writes_nothing(
+    api: FakeApi, connection_to: Connection
+) -> None:
+    ok = run("connection_test", connection_to.name, "--path", "/health")
+    report = json.loads(run("connection_test", str(connection_to.pk), "--json"))
+    flaky = fails("connection_test", connection_to.name, "--path", "/bad/flaky?key=cmd&fail=9&status=503")
+    html = fails("connection_test", connection_to.name, "--path", "/bad/raw?kind=html")
+
+    assert ok.startswith("fake-api: HTTP 200 in ") and ok.endswith(" ms\n")
+    assert (report["ok"], report["status"], report["error_kind"]) == (True, 200, "")
+    assert flaky.returncode == 1 and "TransientError: HTTP 503" in str(flaky)
+    assert [p for _, p in api.hits()].count("/bad/flaky") == 1, "one request, no retries"
+    assert html.returncode == 2 and "not usable JSON" in str(html)
+    assert not LogEntry.objects.exists()
+    assert str(fails("connection_test", "nope")) == "unknown connection 'nope' (known: fake-api)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connection_test_never_prints_the_secret_and_fails_in_one_line(api: FakeApi) -> None:
+    canary = "canary-Secret-4711"
+    conn = Connection(name="locked", base_url=f"{api.url}/auth/query", auth_kind="api_key_query")
+    conn.set_secret(canary)
+    conn.save()
+
+    result = manage("connection_test", "locked", "--path", "/products")
+
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("CommandError: locked: AuthError: ")
+    assert canary not in result.stdout + result.stderr
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pausing_a_connection_skips_its_clients_until_it_is_resumed(make_client) -> None:
+    client = make_client(queue=IDLE)
+    conn = client.connection
+
+    out = run("connection_pause", conn.name, "--reason", "supplier outage", "--for", "2h")
+
+    conn.refresh_from_db()
+    assert conn.is_paused and conn.pause_reason == "supplier outage"
+    assert abs((conn.paused_until - timezone.now()) - timedelta(hours=2)) < timedelta(seconds=5)
+    assert out.startswith("paused fake-api until ") and out.endswith(
+        ": supplier outage (1 client(s) affected)\n"
+    )
+    assert sync_run_now_here(client=client, who="test").status == "skipped_paused"
+    assert history(conn)[0][1].startswith("Paused until ")
+
+    assert run("connection_resume", conn.name) == "resumed fake-api (was paused: supplier outage)\n"
+    conn.refresh_from_db()
+    assert not conn.paused and conn.paused_until is None
+    assert history(conn)[1] == (
+        "manage.py",
+        "Resumed (was paused: supplier outage) (by manage.py connection_resume)",
+    )
+    assert run("connection_resume", conn.name) == "fake-api is not paused\n"
+    assert len(history(conn)) == 2
+    assert str(fails("connection_pause", conn.name, "--reason", "  ")) == "a pause needs a reason"
+    assert "invalid duration '2 hours'" in str(
+        fails("connection_pause", conn.name, "--reason", "x", "--for", "2 hours")
+    )
 
 
 # --- exit codes from a real manage.py ------------------------------------------------------
