@@ -22,11 +22,25 @@ from django_celery_beat.models import PeriodicTask
 from fakeapi.control import FakeApi
 from gateway.models import Connection
 from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
+from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission
+from syncers.plugins import Manifest, Permission, Plugin, register
 from syncers.services import sync_run_now_here, sync_run_request
 
 from .processes import ROOT, child_env, wait_until
 
 IDLE = "nobody-consumes-this"  # a queue no worker reads: runs and batches stay where they are
+
+
+@register
+class RestrictedCliSample(Plugin):
+    """A restricted plugin (exact grants only), registered in this test process only."""
+
+    manifest = Manifest(
+        name="restricted_cli_sample",
+        version="0.1.0",
+        mode="restricted",
+        permissions=(Permission("cache.cli_state", "read"), Permission("db.sync_*", "read")),
+    )
 
 
 def manage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -427,6 +441,112 @@ def test_pausing_a_connection_skips_its_clients_until_it_is_resumed(make_client)
     assert "invalid duration '2 hours'" in str(
         fails("connection_pause", conn.name, "--reason", "x", "--for", "2 hours")
     )
+
+
+# --- plugins -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_plugins_lists_each_permission_and_grants_are_recorded_with_who() -> None:
+    before = json.loads(run("plugins", "--json"))["plugins"]
+    assert {p["plugin"] for p in before} >= {"data_syncer", "gateway"}
+    (syncer,) = [p for p in before if p["plugin"] == "data_syncer"]
+    assert {(p["resource"], p["state"]) for p in syncer["permissions"]} == {
+        ("service:scheduler", "requested"),
+        ("service:worker", "requested"),
+        ("db.sync_*", "requested"),
+        ("cache.sync:*", "requested"),
+        ("plugin:gateway", "requested"),
+    }
+
+    out = run("plugin_ctl", "data_syncer", "grant", "--requested", "--by", "alice")
+    run("plugin_ctl", "data_syncer", "refuse", "--resource", "plugin:gateway", "--by", "alice")
+
+    assert "granted data_syncer: service:worker [execute]" in out.splitlines()
+    states = dict(
+        PluginPermission.objects.filter(plugin__name="data_syncer").values_list("resource", "state")
+    )
+    assert states["plugin:gateway"] == "refused" and list(states.values()).count("granted") == 4
+    assert PluginAuditEntry.objects.filter(plugin="data_syncer", actor="alice", event="granted").count() == 5
+    assert PluginAuditEntry.objects.filter(plugin="data_syncer", actor="alice", event="refused").count() == 1
+    listing = run("plugins")
+    assert "data_syncer 1.5.0 (trusted): enabled" in listing
+    assert "  refused   plugin:gateway [execute] by alice at " in listing
+    error = fails("plugin_ctl", "data_syncer", "grant", "--resource", "db.everything")
+    assert str(error).startswith("data_syncer has no permission db.everything (it has: cache.sync:*, ")
+    assert str(fails("plugin_ctl", "data_syncer", "grant")) == (
+        "say which: --resource RESOURCE (repeatable) or --requested"
+    )
+
+
+@pytest.mark.django_db
+def test_grants_are_all_or_nothing_when_one_cannot_be_given() -> None:
+    error = fails("plugin_ctl", "restricted_cli_sample", "grant", "--requested")
+
+    assert str(error) == (
+        "restricted_cli_sample grant: A restricted plugin can only be granted exact resources (no '*')."
+    )
+    perms = PluginPermission.objects.filter(plugin__name="restricted_cli_sample")
+    assert set(perms.values_list("state", flat=True)) == {"requested"}, "the exact one was not granted either"
+    assert not PluginAuditEntry.objects.filter(plugin="restricted_cli_sample", event="granted").exists()
+    run("plugin_ctl", "restricted_cli_sample", "grant", "--resource", "cache.cli_state")
+    assert dict(perms.values_list("resource", "state")) == {
+        "cache.cli_state": "granted",
+        "db.sync_*": "requested",
+    }
+
+
+@pytest.mark.django_db
+def test_plugin_ctl_starts_stops_disables_and_enables_with_an_audit_trail() -> None:
+    refused = fails("plugin_ctl", "data_syncer", "start")
+    assert str(refused).startswith("data_syncer start: permission denied: plugin 'data_syncer' may not")
+    run("plugin_ctl", "data_syncer", "grant", "--requested")
+
+    assert run("plugin_ctl", "data_syncer", "start") == "started data_syncer (on_start ran in this process)\n"
+    job = PeriodicTask.objects.get(name="plugin:data_syncer:hourly_sync")
+    assert job.enabled
+    run("plugin_ctl", "data_syncer", "disable", "--by", "bob")
+    assert not InstalledPlugin.objects.get(name="data_syncer").enabled
+    assert not PeriodicTask.objects.get(pk=job.pk).enabled, "its jobs are paused"
+    assert "plugin 'data_syncer' is disabled" in str(fails("plugin_call", "data_syncer", "force_sync"))
+    assert run("plugin_ctl", "data_syncer", "stop") == (
+        "data_syncer is disabled, so it is not running; nothing to stop\n"
+    )
+    run("plugin_ctl", "data_syncer", "enable", "--by", "bob")
+    assert run("plugin_ctl", "data_syncer", "stop", "--by", "bob").startswith("stopped data_syncer")
+
+    events = list(
+        PluginAuditEntry.objects.filter(plugin="data_syncer", actor__in=["manage.py plugin_ctl", "bob"])
+        .exclude(event="granted")
+        .order_by("pk")
+        .values_list("event", "actor")
+    )
+    assert events == [
+        ("started", "manage.py plugin_ctl"),
+        ("disabled", "bob"),
+        ("enabled", "bob"),
+        ("stopped", "bob"),
+    ]
+    assert str(fails("plugin_ctl", "nope", "start")).startswith("nope start: unknown plugin 'nope' (known: ")
+
+
+@pytest.mark.django_db
+def test_plugin_ctl_configure_goes_through_the_schema() -> None:
+    bad = fails("plugin_ctl", "gateway", "configure", "--config", '{"max_pages": "many"}')
+    assert str(bad).startswith("gateway configure: max_pages: ")
+    assert "not valid JSON" in str(fails("plugin_ctl", "gateway", "configure", "--config", "{oops"))
+    assert (
+        str(fails("plugin_ctl", "gateway", "configure"))
+        == "--config goes with configure, and configure needs it"
+    )
+
+    out = run("plugin_ctl", "gateway", "configure", "--config", '{"max_pages": 3}', "--by", "alice")
+
+    row = InstalledPlugin.objects.get(name="gateway")
+    assert row.config == {"max_pages": 3, "max_items": 100_000}
+    assert out.startswith("configured gateway: {")
+    assert PluginAuditEntry.objects.get(plugin="gateway", event="configured").actor == "alice"
+    assert history(row) == [("manage.py", "Changed config. (by alice)")]
 
 
 # --- exit codes from a real manage.py ------------------------------------------------------
