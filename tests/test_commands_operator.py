@@ -567,3 +567,23 @@ def test_errors_are_one_line_on_stderr_and_a_non_zero_exit(make_client) -> None:
     assert unknown.stderr.strip().splitlines() == [
         "CommandError: unknown sync client 'nope' (known: products)"
     ]
+
+
+# --- the commands that came before log like the admin too --------------------------------
+
+
+@pytest.mark.django_db
+def test_pause_resume_and_run_now_from_the_shell_are_in_the_clients_history(make_client) -> None:
+    client = make_client(queue=IDLE)
+
+    run("sync_pause", client.name, "--reason", "maintenance", "--for", "1h", "--by", "alice")
+    run("sync_resume", client.name)
+    run("sync_run", client.name)
+
+    queued = SyncRun.objects.get(client=client)
+    messages = [m for _, m in history(client)]
+    assert messages[0].startswith("Paused until ") and messages[0].endswith(": maintenance (by alice)")
+    assert messages[1:] == [
+        "Resumed (missed runs skipped) (by manage.py sync_resume)",
+        f"Run now: queued run #{queued.pk} (by manage.py sync_run)",
+    ]

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from syncers.management.cli import client_arg, parse_duration
+from syncers.management.cli import client_arg, parse_duration, record_action
 from syncers.services import client_pause
 
 
@@ -29,7 +29,6 @@ class Command(BaseCommand):
             target = client_pause(client=target, who=by, reason=reason, until=until)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        ends = (
-            f" until {target.paused_until:%Y-%m-%d %H:%M:%S %Z}" if target.paused_until else " until resumed"
-        )
-        self.stdout.write(f"paused {target.name}{ends}: {target.pause_reason}")
+        ends = f" until {target.paused_until:%Y-%m-%d %H:%M:%S %Z}" if target.paused_until else ""
+        record_action(target, f"Paused{ends}: {target.pause_reason}", by=by)
+        self.stdout.write(f"paused {target.name}{ends or ' until resumed'}: {target.pause_reason}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from syncers.management.cli import client_arg, exit_code
+from syncers.management.cli import client_arg, exit_code, record_action
 from syncers.models import SyncRun
 from syncers.selectors import run_summary, run_wait_final
 from syncers.services import sync_run_now_here, sync_run_request
@@ -28,8 +28,10 @@ class Command(BaseCommand):
     ) -> None:
         targets = [client_arg(ref) for ref in clients]  # every name is checked before any run starts
         if inline:
-            finals = [sync_run_now_here(client=c, who="manage.py sync_run --inline") for c in targets]
+            who = "manage.py sync_run --inline"
+            finals = [sync_run_now_here(client=c, who=who) for c in targets]
             for run in finals:
+                record_action(run.client, f"Run now (in this process): run #{run.pk} {run.status}", by=who)
                 self.stdout.write(run_summary(run))
             self._exit(finals)
             return
@@ -38,6 +40,7 @@ class Command(BaseCommand):
             for c in targets
         ]
         for run in runs:
+            record_action(run.client, f"Run now: queued run #{run.pk}", by="manage.py sync_run")
             self.stdout.write(f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'")
         if not wait:
             return
