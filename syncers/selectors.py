@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from .cron_preview import schedule_next_fire
 from .models import FailedRecord, SyncBatch, SyncClient, SyncRun, SyncSchedule
 
 
@@ -148,3 +150,51 @@ def _cancel_note(run: SyncRun) -> str:
     if run.is_final:
         return f"cancel requested by {run.cancel_requested_by}"
     return f"cancel requested by {run.cancel_requested_by}: it stops between pages and batches"
+
+
+# --- Operator commands --------------------------------------------------------------------
+
+
+def client_failed_records(*, client: SyncClient, limit: int) -> list[dict[str, Any]]:
+    """The client's failed records, newest first, as plain data (payload parsed when it is JSON)."""
+    rows = FailedRecord.objects.filter(client=client).order_by("-created_at", "-pk")[:limit]
+    return [
+        {
+            "id": f.pk,
+            "external_id": f.external_id,
+            "reason": f.reason,
+            "attempts": f.attempts,
+            "failed_at": f.created_at.isoformat(),
+            "run": f.run_id,
+            "payload": _json_or_text(f.payload),
+        }
+        for f in rows
+    ]
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def client_schedules(*, client: SyncClient) -> list[dict[str, Any]]:
+    """The client's schedules with their next fire time, computed as the client list shows it."""
+    now = timezone.now()
+    rows = []
+    for s in client.schedules.select_related("periodic_task").order_by("pk"):
+        when = schedule_next_fire(s, now=now)
+        task = s.periodic_task
+        rows.append(
+            {
+                "id": s.pk,
+                "kind": s.kind,
+                "schedule": s.describe(),
+                "enabled": s.enabled,
+                "next": when.isoformat() if when else None,
+                "beat_entry": task.name if task else None,
+                "last_fired": task.last_run_at.isoformat() if task and task.last_run_at else None,
+            }
+        )
+    return rows

@@ -47,3 +47,36 @@ def plugins_status() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def plugins_overview() -> list[dict[str, Any]]:
+    """Each plugin as the admin's plugin page shows it: state, config and every permission
+    with its decision (who, when)."""
+    rows = []
+    for plugin in InstalledPlugin.objects.prefetch_related("permissions").order_by("name"):
+        rows.append(
+            {
+                "plugin": plugin.name,
+                "version": plugin.version,
+                "mode": plugin.mode,
+                "enabled": plugin.enabled,
+                "installed": plugin.installed,
+                "actions": plugin.actions,
+                "config": plugin.config,
+                "started_at": plugin.started_at.isoformat() if plugin.started_at else None,
+                "stopped_at": plugin.stopped_at.isoformat() if plugin.stopped_at else None,
+                "last_error": plugin.last_error,
+                "permissions": [
+                    {
+                        "resource": p.resource,
+                        "actions": p.actions,
+                        "state": p.state,
+                        "from_manifest": p.from_manifest,
+                        "decided_by": p.decided_by,
+                        "decided_at": p.decided_at.isoformat() if p.decided_at else None,
+                    }
+                    for p in sorted(plugin.permissions.all(), key=lambda p: p.resource)
+                ],
+            }
+        )
+    return rows

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from syncers.models import SyncClient
-from syncers.selectors import client_get
+from syncers.management.cli import client_arg, parse_duration, record_action
 from syncers.services import client_pause
-
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90s', '15m', '2h', '1d' (or combined, '1h30m')."""
-    parts = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip())
-    if not text.strip() or parts is None or not any(parts.groups()):
-        raise CommandError(f"invalid duration '{text}': use e.g. 90s, 15m, 2h, 1d or 1h30m")
-    seconds = sum(int(v) * UNITS[u] for v, u in zip(parts.groups(), "dhms", strict=True) if v)
-    return timedelta(seconds=seconds)
 
 
 class Command(BaseCommand):
@@ -37,16 +23,12 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, client: str, reason: str, duration: str | None, by: str, **options: Any
     ) -> None:
-        try:
-            target = client_get(ref=client)
-        except SyncClient.DoesNotExist as exc:
-            raise CommandError(str(exc)) from None
+        target = client_arg(client)
         until = timezone.now() + parse_duration(duration) if duration else None
         try:
             target = client_pause(client=target, who=by, reason=reason, until=until)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        ends = (
-            f" until {target.paused_until:%Y-%m-%d %H:%M:%S %Z}" if target.paused_until else " until resumed"
-        )
-        self.stdout.write(f"paused {target.name}{ends}: {target.pause_reason}")
+        ends = f" until {target.paused_until:%Y-%m-%d %H:%M:%S %Z}" if target.paused_until else ""
+        record_action(target, f"Paused{ends}: {target.pause_reason}", by=by)
+        self.stdout.write(f"paused {target.name}{ends or ' until resumed'}: {target.pause_reason}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from syncers.models import SyncClient
-from syncers.selectors import client_get
+from syncers.management.cli import client_arg, record_action
 from syncers.services import client_resume
 
 
@@ -22,10 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--by", default="manage.py sync_resume", help="who resumes (for the record)")
 
     def handle(self, *args: Any, client: str, run_now: bool, by: str, **options: Any) -> None:
-        try:
-            target = client_get(ref=client)
-        except SyncClient.DoesNotExist as exc:
-            raise CommandError(str(exc)) from None
+        target = client_arg(client)
         was = target.get_state_display()
         run = client_resume(client=target, who=by, run_now=run_now)
+        # The pause's who and why are cleared: this entry is what is left of the resume.
+        record_action(
+            target, "Resumed" + (f", queued run #{run.pk}" if run else " (missed runs skipped)"), by=by
+        )
         self.stdout.write(f"resumed {target.name} (was {was})" + (f"; queued run #{run.pk}" if run else ""))

@@ -6,17 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from syncers.models import SyncClient, SyncRun
-from syncers.selectors import client_get, run_summary, run_wait_final
+from syncers.management.cli import client_arg, exit_code, record_action
+from syncers.models import SyncRun
+from syncers.selectors import run_summary, run_wait_final
 from syncers.services import sync_run_now_here, sync_run_request
-
-# Exit codes with --wait: scripts can tell "did nothing" apart from "broke".
-EXIT_CODES = {
-    SyncRun.Status.SUCCEEDED: 0,
-    SyncRun.Status.PARTIAL: 2,
-    SyncRun.Status.SKIPPED_LOCKED: 3,
-    SyncRun.Status.SKIPPED_PAUSED: 3,
-}
 
 
 class Command(BaseCommand):
@@ -33,13 +26,12 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, clients: list[str], wait: bool, timeout: float, inline: bool, **options: Any
     ) -> None:
-        try:  # every name is checked before any run starts
-            targets = [client_get(ref=ref) for ref in clients]
-        except SyncClient.DoesNotExist as exc:
-            raise CommandError(str(exc)) from None
+        targets = [client_arg(ref) for ref in clients]  # every name is checked before any run starts
         if inline:
-            finals = [sync_run_now_here(client=c, who="manage.py sync_run --inline") for c in targets]
+            who = "manage.py sync_run --inline"
+            finals = [sync_run_now_here(client=c, who=who) for c in targets]
             for run in finals:
+                record_action(run.client, f"Run now (in this process): run #{run.pk} {run.status}", by=who)
                 self.stdout.write(run_summary(run))
             self._exit(finals)
             return
@@ -48,6 +40,7 @@ class Command(BaseCommand):
             for c in targets
         ]
         for run in runs:
+            record_action(run.client, f"Run now: queued run #{run.pk}", by="manage.py sync_run")
             self.stdout.write(f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'")
         if not wait:
             return
@@ -62,6 +55,6 @@ class Command(BaseCommand):
         self._exit(finals)
 
     def _exit(self, finals: list[SyncRun]) -> None:
-        worst = max((EXIT_CODES.get(run.status, 1) for run in finals), default=0)
+        worst = exit_code(finals)
         if worst:
             raise CommandError(f"not every run succeeded (exit {worst})", returncode=worst)

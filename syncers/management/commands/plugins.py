@@ -1,0 +1,35 @@
+"""List installed plugins: version, mode, enabled, started, last error, and each permission
+it asked for or was given, with its state and who decided it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from syncers.management.cli import dumps
+from syncers.plugins.status import plugins_overview
+
+
+class Command(BaseCommand):
+    help = "List installed plugins and their permissions (requested, granted, refused)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+    def handle(self, *args: Any, json: bool, **options: Any) -> None:
+        rows = plugins_overview()
+        if json:
+            self.stdout.write(dumps({"plugins": rows}))
+            return
+        if not rows:
+            self.stdout.write("no plugin installed")
+        for p in rows:
+            state = "enabled" if p["enabled"] else "disabled"
+            code = "" if p["installed"] else ", code no longer installed"
+            started = f", started {p['started_at']}" if p["started_at"] else ""
+            error = f", last error: {p['last_error']}" if p["last_error"] else ""
+            self.stdout.write(f"{p['plugin']} {p['version']} ({p['mode']}): {state}{code}{started}{error}")
+            for perm in p["permissions"]:
+                decided = f" by {perm['decided_by']} at {perm['decided_at']}" if perm["decided_by"] else ""
+                self.stdout.write(f"  {perm['state']:<9} {perm['resource']} [{perm['actions']}]{decided}")
