@@ -203,6 +203,11 @@ class SyncScheduler(DatabaseScheduler):
         self._compact_heap()
 
     # --- sending ------------------------------------------------------------------------
+    def clock(self) -> float:
+        """Epoch seconds the heap's due times are compared with. They come from the entries'
+        own now() (`_when`), so a subclass that simulates time replaces both together."""
+        return time.time()
+
     def _push(self, entry: ModelEntry, delay: float | None = None) -> None:
         if delay is None:
             try:
@@ -235,7 +240,7 @@ class SyncScheduler(DatabaseScheduler):
         if self._heap is None:
             self.populate_heap()
         heap = self._heap
-        if heap and heap[0][0] <= time.time():
+        if heap and heap[0][0] <= self.clock():
             try:
                 # kombu's publish batch (a Redis pipeline; immediate on other transports) saves a
                 # client and a round trip per message: a 5,000-entry burst goes out in ~1 s, not 2-3.
@@ -246,20 +251,20 @@ class SyncScheduler(DatabaseScheduler):
                 log.exception("beat: publishing a batch of due tasks failed")
         if self._retire:
             self._retire_one_offs()
-        busy = bool(heap) and heap[0][0] <= time.time()
+        busy = bool(heap) and heap[0][0] <= self.clock()
         overdue = time.monotonic() - self._next_flush
         # Write bookkeeping between bursts, unless a long burst has held it back too long.
         if self._pending and overdue >= 0 and (not busy or overdue > 3 * self.flush_every):
             self.sync()
         if busy:
             return 0
-        wait = heap[0][0] - time.time() if heap else self.max_interval
+        wait = heap[0][0] - self.clock() if heap else self.max_interval
         return max(min(wait, self.max_interval, self._next_poll - time.monotonic()), 0.01)
 
     def _send_due(self, heap: list[event_t]) -> None:
         schedule, stop = self._schedule, time.monotonic() + self.tick_budget
         later: list[tuple[ModelEntry, float]] = []
-        while heap and heap[0][0] <= time.time() and time.monotonic() < stop:
+        while heap and heap[0][0] <= self.clock() and time.monotonic() < stop:
             entry = heapq.heappop(heap)[2]
             if schedule.get(entry.name) is not entry:
                 continue  # replaced by a reload or a run: stale event
