@@ -15,7 +15,9 @@ time, expiry, one-off, time zones), publishing path (`apply_entry`) and change m
   5 minutes, which catches `queryset.update()` without `update_changed()`, as stock's reload did);
 - `last_run_at` / `total_run_count` go to the database in a few grouped UPDATEs every
   `flush_every` seconds, not one save per entry; a one-off is disabled in the database in the
-  tick it is sent (final state as stock: disabled, count 0, no last run).
+  tick it is sent (final state as stock: disabled, count 0, no last run);
+- cron rows get `RepeatSafeCrontab`: from a last run inside the hour the autumn DST change
+  repeats, celery's crontab finds a next run in the past and stock beat sends in a tight loop.
 
 Crash: up to `flush_every` s of bookkeeping can be lost. Each entry affected then restarts from
 its previous `last_run_at`, so it is due once at start-up and sent once; celery's schedules never
@@ -28,18 +30,19 @@ from __future__ import annotations
 import heapq
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from celery.beat import event_t
 from celery.utils.functional import is_numeric_value
 from celery.utils.log import get_logger
-from celery.utils.time import maybe_make_aware
+from celery.utils.time import ffwd, maybe_make_aware
 from django.db import transaction
 from django.db.models import F, Model, Subquery
 from django.db.utils import DatabaseError, InterfaceError
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.schedulers import SCHEDULE_SYNC_MAX_INTERVAL, DatabaseScheduler, ModelEntry
+from django_celery_beat.tzcrontab import TzAwareCrontab
 from django_celery_beat.utils import now as beat_now
 
 log = get_logger(__name__)  # celery's logger tree, as django_celery_beat.schedulers does
@@ -72,8 +75,48 @@ def _chunks(items: list[int]) -> list[list[int]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
+class RepeatSafeCrontab(TzAwareCrontab):
+    """django-celery-beat's time-zone aware crontab whose next run is never at or before the
+    instant it counts from.
+
+    Celery finds the next run by wall-clock arithmetic from the last run, and that arithmetic
+    drops `fold` (which of two equal wall times is meant). From a last run in the second pass
+    of an hour the autumn change repeats (02:00-02:59 CET in Berlin), the next 02:30 comes out
+    as the first 02:30 (CEST), already past: due at once and again after every send, a tight
+    loop of sends until the wall clock leaves that minute. A last run lands there when beat
+    (re)starts, catches up or a schedule is created in the repeated hour. Matches that are not
+    later than the last run are skipped, so the repeated hour's times run only in its first
+    pass, which is what beat does anyway when it runs through the night (see cron_preview).
+    """
+
+    MAX_SKIPS = 24 * 60  # matches one repeated span can hold (a minute apart, a long repeat)
+
+    def remaining_delta(
+        self, last_run_at: datetime, tz: str | tzinfo | None = None, ffwd: type = ffwd
+    ) -> tuple[datetime, Any, datetime]:
+        start, delta, now = super().remaining_delta(last_run_at, tz, ffwd)
+        after = self.maybe_make_aware(last_run_at).astimezone(UTC)
+        for _ in range(self.MAX_SKIPS):
+            match = start + delta  # wall-clock arithmetic: fold 0, the earlier of two equal times
+            if match.astimezone(UTC) > after:
+                break
+            start, delta, now = super().remaining_delta(match, tz, ffwd)
+        return start, delta, now
+
+    @classmethod
+    def like(cls, other: TzAwareCrontab) -> RepeatSafeCrontab:
+        fields = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+        return cls(**{f: getattr(other, f"_orig_{f}") for f in fields}, tz=other.tz, app=other._app)
+
+
 class SyncEntry(ModelEntry):
-    """Stock entry; advancing it copies the entry instead of re-parsing its row and schedule."""
+    """Stock entry with a `RepeatSafeCrontab` for cron rows; advancing it copies the entry
+    instead of re-parsing its row and schedule."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if type(self.schedule) is TzAwareCrontab:
+            self.schedule = RepeatSafeCrontab.like(self.schedule)
 
     def advance(self, at: datetime) -> SyncEntry:
         model = self.model
@@ -203,6 +246,11 @@ class SyncScheduler(DatabaseScheduler):
         self._compact_heap()
 
     # --- sending ------------------------------------------------------------------------
+    def clock(self) -> float:
+        """Epoch seconds the heap's due times are compared with. They come from the entries'
+        own now() (`_when`), so a subclass that simulates time replaces both together."""
+        return time.time()
+
     def _push(self, entry: ModelEntry, delay: float | None = None) -> None:
         if delay is None:
             try:
@@ -235,7 +283,7 @@ class SyncScheduler(DatabaseScheduler):
         if self._heap is None:
             self.populate_heap()
         heap = self._heap
-        if heap and heap[0][0] <= time.time():
+        if heap and heap[0][0] <= self.clock():
             try:
                 # kombu's publish batch (a Redis pipeline; immediate on other transports) saves a
                 # client and a round trip per message: a 5,000-entry burst goes out in ~1 s, not 2-3.
@@ -246,20 +294,20 @@ class SyncScheduler(DatabaseScheduler):
                 log.exception("beat: publishing a batch of due tasks failed")
         if self._retire:
             self._retire_one_offs()
-        busy = bool(heap) and heap[0][0] <= time.time()
+        busy = bool(heap) and heap[0][0] <= self.clock()
         overdue = time.monotonic() - self._next_flush
         # Write bookkeeping between bursts, unless a long burst has held it back too long.
         if self._pending and overdue >= 0 and (not busy or overdue > 3 * self.flush_every):
             self.sync()
         if busy:
             return 0
-        wait = heap[0][0] - time.time() if heap else self.max_interval
+        wait = heap[0][0] - self.clock() if heap else self.max_interval
         return max(min(wait, self.max_interval, self._next_poll - time.monotonic()), 0.01)
 
     def _send_due(self, heap: list[event_t]) -> None:
         schedule, stop = self._schedule, time.monotonic() + self.tick_budget
         later: list[tuple[ModelEntry, float]] = []
-        while heap and heap[0][0] <= time.time() and time.monotonic() < stop:
+        while heap and heap[0][0] <= self.clock() and time.monotonic() < stop:
             entry = heapq.heappop(heap)[2]
             if schedule.get(entry.name) is not entry:
                 continue  # replaced by a reload or a run: stale event

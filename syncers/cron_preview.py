@@ -2,9 +2,10 @@
 times in the schedule's own IANA time zone, and an explicit note for each daylight-saving
 change in the coming year that skips, moves or repeats one of its times.
 
-The fire times are computed with the same code beat uses (django-celery-beat's time-zone
-aware crontab), so the preview shows what beat will do, not what classic cron would do. What
-beat does at a DST change is observed the same way, by stepping its schedule across the change.
+The fire times are computed with the same code beat uses (`syncers.beat.RepeatSafeCrontab`,
+django-celery-beat's time-zone aware crontab), so the preview shows what beat will do, not what
+classic cron would do. What beat does at a DST change is observed the same way, by stepping its
+schedule across the change.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from celery.utils.time import remaining
 from cron_descriptor import ExpressionDescriptor, Options
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from .beat import RepeatSafeCrontab
 from .models import SyncSchedule
 from .models.clients import parse_cron
 
@@ -41,11 +42,11 @@ def cron_words(expr: str) -> str:
     return ExpressionDescriptor(expr, options).get_description()
 
 
-def _crontab(expr: str, tz: tzinfo) -> TzAwareCrontab:
-    return TzAwareCrontab(tz=tz, **parse_cron(expr))
+def _crontab(expr: str, tz: tzinfo) -> RepeatSafeCrontab:
+    return RepeatSafeCrontab(tz=tz, **parse_cron(expr))
 
 
-def _next_fire(schedule: TzAwareCrontab, after: datetime) -> datetime:
+def _next_fire(schedule: RepeatSafeCrontab, after: datetime) -> datetime:
     """Beat's next fire time after `after` (UTC in, UTC out): the schedule's own arithmetic."""
     start, delta, _ = schedule.remaining_delta(after)
     return after.astimezone(UTC) + remaining(start, delta, now=after)
@@ -65,7 +66,7 @@ def cron_next_fires(
     return fires
 
 
-def _matches(schedule: TzAwareCrontab, wall: datetime) -> bool:
+def _matches(schedule: RepeatSafeCrontab, wall: datetime) -> bool:
     """Does a local wall-clock time match the fields? (Celery needs day of month AND weekday.)"""
     return (
         wall.minute in schedule.minute
@@ -105,7 +106,7 @@ def _wall_minutes(start: datetime, end: datetime) -> list[datetime]:
     return minutes
 
 
-def _fires_around(schedule: TzAwareCrontab, instant: datetime, span: timedelta) -> set[datetime]:
+def _fires_around(schedule: RepeatSafeCrontab, instant: datetime, span: timedelta) -> set[datetime]:
     fires, last = set(), instant - span - timedelta(hours=1)
     for _ in range(_MAX_STEPS):
         last = _next_fire(schedule, last)
@@ -129,7 +130,7 @@ def _utc(naive_utc: datetime) -> datetime:
 
 
 def _forward(
-    schedule: TzAwareCrontab, tz: tzinfo, affected: list[datetime], before: timedelta, fires: set[datetime]
+    schedule: RepeatSafeCrontab, tz: tzinfo, affected: list[datetime], before: timedelta, fires: set[datetime]
 ) -> str:
     """Wall times in the gap do not exist: beat either runs them late or not at all."""
 
@@ -165,7 +166,9 @@ def _back(
     return "; ".join(parts)
 
 
-def _note(schedule: TzAwareCrontab, tz: tzinfo, change: tuple[datetime, timedelta, timedelta]) -> str | None:
+def _note(
+    schedule: RepeatSafeCrontab, tz: tzinfo, change: tuple[datetime, timedelta, timedelta]
+) -> str | None:
     instant, before, after = change
     wall_before, wall_after = (instant + before).replace(tzinfo=None), (instant + after).replace(tzinfo=None)
     forward = after > before

@@ -9,8 +9,8 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from syncers.beat import RepeatSafeCrontab
 from syncers.cron_preview import (
     TIME_FORMAT,
     cron_next_fires,
@@ -26,7 +26,7 @@ from syncers.models.clients import parse_cron
 def beat_fires(expr: str, zone: str, after: datetime, until: datetime) -> list[datetime]:
     """The oracle: ask beat's schedule `is_due` at every minute, as beat's tick would."""
     tz = zoneinfo.ZoneInfo(zone)
-    schedule = TzAwareCrontab(tz=tz, **parse_cron(expr))
+    schedule = RepeatSafeCrontab(tz=tz, **parse_cron(expr))
     fires, last, now = [], after, after.replace(second=0, microsecond=0) + timedelta(minutes=1)
     while now <= until:
         schedule.nowfun = lambda now=now: now.astimezone(tz)
@@ -113,6 +113,17 @@ def test_a_time_the_autumn_change_repeats_gets_a_note_saying_it_runs_once() -> N
         datetime(2026, 10, 25, 4, 0, tzinfo=UTC),
     )
     assert [f.astimezone(UTC).strftime("%H:%M") for f in autumn] == ["00:30"], "once: 02:30 CEST only"
+
+
+def test_seen_during_the_repeated_hour_the_next_fire_is_after_it_never_in_the_past() -> None:
+    second_pass = datetime(2026, 10, 25, 1, 10, tzinfo=UTC)  # 02:10 CET, after 02:30 CEST ran
+    assert shown(cron_next_fires("30 2 * * *", "Europe/Berlin", after=second_pass, count=2)) == [
+        "Mon 26 Oct 2026 02:30 CET",
+        "Tue 27 Oct 2026 02:30 CET",
+    ]
+    assert shown(cron_next_fires("*/15 * * * *", "Europe/Berlin", after=second_pass, count=1)) == [
+        "Sun 25 Oct 2026 03:00 CET"
+    ]
 
 
 def test_a_schedule_no_dst_change_touches_gets_no_note() -> None:

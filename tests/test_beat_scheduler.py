@@ -7,16 +7,17 @@ scheduler in this process and record what it would publish instead of publishing
 from __future__ import annotations
 
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
+from django_celery_beat.schedulers import ModelEntry
 
 from fakeapi.control import FakeApi
-from syncers.beat import SyncScheduler
+from syncers.beat import RepeatSafeCrontab, SyncEntry, SyncScheduler
 from syncers.models import SyncClient, SyncRun, SyncSchedule
 from xcoresite.celery import app
 
@@ -173,3 +174,39 @@ def test_cron_entries_are_read_in_their_own_time_zone() -> None:
     beat = Recording()
     beat.tick()
     assert (beat.sent_of(local), beat.sent_of(utc)) == (1, 0)
+
+
+def night_of_sends(entry: ModelEntry, start: datetime, minutes: int) -> list[str]:
+    """Step an entry minute by minute from `start` (UTC) as beat's tick would; Berlin times sent."""
+    berlin, sent = ZoneInfo("Europe/Berlin"), []
+    for minute in range(minutes):
+        at = start + timedelta(minutes=minute)
+        entry.schedule.nowfun = lambda at=at: at.astimezone(berlin)
+        if entry.is_due().is_due:
+            sent.append(at.astimezone(berlin).strftime("%H:%M %Z"))
+            entry.last_run_at = at
+    return sent
+
+
+@pytest.mark.django_db
+def test_a_cron_whose_last_run_is_in_the_repeated_autumn_hour_is_not_sent_in_a_loop() -> None:
+    cron, _ = CrontabSchedule.objects.get_or_create(
+        minute="*/15", hour="*", timezone=ZoneInfo("Europe/Berlin")
+    )
+    # Beat comes back at 02:05 CET, in the repeated hour of 25 Oct 2026; it last sent at 01:45 CEST.
+    task = PeriodicTask.objects.create(
+        name="quarter-hourly",
+        task="bench.noop",
+        crontab=cron,
+        last_run_at=datetime(2026, 10, 24, 23, 45, tzinfo=UTC),
+    )
+    back = datetime(2026, 10, 25, 1, 5, tzinfo=UTC)
+
+    ours = SyncEntry(task, app=app)
+    assert isinstance(ours.schedule, RepeatSafeCrontab)
+    assert night_of_sends(ours, back, 60) == ["02:05 CET", "03:00 CET"], "one catch-up, then after the repeat"
+    # Celery's crontab alone (django-celery-beat's stock entry): from 02:05 CET the next 02:15 is
+    # read as 02:15 CEST, long past, so it is due every time beat looks, up to the hour's last match.
+    stock = night_of_sends(ModelEntry(PeriodicTask.objects.get(pk=task.pk), app=app), back, 60)
+    assert stock[:3] == ["02:05 CET", "02:06 CET", "02:07 CET"] and stock[-2:] == ["02:45 CET", "03:00 CET"]
+    assert len(stock) == 42, "every minute from 02:05 to 02:45 CET"
