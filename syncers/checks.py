@@ -37,4 +37,6 @@ def check_celery_delivery(app_configs: Any = None, **kwargs: Any) -> list[Error]
         )
     if settings.SYNC_LEASE_TTL <= 3:
         errors.append(Error("SYNC_LEASE_TTL must be more than 3 seconds.", id="syncers.E003"))
+    if settings.SYNC_IDLE_TRANSACTION_TIMEOUT < 1:
+        errors.append(Error("SYNC_IDLE_TRANSACTION_TIMEOUT must be at least 1 second.", id="syncers.E004"))
     return errors

@@ -19,6 +19,7 @@ from xcoresite.devstack import celery_command, worker_command
 ROOT = Path(__file__).resolve().parent.parent
 TEST_LEASE_TTL = 6.0
 TEST_REDISPATCH_AFTER = 3.0
+TEST_IDLE_TRANSACTION_TIMEOUT = 25.0
 
 
 def database_url() -> str:
@@ -38,6 +39,8 @@ def child_env(**extra: str) -> dict[str, str]:
         "SYNC_LEASE_TTL": str(TEST_LEASE_TTL),
         "SYNC_REDISPATCH_AFTER": str(TEST_REDISPATCH_AFTER),
         "SYNC_RECONCILE_EVERY": "2",
+        # Above the slowest healthy merge of the fault tests (a 15 s batch of 0.5 s records).
+        "SYNC_IDLE_TRANSACTION_TIMEOUT": str(TEST_IDLE_TRANSACTION_TIMEOUT),
         **extra,
     }
 

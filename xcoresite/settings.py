@@ -148,6 +148,9 @@ SYNC_LEASE_TTL = env.float("SYNC_LEASE_TTL", default=120.0)
 # Batches staged but not loaded after this long are sent again by the reconciler.
 SYNC_REDISPATCH_AFTER = env.float("SYNC_REDISPATCH_AFTER", default=60.0)
 SYNC_RECONCILE_EVERY = env.float("SYNC_RECONCILE_EVERY", default=30.0)
+# PostgreSQL ends a pipeline transaction idle for longer than this (a frozen or hung worker),
+# releasing its locks; no healthy step waits that long between two statements.
+SYNC_IDLE_TRANSACTION_TIMEOUT = env.float("SYNC_IDLE_TRANSACTION_TIMEOUT", default=300.0)
 FAKEAPI_URL = env.str("FAKEAPI_URL", default="http://127.0.0.1:8765")
 # A YAML declaration applied by `manage.py sync_apply` with no argument (e.g. at deploy time).
 SYNC_CONFIG_FILE = env.str("SYNC_CONFIG_FILE", default="")

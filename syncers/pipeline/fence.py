@@ -49,11 +49,13 @@ def relax_commit() -> None:
     together with its done flag — and the next run or the reconciler redoes exactly those.
     It removes one disk flush per page and per batch.
 
-    The idle timeout bounds a frozen writer (SIGSTOP, VM pause, hung client): its share lock
-    on the client row would otherwise block the next run's fence for ever. Ending it rolls its
-    transaction back whole; by then its lease has expired and a newer run may take over."""
+    The idle timeout (SYNC_IDLE_TRANSACTION_TIMEOUT) bounds a frozen writer (SIGSTOP, VM
+    pause, hung client): its share lock on the client row would otherwise block the next
+    run's fence for ever. Ending it rolls its transaction back whole, and its batch is loaded
+    again. It must exceed the longest healthy pause between two statements of one step (a
+    slow handler's per-record work in the row-by-row merge), or that batch can never load."""
     if connection.vendor == "postgresql":
-        idle_ms = int(settings.SYNC_LEASE_TTL * 1000)
+        idle_ms = int(settings.SYNC_IDLE_TRANSACTION_TIMEOUT * 1000)
         with connection.cursor() as cur:
             cur.execute(
                 "SET LOCAL synchronous_commit TO OFF;"

@@ -15,7 +15,7 @@ from django.utils import timezone
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.pipeline.lease import client_lease_name, leases
 from syncers.selectors import run_wait_final
-from tests.processes import TEST_LEASE_TTL, wait_until
+from tests.processes import TEST_IDLE_TRANSACTION_TIMEOUT, TEST_LEASE_TTL, wait_until
 
 from .conftest import Scenario
 from .harness import busy_loader, kill, wait_for_pool
@@ -113,7 +113,7 @@ def test_a_batch_loader_frozen_mid_merge_does_not_block_the_next_run(scenario: S
     """The loading phase of fault 7: after fetching, the loaders keep the lease alive. One of
     them is SIGSTOPped inside its batch's transaction, past the lease TTL; the next run must
     still be able to take over and finish while it is stopped. Protection: pipeline
-    transactions set idle_in_transaction_session_timeout to the lease TTL (fence.relax_commit),
+    transactions set idle_in_transaction_session_timeout (fence.relax_commit),
     and the reconciler skips batch rows locked by a loader instead of waiting for them."""
     if connection.vendor != "postgresql":
         pytest.skip(
@@ -138,12 +138,13 @@ def test_a_batch_loader_frozen_mid_merge_does_not_block_the_next_run(scenario: S
     scenario.worker(concurrency=2, FAULT_MARKER_DIR="")  # loads at full speed
     try:
         second = scenario.run_now(who="second")
-        second = run_wait_final(run_id=second.pk, timeout=30)
+        # It waits for the frozen transaction until PostgreSQL ends it (idle timeout), then runs.
+        second = run_wait_final(run_id=second.pk, timeout=TEST_IDLE_TRANSACTION_TIMEOUT + 40)
         assert second.status == SyncRun.Status.SUCCEEDED, second.error
     finally:
         os.killpg(frozen.pid, signal.SIGCONT)
     scenario.settle(timeout=90)
-    # PostgreSQL ended the frozen session after a lease TTL idle in its transaction (rolled
+    # PostgreSQL ended the frozen session once idle in its transaction for its timeout (rolled
     # back whole). The first run is then either abandoned by the reconciler, or finished by
     # the new loaders, which keep its lease alive while they load its remaining batches.
     first.refresh_from_db()
