@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-from . import admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
+from . import admin_beat, admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
 from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
 from .forms import PauseForm, SyncClientForm

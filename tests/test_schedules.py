@@ -106,3 +106,37 @@ def test_beat_fires_a_schedule_and_stops_when_it_is_disabled(api: FakeApi, make_
         assert SyncRun.objects.filter(client=client).count() == fired, "a disabled schedule does not fire"
     finally:
         beat.stop()
+
+
+@pytest.mark.django_db
+def test_beats_own_admin_cannot_fork_a_schedule_from_its_task(make_client, admin_client) -> None:
+    """django-celery-beat's admin lists the schedules' tasks too. Its bulk disable must stick
+    (the schedule follows, so the client's next save does not re-enable it), and a managed
+    task cannot be edited or deleted there behind its schedule's back."""
+    client = make_client()
+    kept = SyncSchedule.objects.create(client=client, kind="interval", every=5, period="minutes")
+    other = SyncSchedule.objects.create(client=client, kind="cron", cron="0 6 * * *", timezone="UTC")
+    url = "/admin/django_celery_beat/periodictask/"
+
+    def act(action: str, *schedules: SyncSchedule) -> None:
+        ids = [s.periodic_task_id for s in schedules]
+        response = admin_client.post(url, {"action": action, "_selected_action": ids, "index": "0"})
+        assert response.status_code == 302
+
+    act("disable_tasks", kept)
+    client.save()  # e.g. an operator edits the client afterwards
+    kept.refresh_from_db()
+    assert not kept.enabled and not PeriodicTask.objects.get(pk=kept.periodic_task_id).enabled
+    act("toggle_tasks", kept, other)
+    assert [s.enabled for s in SyncSchedule.objects.filter(pk__in=[kept.pk, other.pk]).order_by("pk")] == [
+        True,
+        False,
+    ]
+
+    change = f"{url}{kept.periodic_task_id}/change/"
+    admin_client.raise_request_exception = False  # the 403 response, not the exception
+    assert admin_client.post(change, {"name": "renamed", "task": "x"}).status_code == 403
+    admin_client.post(
+        url, {"action": "delete_selected", "_selected_action": [kept.periodic_task_id], "post": "yes"}
+    )
+    assert PeriodicTask.objects.filter(pk=kept.periodic_task_id).exists()
