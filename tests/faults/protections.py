@@ -818,10 +818,8 @@ def _select(args: argparse.Namespace) -> list[Row]:
         unknown = [n for n in args.only if n not in by_name]
         if unknown:
             raise SystemExit(f"unknown mutation(s) {unknown}; known: {', '.join(by_name)}")
-        chosen = [by_name[n] for n in args.only]
-        return [Row(m, t, "fail") for m in chosen for t in m.fails] + [
-            Row(m, t, "pass") for m in chosen for t in m.passes
-        ]
+        chosen = [m for m in MUTATIONS if m.name in args.only]  # the baseline ("none") first
+        return [Row(m, t, "pass" if t in m.passes else "fail") for m in chosen for t in m.fails + m.passes]
     rows = [Row(m, t, "fail") for m in MUTATIONS for t in m.fails]
     if args.probes:
         rows += [Row(m, t, "pass") for m in MUTATIONS if m.name != "none" for t in m.passes]

@@ -92,8 +92,10 @@ def test_a_run_killed_between_pages_resumes_at_the_checkpoint_without_refetching
     pages = scenario.api.stats()["pages"]
     committed = range(1, checkpoint["next_page"])
     assert all(pages[str(p)] == 1 for p in committed), f"committed pages asked for again: {pages}"
-    # Only pages the dead run had read ahead (prefetch) but not committed are asked twice.
-    assert sum(pages.values()) <= 21 + 3, pages
+    # Only pages the dead run had read but not committed are asked twice: the one being staged,
+    # two in the prefetch queue and one being read (fetch.prefetched, depth 2). Slow staging
+    # makes the fetcher wait on the database, so the read-ahead is full at the kill.
+    assert sum(pages.values()) <= 21 + 4, pages
     scenario.assert_consistent()
 
 
