@@ -198,20 +198,23 @@ MUTATIONS: tuple[Mutation, ...] = (
         env=(("REMAP_SIGTERM", "SIGQUIT"),),
     ),
     # Faults 1 (power loss), 3, 4: a message the broker lost is sent again from the database.
+    # Fault 3's "broker gone" run fails its fetch but waits for its batches, so only the
+    # reconciler can send them; after a power loss or a database crash a recovery run adopts them.
     Mutation(
         "resend-overdue",
         "the reconciler re-sends pending batches not loaded in time (reconcile._overdue_batches)",
-        fails=(REDIS_RESTARTED,),
+        fails=(REDIS_RESTARTED, BROKER_GONE),
         edits=(RESEND_OVERDUE,),
-        passes=(WORKER_KILLED, BROKER_GONE, DATABASE_CRASH),
-        note="Alone it only breaks the scenario where no new run starts: elsewhere the recovery or "
-        "next run adopts the pending batches and sends them (see resend-overdue+adoption).",
+        passes=(WORKER_KILLED, DATABASE_CRASH),
+        note="Alone it breaks the scenarios where no new run starts before the lost batches are "
+        "needed; where a recovery run starts, that run adopts them and sends them again (see "
+        "resend-overdue+adoption).",
     ),
     Mutation(
         "resend-overdue+adoption",
         "both ways a lost batch message is sent again: the reconciler's re-send of overdue "
         "batches and a new run's sending of the batches it adopts (run._start)",
-        fails=(WORKER_KILLED, BROKER_GONE, DATABASE_CRASH),
+        fails=(WORKER_KILLED, DATABASE_CRASH),
         edits=(RESEND_OVERDUE, ADOPTION_SENDS),
         note="Defended twice: fails only with both off (--probes runs resend-overdue alone).",
     ),
