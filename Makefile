@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults lint check bench venv clean
+.PHONY: run test test-faults test-protections lint check bench venv clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ test: venv
 
 test-faults: venv
 	$(BIN)/python -m pytest -m slow -q
+
+# Not in CI (about an hour): each fault test must fail with its protection switched off.
+test-protections: venv
+	$(BIN)/python -m tests.faults.protections
 
 lint: venv
 	$(BIN)/ruff check .

@@ -9,9 +9,12 @@ listing, and the run dies right after its first page."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
 from syncers.models import SyncClient, SyncRun
 from syncers.selectors import run_wait_final
@@ -37,6 +40,32 @@ def kill_after_page(scenario: Scenario, fetcher: int, page: int) -> dict:
     return assert_checkpoint_staged(scenario.client)
 
 
+@contextlib.contextmanager
+def slow_staging(seconds: float) -> Iterator[None]:
+    """PostgreSQL: every statement that stages batches first sleeps `seconds` (a trigger), so
+    a checkpoint committed apart from its page would be visible that long without it: the
+    kill below then lands in that gap, where a few milliseconds would let it slip through.
+    SQLite has no sleep in SQL; there the scenario runs at its natural speed."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            "CREATE FUNCTION fault_slow_staging() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_sleep({float(seconds)}); RETURN NULL; END $$"
+        )
+        cur.execute(
+            "CREATE TRIGGER fault_slow_staging BEFORE INSERT ON syncers_syncbatch "
+            "FOR EACH STATEMENT EXECUTE FUNCTION fault_slow_staging()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("DROP TRIGGER IF EXISTS fault_slow_staging ON syncers_syncbatch")
+            cur.execute("DROP FUNCTION IF EXISTS fault_slow_staging()")
+
+
 def resume_after_lease_expiry(scenario: Scenario, dead: SyncRun) -> SyncRun:
     """What the next schedule or an operator does: ask for a run once the lease has run out.
     No reconciler in these tests: the new run itself supersedes the dead one."""
@@ -55,16 +84,18 @@ def test_a_run_killed_between_pages_resumes_at_the_checkpoint_without_refetching
     scenario.make_client(batch_size=25)
     worker = scenario.worker(concurrency=1, with_celery_queue=False)  # loads wait behind the fetch
     (fetcher,) = wait_for_pool(worker, 1)
-    dead = scenario.run_now()
-
-    checkpoint = kill_after_page(scenario, fetcher, page=4)
+    with slow_staging(0.5):
+        dead = scenario.run_now()
+        checkpoint = kill_after_page(scenario, fetcher, page=4)
     resume_after_lease_expiry(scenario, dead)
 
     pages = scenario.api.stats()["pages"]
     committed = range(1, checkpoint["next_page"])
     assert all(pages[str(p)] == 1 for p in committed), f"committed pages asked for again: {pages}"
-    # Only pages the dead run had read ahead (prefetch) but not committed are asked twice.
-    assert sum(pages.values()) <= 21 + 3, pages
+    # Only pages the dead run had read but not committed are asked twice: the one being staged,
+    # two in the prefetch queue and one being read (fetch.prefetched, depth 2). Slow staging
+    # makes the fetcher wait on the database, so the read-ahead is full at the kill.
+    assert sum(pages.values()) <= 21 + 4, pages
     scenario.assert_consistent()
 
 
