@@ -104,10 +104,24 @@ TWO_BEATS = (
 BEAT_KILLED = BEAT + "test_a_beat_killed_seconds_after_sending_a_one_shot_does_not_send_it_again[configured]"
 BEAT_DOWN = BEAT + "test_a_beat_down_for_hours_catches_up_once_per_schedule_not_in_a_burst[configured]"
 
+SOURCE = "tests/faults/test_source_changes.py::"
+OFFSET_SHIFTS = (
+    SOURCE + "test_records_inserted_and_deleted_between_page_fetches_are_not_missed_or_doubled[with-overlap]"
+)
+POISON = SOURCE + "test_poison_records_are_set_aside_and_the_rest_of_their_batches_loads"
+SCHEDULES = "tests/faults/test_schedule_changes.py::"
+DST = SCHEDULES + "test_a_0230_berlin_cron_runs_once_a_local_day_across_a_dst_change"
+DST_SPRING, DST_AUTUMN = DST + "[spring]", DST + "[autumn]"
+EDITS_UNDER_BEAT = (
+    SCHEDULES
+    + "test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_client_makes_no_request"
+)
+
 FAULT_TESTS = (
     *(POOL_CHILD_KILLED, WORKER_KILLED, WARM_SHUTDOWN, VISIBILITY, BROKER_GONE, REDIS_RESTARTED),
     *(DATABASE_CRASH, PAUSED_HONEST, PAUSED_FORGOTTEN, HOLDER_KILLED, LOADER_FROZEN),
     *(BETWEEN_PAGES, TIE_ACROSS_PAGES, TWO_BEATS, BEAT_KILLED, BEAT_DOWN),
+    *(OFFSET_SHIFTS, POISON, DST_SPRING, DST_AUTUMN, EDITS_UNDER_BEAT),
 )
 
 # --- The edits (each switches one defence off) -------------------------------------------
@@ -136,12 +150,6 @@ IDLE_TIMEOUT = Edit(
     '                "SET LOCAL synchronous_commit TO OFF;"\n'
     '                f" SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"\n',
     f'                "SET LOCAL synchronous_commit TO OFF"{OFF}\n',
-)
-# HEAD fails the visibility test unmutated (see the idle-in-transaction-timeout row): its load
-# mutations are applied on top of that timeout switched off, or their failure would mean nothing.
-ON_TOP_OF_IDLE_TIMEOUT_OFF = (
-    "Applied on top of idle-in-transaction-timeout off, without which HEAD fails this test "
-    "anyway; drop IDLE_TIMEOUT from the edits once load_batch no longer trips the timeout."
 )
 RETIRE_ONE_OFF = Edit(
     BEAT_PY, "                self._retire.append(entry.model.pk)\n", f"                pass{OFF}\n"
@@ -252,14 +260,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         "load_batch only takes a batch that is still pending (a second delivery finds it done)",
         fails=(VISIBILITY,),
         edits=(
-            IDLE_TIMEOUT,
             Edit(
                 "syncers/pipeline/load.py",
                 ".filter(pk=batch_id, state=SyncBatch.State.PENDING)",
                 ".filter(pk=batch_id)",
             ),
         ),
-        note=ON_TOP_OF_IDLE_TIMEOUT_OFF,
     ),
     Mutation(
         "load-row-lock",
@@ -267,14 +273,12 @@ MUTATIONS: tuple[Mutation, ...] = (
         "first merge to commit and then finds the batch done",
         fails=(VISIBILITY,),
         edits=(
-            IDLE_TIMEOUT,
             Edit(
                 "syncers/pipeline/load.py",
                 '            SyncBatch.objects.select_for_update(of=("self",))\n',
                 f"            SyncBatch.objects{OFF}\n",
             ),
         ),
-        note=ON_TOP_OF_IDLE_TIMEOUT_OFF,
     ),
     # Fault 7: a holder that wakes up after losing its lease cannot write.
     Mutation(
@@ -303,14 +307,11 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         "idle-in-transaction-timeout",
-        "fence.relax_commit sets idle_in_transaction_session_timeout to the lease TTL, so "
-        "PostgreSQL ends a frozen loader's transaction and its lock on the client row",
+        "fence.relax_commit sets idle_in_transaction_session_timeout "
+        "(SYNC_IDLE_TRANSACTION_TIMEOUT), so PostgreSQL ends a frozen loader's transaction and its "
+        "lock on the client row",
         fails=(LOADER_FROZEN,),
         edits=(IDLE_TIMEOUT,),
-        passes=(VISIBILITY,),
-        note="Probe: with it off, the visibility test passes again; HEAD fails that test because "
-        "this timeout also ends a healthy loader that spends longer than the lease TTL in Python "
-        "inside its transaction (the slow handler's 15 s merge).",
     ),
     # Faults 9, 10 (and 8): resume, don't restart.
     Mutation(
@@ -439,6 +440,90 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(NEXT_LOOK_AT_NEXT_TIME,),
         passes=(BEAT_DOWN,),
         note="Probe only: last_run_at moved to now, so the entry is not due again.",
+    ),
+)
+
+
+MUTATIONS += (
+    # Fault 11: offset pagination re-reads an overlap and anchors on the last ids read.
+    Mutation(
+        "offset-overlap",
+        "offset pagination's default overlap with anchors (handlers.options); off, each request "
+        "starts where the last one ended",
+        fails=(OFFSET_SHIFTS,),
+        edits=(
+            Edit(
+                "syncers/handlers/options.py",
+                '        cfg["offset_overlap"] = min(DEFAULT_OFFSET_OVERLAP, size // 2) if _integer(size) else 0\n',
+                f'        cfg["offset_overlap"] = 0{OFF}\n',
+            ),
+        ),
+    ),
+    # Fault 12: a poison record is kept aside with its reason; the rest of its batch loads.
+    Mutation(
+        "record-size-limit",
+        "SYNC_MAX_RECORD_BYTES: a record over the limit is kept as failed, not loaded",
+        fails=(POISON,),
+        edits=(
+            Edit(
+                "syncers/pipeline/load.py",
+                "    max_bytes = settings.SYNC_MAX_RECORD_BYTES\n    if connection.vendor",
+                f"    max_bytes = 10**12{OFF}\n    if connection.vendor",
+            ),
+        ),
+    ),
+    Mutation(
+        "no-id-kept-as-failed",
+        "the in-database merge keeps a record without a usable id as a failed record",
+        fails=(POISON,),
+        edits=(
+            Edit(
+                "syncers/pipeline/merge.py",
+                "    FROM src WHERE coalesce(eid, '') = '' OR length(eid) > 255",
+                "    FROM src WHERE length(eid) > 255",
+            ),
+        ),
+    ),
+    # Fault 13: a cron whose last run is inside the repeated autumn hour.
+    Mutation(
+        "repeat-safe-crontab",
+        "SyncEntry's RepeatSafeCrontab: a cron's next run is never at or before its last run "
+        "(Celery's crontab loses the fold in the repeated autumn hour)",
+        fails=(DST_AUTUMN,),
+        edits=(
+            Edit(
+                BEAT_PY,
+                "            self.schedule = RepeatSafeCrontab.like(self.schedule)\n",
+                f"            pass{OFF}\n",
+            ),
+        ),
+        passes=(DST_SPRING,),
+        note="Spring needs no protection (02:30 does not exist; Celery's crontab fires at 03:30).",
+    ),
+    # Fault 14: edits reach a running beat; a paused client makes no request.
+    Mutation(
+        "beat-change-polling",
+        "SyncScheduler polls django-celery-beat's change marker and reloads changed rows",
+        fails=(EDITS_UNDER_BEAT,),
+        edits=(
+            Edit(
+                BEAT_PY,
+                "    def _poll(self) -> None:\n        mono = time.monotonic()\n",
+                f"    def _poll(self) -> None:\n        return{OFF}\n        mono = time.monotonic()\n",
+            ),
+        ),
+    ),
+    Mutation(
+        "paused-client-skipped",
+        "a paused client's runs end skipped_paused before any request (SyncClient.may_run)",
+        fails=(EDITS_UNDER_BEAT,),
+        edits=(
+            Edit(
+                "syncers/models/clients.py",
+                "        if self.connection.is_paused:\n            return False\n",
+                f"        return True{OFF}\n",
+            ),
+        ),
     ),
 )
 
