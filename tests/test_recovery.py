@@ -48,7 +48,9 @@ def test_worker_killed_mid_run_loses_nothing_and_resumes_from_checkpoint(api: Fa
     assert crashed.status == SyncRun.Status.ABANDONED
     assert not SyncRun.objects.filter(status__in=["queued", "running"]).exists()
     pages = api.stats()["pages"]
-    assert pages["1"] == 1, "committed pages are not requested again"
     assert checkpoint_at_kill > 5
-    # Only the page that was in flight when the worker died may have been asked for twice.
-    assert sum(pages.values()) <= 21 + 1
+    committed = range(1, checkpoint_at_kill)
+    assert all(pages[str(p)] == 1 for p in committed), f"committed pages requested again: {pages}"
+    # Only pages read but not committed when the worker died may be asked for twice: the one
+    # being staged, two in the read-ahead queue and one being read (fetch.prefetched, depth 2).
+    assert sum(pages.values()) <= 21 + 4, pages
