@@ -89,14 +89,19 @@ class FakeApi:
         """Keys: records, seed, page_delay, fail_pages; omitted ones use CLI values."""
         return self._call("POST", "/_control/reset", kw)
 
-    def update(self, ids: list[int], fields: dict[str, Any] | None = None) -> Any:
-        """Simulate upstream edits: bumps version/updated_at of those ids."""
-        return self._call("POST", "/_control/update", {"ids": ids, "fields": fields})
+    def update(self, ids: list[int], fields: dict[str, Any] | None = None, *, after: int | None = None) -> Any:
+        """Simulate upstream edits: bumps version/updated_at of those ids (now, or with `after`
+        as for delete())."""
+        return self._call("POST", "/_control/update", {"ids": ids, "fields": fields, "after": after})
 
-    def touch(self, ids: list[int], fields: dict[str, Any] | None = None, at: str | None = None) -> str:
+    def touch(
+        self, ids: list[int], fields: dict[str, Any] | None = None, at: str | None = None, *, after: int | None = None
+    ) -> str:
         """Edit these records so they all share one updated_at (`at`, or one minute after the
-        latest one served) and return it: a tie group that straddles page boundaries."""
-        return self._call("POST", "/_control/touch", {"ids": ids, "fields": fields, "at": at})["updated_at"]
+        latest one served) and return it: a tie group that straddles page boundaries. With
+        `after` (as for delete()), `at` is required."""
+        body = {"ids": ids, "fields": fields, "at": at, "after": after}
+        return self._call("POST", "/_control/touch", body)["updated_at"]
 
     def replace(self, index: int, record: Any) -> Any:
         """Serve ``record`` verbatim at 0-based ``index``, to fake a broken upstream."""

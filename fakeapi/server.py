@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fakeapi import listings, misbehave
 from fakeapi.auth import KINDS, AuthState
-from fakeapi.dataset import Dataset
+from fakeapi.dataset import Dataset, parse_time
 
 MAX_HITS = 20_000
 
@@ -185,7 +185,10 @@ class FakeApiServer(ThreadingHTTPServer):
         ids, fields = body.get("ids", []), body.get("fields") or {}
         if not isinstance(ids, list) or not isinstance(fields, dict):
             raise BadRequest("ids must be a list and fields an object")
-        return {"updated": self.dataset.update(ids, fields)}
+        after, dataset = _after(body), self.dataset
+        dataset.indexes(ids)  # refused now, not silently when due
+        self._when(after, lambda: dataset.update(ids, fields))
+        return {"updated": sorted(set(ids))}
 
     def touch(self, body: dict[str, Any]) -> dict[str, Any]:
         ids, fields, at = body.get("ids", []), body.get("fields") or {}, body.get("at")
@@ -195,7 +198,14 @@ class FakeApiServer(ThreadingHTTPServer):
             or not (at is None or isinstance(at, str))
         ):
             raise BadRequest("ids must be a list, fields an object and at a timestamp string")
-        return {"updated_at": self.dataset.touch(ids, fields, at)}
+        after, dataset = _after(body), self.dataset
+        if after is None:
+            return {"updated_at": dataset.touch(ids, fields, at)}
+        if at is None or parse_time(at) is None:
+            raise BadRequest("a touch with after needs at, an ISO 8601 timestamp")
+        dataset.indexes(ids)
+        self._when(after, lambda: dataset.touch(ids, fields, at))
+        return {"updated_at": at}
 
     def replace(self, body: dict[str, Any]) -> dict[str, Any]:
         if "record" not in body:

@@ -6,6 +6,8 @@ page's checkpoint can say exactly where a resumed run continues."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -18,7 +20,7 @@ from gateway.payload import GatewayResponse
 from .mapping import value_at
 
 DONE_KEY = "listing_done"  # checkpoint after the last page of a style with no next position
-ANCHOR_KEY = "anchor"  # offset with an overlap: ids of the last records read
+ANCHOR_KEY = "anchor"  # offset with an overlap: [id, content digest] of the last records read
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,10 @@ class Position:
 
     number: int
     token: Any = None  # page number, offset, cursor or next URL; None: the first request
-    # Offset with an overlap: ids of the last records read before `token`, and how far before
-    # `token` the request starts.
-    anchor: tuple[str, ...] = ()
+    # Offset with an overlap: (id, content digest) of the last records read before `token`
+    # (digest "" when unknown: a checkpoint written before digests were kept), and how far
+    # before `token` the request starts.
+    anchor: tuple[tuple[str, str], ...] = ()
     back: int = 0
 
 
@@ -117,21 +120,22 @@ class Offset(Style):
     record deleted in front of it (among those read) moves the next unread one in front too
     (skipped), one inserted in front moves a read one behind it (read twice). With
     `offset_overlap` N (on by default), each request after the first starts N records early
-    and the position keeps the ids of the last N records read (its anchor, also in the
-    checkpoint). In the answer, the records up to the last anchor id found were read before
-    and are dropped (a record read twice anyway is merged once by the load); the rest are
-    new. No anchor id in the answer (more records deleted than the overlap): ask again further
-    back, down to offset 0 at worst, rather than skip anything. Like cursor pagination, this
-    sees a record inserted behind the position, not one inserted in front of it (the next run
-    reads it). It needs a stable order: an edit must not move a record (ordering by
-    `updated_at` does)."""
+    and the position keeps the id and a digest of the content of the last N records read (its
+    anchor, also in the checkpoint). In the answer, the records up to the last anchor record
+    found unchanged were read before and are dropped (a record read twice anyway is merged
+    once by the load); the rest are new. An anchor record edited since is not matched: in a
+    listing ordered by `updated_at` an edit moves it to the end, and taking it for the anchor
+    there would drop every unread record in between. No anchor record in the answer (more
+    records deleted or edited than the overlap): ask again further back, down to offset 0 at
+    worst, rather than skip anything. Like cursor pagination, this sees a record inserted
+    behind the position, not one inserted in front of it (the next run reads it)."""
 
     name, token_key, parameter = "offset", "next_offset", "offset_param"
 
     def start(self, cfg: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> Position:
         offset = int(checkpoint.get("next_offset", 0))
         overlap = cfg.get("offset_overlap", 0)
-        anchor = tuple(str(i) for i in checkpoint.get(ANCHOR_KEY) or ())[-overlap:] if overlap else ()
+        anchor = tuple(map(_anchor_entry, checkpoint.get(ANCHOR_KEY) or ()))[-overlap:] if overlap else ()
         number = int(checkpoint.get("page", offset // cfg["page_size"] + 1))
         return Position(number, offset, anchor, overlap if anchor else 0)
 
@@ -159,16 +163,16 @@ class Offset(Style):
         overlap = cfg.get("offset_overlap", 0)
         if not overlap:
             return super().read(cfg, pos, nxt, records, id_of)
-        ids = [id_of(r) for r in records]
-        known = _read_before(pos, ids)
+        keys = [(i, _digest(r)) if (i := id_of(r)) is not None else None for r in records]
+        known = _read_before(pos, keys)
         if known is None:
             # Widen the step while it is under a page, then a page at a time: the answers then
             # cover the listing without gaps, so the anchor's last survivor is not jumped over.
             back = min(pos.token, pos.back + min(pos.back, cfg["page_size"]))
             return Position(pos.number, pos.token, pos.anchor, back)
-        anchor = tuple(i for i in ids if i is not None)[-overlap:]
+        anchor = tuple(k for k in keys if k is not None)[-overlap:]
         after = Position(pos.number + 1, _asked(pos) + len(records), anchor, overlap if anchor else 0)
-        checkpoint = {"next_offset": after.token, ANCHOR_KEY: list(anchor), "page": after.number}
+        checkpoint = {"next_offset": after.token, ANCHOR_KEY: [list(k) for k in anchor], "page": after.number}
         return Reading(records[known:], after if nxt is not None else None, checkpoint)
 
 
@@ -176,18 +180,32 @@ def _asked(pos: Position) -> int:
     return max(0, pos.token - pos.back)
 
 
-def _read_before(pos: Position, ids: list[str | None]) -> int | None:
-    """How many leading records of the answer at `pos` were read before: up to the last id of
-    the anchor in it. None: no anchor id in it, ask further back."""
+def _read_before(pos: Position, keys: list[tuple[str, str] | None]) -> int | None:
+    """How many leading records of the answer at `pos` were read before: up to the last anchor
+    record in it, unchanged. None: no anchor record in it, ask further back."""
     if not pos.anchor:
         return 0  # the first page, or nothing with an id to anchor on yet
-    anchor = set(pos.anchor)
-    for i in range(len(ids) - 1, -1, -1):
-        if ids[i] in anchor:
+    digests = dict(pos.anchor)
+    for i in range(len(keys) - 1, -1, -1):
+        key = keys[i]
+        if key is not None and key[0] in digests and digests[key[0]] in ("", key[1]):
             return i + 1
-    # From offset 0 there is nowhere further back: every anchor record was deleted, so take
-    # all of it as new (what was read before is merged once more, never lost).
+    # From offset 0 there is nowhere further back: every anchor record was deleted or edited,
+    # so take all of it as new (what was read before is merged once more, never lost).
     return 0 if _asked(pos) == 0 else None
+
+
+def _digest(record: Any) -> str:
+    """A short digest of a record's content: an edited record no longer matches its anchor."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _anchor_entry(entry: Any) -> tuple[str, str]:
+    """A checkpoint's anchor entry: [id, digest], or a bare id from before digests were kept."""
+    if isinstance(entry, list | tuple) and len(entry) == 2:
+        return str(entry[0]), str(entry[1])
+    return str(entry), ""
 
 
 class Cursor(Style):
