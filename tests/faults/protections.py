@@ -23,8 +23,8 @@ is running, so a loaded machine does not pass for a caught breach.
 Exit status: 0 when every test failed with its protection off (and, with --baseline, passed
 without the mutation); 1 when one did not; 2 when a row could not be checked (the code a
 mutation names has moved, a node id is gone, a test errored, was skipped or timed out) or, on
-a full run, when a fault test has no row and no NO_PROTECTION entry. A new fault test needs one more Mutation (or one
-more node id in an existing one's `fails`).
+a full run, when a fault test has no row and no NO_PROTECTION entry. A new fault test needs
+one more Mutation (or one more node id in an existing one's `fails`).
 """
 
 from __future__ import annotations
