@@ -89,13 +89,20 @@ class FakeApi:
         """Keys: records, seed, page_delay, fail_pages; omitted ones use CLI values."""
         return self._call("POST", "/_control/reset", kw)
 
-    def update(self, ids: list[int], fields: dict[str, Any] | None = None, *, after: int | None = None) -> Any:
+    def update(
+        self, ids: list[int], fields: dict[str, Any] | None = None, *, after: int | None = None
+    ) -> Any:
         """Simulate upstream edits: bumps version/updated_at of those ids (now, or with `after`
         as for delete())."""
         return self._call("POST", "/_control/update", {"ids": ids, "fields": fields, "after": after})
 
     def touch(
-        self, ids: list[int], fields: dict[str, Any] | None = None, at: str | None = None, *, after: int | None = None
+        self,
+        ids: list[int],
+        fields: dict[str, Any] | None = None,
+        at: str | None = None,
+        *,
+        after: int | None = None,
     ) -> str:
         """Edit these records so they all share one updated_at (`at`, or one minute after the
         latest one served) and return it: a tie group that straddles page boundaries. With

@@ -25,6 +25,7 @@ from .forms import PauseForm
 from .models import SyncClient, SyncRun
 from .permissions import may_see_client, sees_all_clients, user_can
 from .services import (
+    client_disable,
     client_pause,
     client_resume,
     client_schedules_set_enabled,
@@ -114,12 +115,18 @@ class ClientViews:
     def pause_clients(self, request: HttpRequest, clients: list[SyncClient], form: PauseForm) -> None:
         hours = form.cleaned_data["hours"]
         until = timezone.now() + timedelta(hours=hours) if hours else None
-        reason = form.cleaned_data["reason"]
+        reason, who = form.cleaned_data["reason"], request.user.get_username()
+        disable = form.cleaned_data["disable"]
         for client in clients:
-            client_pause(client=client, who=request.user.get_username(), reason=reason, until=until)
+            if disable:
+                client_disable(client=client, who=who, reason=reason)
+                self.log_change(request, client, f"Disabled: {reason}")
+                continue
+            client_pause(client=client, who=who, reason=reason, until=until)
             ends = f" until {until:%Y-%m-%d %H:%M %Z}" if until else ""
             self.log_change(request, client, f"Paused{ends}: {reason}")
-        self.message_user(request, f"Paused {len(clients)} client(s).", messages.SUCCESS)
+        done = "Disabled" if disable else "Paused"
+        self.message_user(request, f"{done} {len(clients)} client(s).", messages.SUCCESS)
 
     def pause_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         client = self._client(request, pk, "pause")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from .models import SyncClient
@@ -41,3 +43,15 @@ class PauseForm(forms.Form):
         min_value=0.01,
         help_text="Resume by itself after this many hours; empty: until resumed.",
     )
+    disable = forms.BooleanField(
+        required=False,
+        help_text="Disable instead: records pushed to the client's webhook are refused too, until resumed.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("disable") and cleaned.get("hours"):
+            raise forms.ValidationError(
+                "A disabled client stays disabled until resumed: leave the hours empty."
+            )
+        return cleaned

@@ -51,12 +51,24 @@ def sync_run_scheduled(*, client_id: int) -> SyncRun | None:
 
 def client_pause(*, client: SyncClient, who: str, reason: str, until: datetime | None = None) -> SyncClient:
     """An operator's pause: scheduled runs are recorded as skipped until resumed (or `until`)."""
-    if not reason.strip():
-        raise ValueError("a pause needs a reason (it is shown to everyone who sees the client)")
     if until is not None and until <= timezone.now():
         raise ValueError("the pause must end in the future")
+    return _operator_stop(client, SyncClient.State.PAUSED, who=who, reason=reason, until=until)
+
+
+def client_disable(*, client: SyncClient, who: str, reason: str) -> SyncClient:
+    """Switch a client off until an operator resumes it: like a pause, and records pushed to
+    its webhook are refused too (a paused client still takes them in)."""
+    return _operator_stop(client, SyncClient.State.DISABLED, who=who, reason=reason, until=None)
+
+
+def _operator_stop(
+    client: SyncClient, state: str, *, who: str, reason: str, until: datetime | None
+) -> SyncClient:
+    if not reason.strip():
+        raise ValueError("a pause needs a reason (it is shown to everyone who sees the client)")
     SyncClient.objects.filter(pk=client.pk).update(
-        state=SyncClient.State.PAUSED,
+        state=state,
         pause_reason=reason.strip()[:500],
         paused_by=who[:150],
         paused_at=timezone.now(),

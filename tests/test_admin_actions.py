@@ -1,10 +1,11 @@
 """List actions and pages of the console through the admin's own views: retry selected failed
-records, enable/disable schedules in bulk (beat's entries follow), filter the client list by
-state, search it, and the test-fetch page."""
+records, enable/disable schedules in bulk (beat's entries follow), pause or disable clients,
+filter the client list by state, search it, and the test-fetch page."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
@@ -56,6 +57,34 @@ def test_bulk_disable_and_enable_schedules_reach_beats_entries(admin_client, mak
         "/admin/syncers/syncclient/", {"action": "enable_schedules", "_selected_action": ids, "index": "0"}
     )
     assert PeriodicTask.objects.filter(task="syncers.scheduled_sync", enabled=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_pause_action_disables_with_its_box_ticked_and_refuses_an_end_for_that(
+    admin_client, make_client
+) -> None:
+    orders, products = make_client("orders"), make_client("products")
+    pause = {"action": "pause", "_selected_action": [orders.pk, products.pk], "index": "0"}
+
+    refused = admin_client.post(
+        "/admin/syncers/syncclient/", {**pause, "reason": "x", "hours": "2", "disable": "on"}
+    )
+    assert refused.status_code == 200, "the form again, with the error"
+    assert "stays disabled until resumed" in refused.content.decode()
+    assert set(SyncClient.objects.values_list("state", flat=True)) == {"active"}
+
+    admin_client.post("/admin/syncers/syncclient/", {**pause, "reason": "supplier gone", "disable": "on"})
+
+    for client in (orders, products):
+        client.refresh_from_db()
+        assert (client.state, client.pause_reason, client.paused_by, client.paused_until) == (
+            "disabled",
+            "supplier gone",
+            "admin",
+            None,
+        )
+    assert changelist_names(admin_client, "?state=disabled") == ["orders", "products"]
+    assert LogEntry.objects.filter(change_message="Disabled: supplier gone").count() == 2
 
 
 @pytest.mark.django_db

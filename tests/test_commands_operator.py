@@ -573,6 +573,21 @@ def test_errors_are_one_line_on_stderr_and_a_non_zero_exit(make_client) -> None:
 
 
 @pytest.mark.django_db
+def test_pause_disable_disables_until_resumed_and_refuses_an_end(make_client) -> None:
+    client = make_client(queue=IDLE)
+
+    assert "--disable lasts until resumed" in str(
+        fails("sync_pause", client.name, "--disable", "--for", "1h")
+    )
+    out = run("sync_pause", client.name, "--disable", "--reason", "retired", "--by", "alice")
+
+    client.refresh_from_db()
+    assert out.strip() == f"disabled {client.name} until resumed: retired"
+    assert (client.state, client.pause_reason, client.paused_until) == ("disabled", "retired", None)
+    assert [m for _, m in history(client)] == ["Disabled: retired (by alice)"]
+
+
+@pytest.mark.django_db
 def test_pause_resume_and_run_now_from_the_shell_are_in_the_clients_history(make_client) -> None:
     client = make_client(queue=IDLE)
 

@@ -8,16 +8,17 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from fakeapi.control import FakeApi
+from syncers.hooks import sign
 from syncers.models import Notification, SyncClient, SyncRun
 from syncers.notify import notify
 from syncers.pause import record_failure
 from syncers.pipeline import reconcile
 from syncers.selectors import run_wait_final
-from syncers.services import client_pause, client_resume, sync_run_request, sync_run_scheduled
+from syncers.services import client_disable, client_pause, client_resume, sync_run_request, sync_run_scheduled
 
 from .processes import wait_until
 
@@ -106,6 +107,35 @@ def test_a_paused_client_records_scheduled_runs_as_skipped_and_makes_no_request(
     assert {r.status for r in runs} == {SyncRun.Status.SKIPPED_PAUSED}
     assert "supplier maintenance" in runs[0].error and "operator" in runs[0].error
     assert api.stats()["requests"] == 0
+
+
+@pytest.mark.django_db
+def test_a_disabled_client_makes_no_request_refuses_pushed_records_and_stays_off_until_resumed(
+    api: FakeApi, make_client
+) -> None:
+    client = make_client()
+    client.set_hook_secret("hook-secret")
+    client.save(update_fields=["hook_secret_ciphertext"])
+    client_disable(client=client, who="operator", reason="supplier retired this API")
+    body = b'[{"id": 1}]'
+
+    runs = [sync_run_scheduled(client_id=client.pk) for _ in range(3)]
+    pushed = Client().post(
+        f"/hooks/{client.name}/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_XCORESITE_SIGNATURE=sign("hook-secret", body),
+    )
+    reconcile()  # no end: nothing resumes it by itself
+
+    assert {r.status for r in runs} == {SyncRun.Status.SKIPPED_PAUSED}
+    assert runs[0].error == "client is disabled"
+    assert api.stats()["requests"] == 0
+    assert (pushed.status_code, pushed.json()["error"]) == (409, "client is disabled")
+    assert state(client)[0] == "disabled" and client.pause_reason == "supplier retired this API"
+    client_resume(client=client, who="operator")
+    assert state(client) == ("active", 0, 0)
+    assert sync_run_scheduled(client_id=client.pk).fetch_done and api.stats()["requests"] > 0
 
 
 @pytest.mark.django_db

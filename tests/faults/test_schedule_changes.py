@@ -15,12 +15,13 @@
     (a) an interval edited 2 s -> 5 s and (b) a schedule disabled (model save, as the client's
     schedule inline does), (c) bulk-disabled by our list action "Disable all their schedules"
     and by django-celery-beat's own "Disable selected tasks" (queryset update() plus
-    `PeriodicTasks.update_changed()`), (d) a client paused by the list action Pause. Measured
-    from beat's log: nothing at the old cadence and nothing disabled is sent two ticks after the
-    change; the paused client's runs are recorded as skipped and the fake API gets no request
-    from it (each client reads its own page size, so requests tell whose they are), nor from
-    anyone once every schedule is disabled or its client paused. Beat is then killed; every
-    send is one recorded run and the oracle holds for all four clients.
+    `PeriodicTasks.update_changed()`), (d) a client paused and another one disabled by the list
+    action Pause (its "disable" box ticked for the second). Measured from beat's log: nothing at
+    the old cadence and nothing disabled is sent two ticks after the change; the paused and the
+    disabled client's runs are recorded as skipped and the fake API gets no request from them
+    (each client reads its own page size, so requests tell whose they are), nor from anyone
+    once every schedule is disabled or its client paused. Beat is then killed; every send is
+    one recorded run and the oracle holds for all five clients.
 """
 
 from __future__ import annotations
@@ -250,17 +251,18 @@ def test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_
 ) -> None:
     scenario.serve(records=60)
     a = scenario.make_client(batch_size=50)  # each client reads its own page size: requests tell whose
-    b, c, d = (
-        extra_client(scenario, name, page_size=size) for name, size in (("b", 40), ("c", 30), ("d", 20))
+    b, c, d, e = (
+        extra_client(scenario, name, page_size=size)
+        for name, size in (("b", 40), ("c", 30), ("d", 20), ("e", 15))
     )
     scenario.worker(concurrency=2)
-    sa, sb, sc1, sc2, sd = every(a, 2), every(b, 3), every(c, 3), every(c, 4), every(d, 3)
-    name = {s.pk: PeriodicTask.objects.get(sync_schedule=s).name for s in (sa, sb, sc1, sc2, sd)}
+    sa, sb, sc1, sc2, sd, se = every(a, 2), every(b, 3), every(c, 3), every(c, 4), every(d, 3), every(e, 3)
+    name = {s.pk: PeriodicTask.objects.get(sync_schedule=s).name for s in (sa, sb, sc1, sc2, sd, se)}
     beat = scenario.procs.beat()  # the configured scheduler
     wait_until(
         lambda: (
             all(len(send_times(beat)[n]) >= 2 for n in name.values())
-            and all(SyncRun.objects.filter(client=x, status="succeeded").exists() for x in (a, b, c, d))
+            and all(SyncRun.objects.filter(client=x, status="succeeded").exists() for x in (a, b, c, d, e))
         ),
         timeout=40,
         what="every schedule firing and every client synced once",
@@ -281,8 +283,12 @@ def test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_
     beat_bulk = admin_action(
         admin_client, "/admin/django_celery_beat/periodictask/", "disable_tasks", [sd.periodic_task_id]
     )
-    # (d) The client itself: the list action Pause, with a reason.
+    # (d) The client itself: the list action Pause, with a reason; for E with "disable" ticked.
     paused = admin_action(admin_client, "/admin/syncers/syncclient/", "pause", [a.pk], reason="fault 14")
+    disabled_e = admin_action(
+        admin_client, "/admin/syncers/syncclient/", "pause", [e.pk], reason="fault 14", disable="on"
+    )
+    assert SyncClient.objects.get(pk=e.pk).state == SyncClient.State.DISABLED
     time.sleep(12)
 
     sends = send_times(beat)
@@ -312,25 +318,35 @@ def test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_
         {name[pk]: round(max(sends[name[pk]]) - at, 2) for pk, at in cut.items()},
     )
 
-    # (d) Beat still sends the paused client's schedule: each run is skipped and asks nothing.
-    def after_pause() -> QuerySet[SyncRun]:  # a new queryset each time: count() caches otherwise
-        return SyncRun.objects.filter(client=a, queued_at__gt=datetime.fromtimestamp(paused, UTC))
+    # (d) Beat still sends the paused and the disabled client's schedules: each run is skipped
+    # and asks nothing.
+    def since_stopped(client: SyncClient, at: float) -> QuerySet[SyncRun]:  # new each time: count() caches
+        return SyncRun.objects.filter(client=client, queued_at__gt=datetime.fromtimestamp(at, UTC))
 
-    assert after_pause().count() >= 2 and {r.status for r in after_pause()} == {"skipped_paused"}
-    assert not after_pause().exclude(pages=0).exists()
-    worked = SyncRun.objects.filter(client=a).exclude(status="skipped_paused")
-    assert all(r.started_at.timestamp() < paused for r in worked), "no run of a paused client starts"
-    last_finish = max(r.finished_at.timestamp() for r in worked)
-    assert not [t for t in requests_of(scenario.api, 50) if t > last_finish], "paused client made requests"
+    stopped = ((a, paused, 50), (e, disabled_e, 15))
+    for client, at, per_page in stopped:
+        assert since_stopped(client, at).count() >= 2, f"beat stopped sending {client}'s schedule"
+        assert {r.status for r in since_stopped(client, at)} == {"skipped_paused"}
+        assert not since_stopped(client, at).exclude(pages=0).exists()
+        worked = SyncRun.objects.filter(client=client).exclude(status="skipped_paused")
+        assert all(r.started_at.timestamp() < at for r in worked), (
+            f"a run of {client} started after it stopped"
+        )
+        last_finish = max(r.finished_at.timestamp() for r in worked)
+        assert not [t for t in requests_of(scenario.api, per_page) if t > last_finish], (
+            f"{client} made requests"
+        )
 
     # Quiet: every schedule disabled or its client paused, beat running: no request at all.
-    for client in (b, c, d):
+    for client in (b, c, d, e):
         settle(client, timeout=60)
     scenario.settle(timeout=60)
-    served, skipped = scenario.api.stats()["requests"], after_pause().count()
+    served = scenario.api.stats()["requests"]
+    skipped = [since_stopped(client, at).count() for client, at, _ in stopped]
     time.sleep(3 * TICK + 5)
     assert scenario.api.stats()["requests"] == served, "a request while no client may run"
-    assert after_pause().count() > skipped, "beat kept sending the paused client's schedule"
+    now_skipped = [since_stopped(client, at).count() for client, at, _ in stopped]
+    assert all(n > m for n, m in zip(now_skipped, skipped, strict=True)), "beat kept sending their schedules"
 
     # Power loss for beat between two sends (5 s apart now), so each logged send was published.
     sent = len(send_times(beat)[name[sa.pk]])
@@ -339,8 +355,8 @@ def test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_
     kill(beat.pid)
     beat.process.wait(timeout=10)
     sends = send_times(beat)
-    for client, schedules in ((a, [sa]), (b, [sb]), (c, [sc1, sc2]), (d, [sd])):
+    for client, schedules in ((a, [sa]), (b, [sb]), (c, [sc1, sc2]), (d, [sd]), (e, [se])):
         settle(client, timeout=60)
         runs = SyncRun.objects.filter(client=client, trigger="schedule").count()
         assert runs == sum(len(sends[name[s.pk]]) for s in schedules), f"{client}: one run per send"
-    assert_consistent(scenario, b, c, d)
+    assert_consistent(scenario, b, c, d, e)
