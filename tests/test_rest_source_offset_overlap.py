@@ -6,6 +6,7 @@ changes land at the same point of the run however fast it goes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -126,18 +127,22 @@ def test_every_anchor_record_deleted_reads_again_from_the_start_rather_than_gues
     assert run.created == 120 and run.unchanged == 43, "1-43 read twice, merged once"
 
 
-@pytest.mark.parametrize("written_by", ["digests", "ids-only"])
-def test_a_resumed_run_keeps_its_anchor_in_the_checkpoint(api: FakeApi, make_client, written_by: str) -> None:
+@pytest.mark.parametrize("incremental", [False, True], ids=["plain", "incremental"])
+def test_a_resumed_run_keeps_its_anchor_in_the_checkpoint(
+    api: FakeApi, make_client, incremental: bool
+) -> None:
     api.reset(records=120)
-    client = offset_client(make_client)
+    client = offset_client(make_client, **({"incremental": {}} if incremental else {}))
     sync_run_now_here(client=client, who="tester", max_pages=1)
     client.refresh_from_db()
     checkpoint = client.checkpoint
-    assert {k: v for k, v in checkpoint.items() if k != "anchor"} == {"next_offset": 50, "page": 2}
-    assert [entry[0] for entry in checkpoint["anchor"]] == ["46", "47", "48", "49", "50"]
-    if written_by == "ids-only":  # a checkpoint from before digests were kept still resumes
-        checkpoint["anchor"] = [entry[0] for entry in checkpoint["anchor"]]
-        SyncClient.objects.filter(pk=client.pk).update(checkpoint=checkpoint)
+    assert {k: checkpoint[k] for k in ("next_offset", "page")} == {"next_offset": 50, "page": 2}
+    ids = ["46", "47", "48", "49", "50"]
+    if incremental:  # each id with the version read: the field the filtered listing is ordered by
+        served = {str(r["id"]): json.dumps(r["updated_at"]) for r in api.records()}
+        assert checkpoint["anchor"] == [[i, served[i]] for i in ids]
+    else:
+        assert checkpoint["anchor"] == ids
     api.delete([47, 48, 49, 50, 30, 31])  # between the runs: in front of the position, anchor too
 
     run_inline(client)

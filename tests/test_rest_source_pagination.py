@@ -140,10 +140,7 @@ def test_max_pages_ends_a_listing_that_never_says_it_is_done(api: FakeApi, make_
 
 CHECKPOINT_AFTER_TWO_PAGES = {
     "page": lambda cp, url: cp == {"next_page": 3},
-    "offset": lambda cp, url: (
-        {k: v for k, v in cp.items() if k != "anchor"} == {"next_offset": 95, "page": 3}
-        and [entry[0] for entry in cp["anchor"]] == [str(i) for i in range(91, 96)]
-    ),
+    "offset": lambda cp, url: cp == {"next_offset": 95, "anchor": [str(i) for i in range(91, 96)], "page": 3},
     "cursor": lambda cp, url: set(cp) == {"cursor", "page"} and cp["page"] == 3,
     "link": lambda cp, url: cp == {"next_url": f"{url}/products?page=3&per_page=50", "page": 3},
     "next_url": lambda cp, url: set(cp) == {"next_url", "page"} and cp["next_url"].startswith(url),

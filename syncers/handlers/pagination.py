@@ -6,7 +6,6 @@ page's checkpoint can say exactly where a resumed run continues."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from gateway.payload import GatewayResponse
 from .mapping import value_at
 
 DONE_KEY = "listing_done"  # checkpoint after the last page of a style with no next position
-ANCHOR_KEY = "anchor"  # offset with an overlap: [id, content digest] of the last records read
+ANCHOR_KEY = "anchor"  # offset with an overlap: ids (incremental: [id, version]) of the last records read
 
 
 @dataclass(frozen=True)
@@ -29,9 +28,9 @@ class Position:
 
     number: int
     token: Any = None  # page number, offset, cursor or next URL; None: the first request
-    # Offset with an overlap: (id, content digest) of the last records read before `token`
-    # (digest "" when unknown: a checkpoint written before digests were kept), and how far
-    # before `token` the request starts.
+    # Offset with an overlap: (id, version) of the last records read before `token` (the
+    # version is the incremental field's value, "" outside incremental mode: any version
+    # matches), and how far before `token` the request starts.
     anchor: tuple[tuple[str, str], ...] = ()
     back: int = 0
 
@@ -120,15 +119,16 @@ class Offset(Style):
     record deleted in front of it (among those read) moves the next unread one in front too
     (skipped), one inserted in front moves a read one behind it (read twice). With
     `offset_overlap` N (on by default), each request after the first starts N records early
-    and the position keeps the id and a digest of the content of the last N records read (its
-    anchor, also in the checkpoint). In the answer, the records up to the last anchor record
-    found unchanged were read before and are dropped (a record read twice anyway is merged
-    once by the load); the rest are new. An anchor record edited since is not matched: in a
-    listing ordered by `updated_at` an edit moves it to the end, and taking it for the anchor
-    there would drop every unread record in between. No anchor record in the answer (more
-    records deleted or edited than the overlap): ask again further back, down to offset 0 at
-    worst, rather than skip anything. Like cursor pagination, this sees a record inserted
-    behind the position, not one inserted in front of it (the next run reads it)."""
+    and the position keeps the ids of the last N records read (its anchor, also in the
+    checkpoint). In the answer, the records up to the last anchor record found were read before
+    and are dropped (a record read twice anyway is merged once by the load); the rest are new.
+    In incremental mode the listing is ordered by the incremental field, so an edit moves a
+    record to the end: there the anchor also keeps that field's value, and an anchor record
+    edited since does not match (taken for the anchor at the end, it would drop every unread
+    record in between, and the cursor would then move past them for good). No anchor record in
+    the answer (more records deleted or edited than the overlap): ask again further back, down
+    to offset 0 at worst, rather than skip anything. Like cursor pagination, this sees a record
+    inserted behind the position, not one inserted in front of it (the next run reads it)."""
 
     name, token_key, parameter = "offset", "next_offset", "offset_param"
 
@@ -163,7 +163,8 @@ class Offset(Style):
         overlap = cfg.get("offset_overlap", 0)
         if not overlap:
             return super().read(cfg, pos, nxt, records, id_of)
-        keys = [(i, _digest(r)) if (i := id_of(r)) is not None else None for r in records]
+        version = _version_of(cfg)
+        keys = [(i, version(r)) if (i := id_of(r)) is not None else None for r in records]
         known = _read_before(pos, keys)
         if known is None:
             # Widen the step while it is under a page, then a page at a time: the answers then
@@ -172,7 +173,8 @@ class Offset(Style):
             return Position(pos.number, pos.token, pos.anchor, back)
         anchor = tuple(k for k in keys if k is not None)[-overlap:]
         after = Position(pos.number + 1, _asked(pos) + len(records), anchor, overlap if anchor else 0)
-        checkpoint = {"next_offset": after.token, ANCHOR_KEY: [list(k) for k in anchor], "page": after.number}
+        entries = [list(k) if cfg.get("incremental") else k[0] for k in anchor]
+        checkpoint = {"next_offset": after.token, ANCHOR_KEY: entries, "page": after.number}
         return Reading(records[known:], after if nxt is not None else None, checkpoint)
 
 
@@ -182,27 +184,32 @@ def _asked(pos: Position) -> int:
 
 def _read_before(pos: Position, keys: list[tuple[str, str] | None]) -> int | None:
     """How many leading records of the answer at `pos` were read before: up to the last anchor
-    record in it, unchanged. None: no anchor record in it, ask further back."""
+    record in it at the version read. None: no anchor record in it, ask further back."""
     if not pos.anchor:
         return 0  # the first page, or nothing with an id to anchor on yet
-    digests = dict(pos.anchor)
+    versions = dict(pos.anchor)
     for i in range(len(keys) - 1, -1, -1):
         key = keys[i]
-        if key is not None and key[0] in digests and digests[key[0]] in ("", key[1]):
+        if key is not None and key[0] in versions and versions[key[0]] in ("", key[1]):
             return i + 1
     # From offset 0 there is nowhere further back: every anchor record was deleted or edited,
     # so take all of it as new (what was read before is merged once more, never lost).
     return 0 if _asked(pos) == 0 else None
 
 
-def _digest(record: Any) -> str:
-    """A short digest of a record's content: an edited record no longer matches its anchor."""
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+def _version_of(cfg: Mapping[str, Any]) -> Callable[[Any], str]:
+    """What tells an edited record from the one read before: the incremental field's value
+    (the listing is ordered by it). Outside incremental mode edits do not move records, and
+    the whole content would not do: some APIs serve fields that change on every request."""
+    incremental = cfg.get("incremental")
+    if not incremental:
+        return lambda record: ""
+    field = incremental["field"]
+    return lambda record: json.dumps(value_at(record, field), default=str) if isinstance(record, dict) else ""
 
 
 def _anchor_entry(entry: Any) -> tuple[str, str]:
-    """A checkpoint's anchor entry: [id, digest], or a bare id from before digests were kept."""
+    """A checkpoint's anchor entry: [id, version] (incremental mode) or a bare id."""
     if isinstance(entry, list | tuple) and len(entry) == 2:
         return str(entry[0]), str(entry[1])
     return str(entry), ""
