@@ -14,6 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# DEBUG (development error pages, a derived encryption key, the local fake API allowed) only
+# for `make run`; every other process runs with production settings.
+run: export DEBUG ?= true
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	if [ -n "$$SYNC_CONFIG_FILE" ]; then $(BIN)/python manage.py sync_apply; fi
@@ -33,6 +36,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+check: export DEBUG ?= true
 check: venv
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run

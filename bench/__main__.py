@@ -22,6 +22,7 @@ DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6379/11",
     "SYNC_LOG_LEVEL": "WARNING",
     "DEBUG": "false",  # DEBUG keeps every SQL statement in memory
+    "SECRET_KEY": "bench-only-secret-key-not-for-any-deployment",
     # Production-like settings need these; the bench talks only to the local fake API.
     "GATEWAY_ALLOWED_HOSTS": "127.0.0.1",
     "GATEWAY_ENCRYPTION_KEYS": "YmVuY2gta2V5LW5vdC1hLXNlY3JldC0wMDAwMDAwMDA=",

@@ -5,6 +5,7 @@ SQLite, kombu's filesystem broker, database leases."""
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
@@ -13,8 +14,19 @@ VAR_DIR = Path(env.str("XCORESITE_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -------------------------------------------------------------------------------
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
-DEBUG = env.bool("DEBUG", default=True)
+# DEBUG is for development only (`make run` sets it): its error pages show code and locals.
+DEBUG = env.bool("DEBUG", default=False)
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    # Sessions, password resets and the development encryption key derive from it.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set: set it to a long random value (e.g. python -c "
+        '"import secrets; print(secrets.token_urlsafe(50))"), or DEBUG=true for development only.'
+    )
+# Error reports (the DEBUG page, mails to ADMINS) mask settings and locals holding secrets,
+# including URLs with credentials and webhook URLs (their path is the token).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "xcoresite.errorfilter.SecretMaskingFilter"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 ROOT_URLCONF = "xcoresite.urls"
 WSGI_APPLICATION = "xcoresite.wsgi.application"
@@ -195,6 +207,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Inbound webhooks and metrics ---------------------------------------------------------
 # Largest body accepted by POST /hooks/<client>/.
 SYNC_HOOK_MAX_BYTES = env.int("SYNC_HOOK_MAX_BYTES", default=2 * 1024 * 1024)  # under Django's 2.5 MB
+# A signed delivery's timestamp may differ from our clock by at most this many seconds; within
+# it, an exact replay is refused by its remembered signature.
+SYNC_HOOK_TOLERANCE = env.int("SYNC_HOOK_TOLERANCE", default=300)
 # Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
 SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
 SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
