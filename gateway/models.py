@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from . import crypto
 from .errors import AuthError
+from .fields import EncryptedTextField
 
 HOST_ENTRY = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -90,7 +91,7 @@ class Connection(models.Model):
         blank=True,
         help_text="Space-separated scopes to request (OAuth2 only; empty for the server's default).",
     )
-    secret_ciphertext = models.TextField(
+    secret_ciphertext = EncryptedTextField(
         "secret (encrypted)",
         blank=True,
         default="",
@@ -182,6 +183,29 @@ class Connection(models.Model):
         return self.paused and (self.paused_until is None or self.paused_until > timezone.now())
 
     # --- The secret: write-only from the outside ------------------------------------------
+    @classmethod
+    def from_db(cls, db: str | None, field_names: list[str], values: list[object]) -> Connection:
+        instance = super().from_db(db, field_names, values)
+        # Where the stored secret goes, as loaded: moving it needs the secret entered again.
+        instance._stored_scope = {
+            name: instance.__dict__[name]
+            for name in (*SECRET_SCOPE_FIELDS, "secret_ciphertext")
+            if name in instance.__dict__
+        }
+        return instance
+
+    def secret_scope_changes(self) -> list[str]:
+        """Fields that say where the secret is sent, changed since loading while the stored
+        secret was kept: sending it there needs someone who knows it."""
+        stored = getattr(self, "_stored_scope", None)
+        if not stored or not self.secret_ciphertext:
+            return []
+        if self.secret_ciphertext != stored.get("secret_ciphertext"):
+            return []  # entered again (a new token, even for the same secret)
+        return [
+            name for name in SECRET_SCOPE_FIELDS if name in stored and getattr(self, name) != stored[name]
+        ]
+
     @property
     def has_secret(self) -> bool:
         return bool(self.secret_ciphertext)
@@ -221,6 +245,10 @@ class Connection(models.Model):
         errors = connection_errors(self)
         if errors:
             raise ValidationError(errors)
+
+
+# Changing any of these sends the stored secret somewhere else.
+SECRET_SCOPE_FIELDS = ("base_url", "token_url", "allowed_hosts", "auth_kind")
 
 
 class RateBucket(models.Model):

@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from fakeapi.control import FakeApi
-from syncers.hooks import sign
+from syncers.hooks import signed_headers
 from syncers.models import Notification, SyncClient, SyncRun
 from syncers.notify import notify
 from syncers.pause import record_failure
@@ -124,7 +124,7 @@ def test_a_disabled_client_makes_no_request_refuses_pushed_records_and_stays_off
         f"/hooks/{client.name}/",
         data=body,
         content_type="application/json",
-        HTTP_X_XCORESITE_SIGNATURE=sign("hook-secret", body),
+        headers=signed_headers("hook-secret", body),
     )
     reconcile()  # no end: nothing resumes it by itself
 

@@ -5,10 +5,12 @@ from .lease import Lease
 from .notifications import Notification, NotificationRoute
 from .records import FailedRecord, SyncedRecord
 from .runs import SyncBatch, SyncRun
+from .webhooks import HookDelivery
 
 __all__ = [
     "ClientGrant",
     "FailedRecord",
+    "HookDelivery",
     "Lease",
     "Notification",
     "NotificationRoute",

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from gateway.fields import EncryptedTextField
 from gateway.models import Connection
 
 # Bounded by the SQL parameter limits of one multi-row merge statement (see pipeline.merge).
@@ -123,7 +124,7 @@ class SyncClient(models.Model):
         blank=True,
         help_text='Extra recipients, e.g. ["ops@example.com"]; they get warnings and errors.',
     )
-    hook_secret_ciphertext = models.TextField(
+    hook_secret_ciphertext = EncryptedTextField(
         "webhook secret (encrypted)",
         blank=True,
         editable=False,

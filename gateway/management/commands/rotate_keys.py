@@ -1,35 +1,49 @@
-"""Re-encrypt every stored connection secret under the first GATEWAY_ENCRYPTION_KEYS key."""
+"""Re-encrypt every stored secret under the first GATEWAY_ENCRYPTION_KEYS key."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import models
 
 from gateway import crypto
-from gateway.models import Connection
+from gateway.fields import encrypted_fields
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every connection secret with the first key of GATEWAY_ENCRYPTION_KEYS. "
-        "Run it after putting a new key first; then the old key can be dropped."
+        "Re-encrypt every stored secret (connection secrets, webhook secrets: every encrypted "
+        "field) with the first key of GATEWAY_ENCRYPTION_KEYS. Run it after putting a new key "
+        "first; then the old key can be dropped."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rotated, failed = 0, []
-        rows = Connection.objects.exclude(secret_ciphertext="").values_list("pk", "name", "secret_ciphertext")
-        for pk, name, token in rows.iterator():
-            try:
-                new = crypto.rotate(token)
-            except crypto.InvalidToken:
-                failed.append(name)
-                continue
-            # Compare-and-set: a secret changed in the admin meanwhile is left as it is (and
-            # is already under the first key).
-            rotated += Connection.objects.filter(pk=pk, secret_ciphertext=token).update(secret_ciphertext=new)
-        self.stdout.write(f"re-encrypted {rotated} connection secret(s) with the first key")
+        failed: list[str] = []
+        for model, field in encrypted_fields():
+            rotated = _rotate_field(model, field, failed)
+            self.stdout.write(
+                f"re-encrypted {rotated} secret(s) in {model._meta.label}.{field} with the first key"
+            )
         if failed:
             raise CommandError(
-                f"no configured key decrypts the secret of: {', '.join(failed)} (was its key dropped too early?)"
+                f"no configured key decrypts: {', '.join(failed)} (was its key dropped too early?)"
             )
+
+
+def _rotate_field(model: type[models.Model], field: str, failed: list[str]) -> int:
+    rotated = 0
+    rows = model._default_manager.exclude(**{field: ""}).values_list("pk", field)
+    for pk, token in rows.iterator():
+        try:
+            new = crypto.rotate(token)
+        except crypto.InvalidToken:
+            failed.append(f"{model._meta.label} {_name(model, pk)} ({field})")
+            continue
+        # Compare-and-set: a secret changed meanwhile is left as it is (already under the first key).
+        rotated += model._default_manager.filter(pk=pk, **{field: token}).update(**{field: new})
+    return rotated
+
+
+def _name(model: type[models.Model], pk: object) -> str:
+    return str(model._default_manager.filter(pk=pk).values_list("name", flat=True).first() or pk)

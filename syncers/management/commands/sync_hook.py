@@ -32,6 +32,7 @@ class Command(BaseCommand):
             self.stdout.write(f"webhook of {target.name} is off")
             return
         self.stdout.write(
-            f"POST /hooks/{target.name}/ with header X-Xcoresite-Signature: sha256=<hex HMAC-SHA256>"
+            f"POST /hooks/{target.name}/ with headers X-Xcoresite-Timestamp: <Unix seconds> and "
+            "X-Xcoresite-Signature: sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'> (README: Webhooks)"
         )
         self.stdout.write(f"secret (shown once): {secret}")
