@@ -23,6 +23,11 @@ def connection_errors(conn: Connection) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = defaultdict(list)
     _check_plain_fields(conn, errors)
     _check_auth(conn, errors)
+    if moved := conn.secret_scope_changes():
+        errors["secret"].append(
+            f"Changing {', '.join(conn._meta.get_field(f).verbose_name for f in moved)} sends the stored "
+            "secret to a new place: enter the secret again (or clear it)."
+        )
     if conn.read_timeout and conn.total_timeout and conn.total_timeout < conn.read_timeout:
         errors["total_timeout"].append("The total deadline must be at least the read timeout.")
     for field in ("base_url", "token_url"):

@@ -4,6 +4,8 @@ syncers.permissions."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
@@ -16,12 +18,14 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
+from gateway.models import Connection
+
 from . import admin_beat, admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
 from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
 from .forms import PauseForm, SyncClientForm
 from .models import ClientGrant, SyncClient, SyncRun, SyncSchedule
-from .permissions import may_see_client, user_can, visible_client_ids
+from .permissions import may_see_client, usable_connection_ids, user_can, visible_client_ids
 from .selectors import client_list_queryset
 
 
@@ -208,6 +212,12 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
         return user_can(request.user, "edit", obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # The select lists, and the form accepts, only connections this user may use.
+        if db_field.name == "connection" and (usable := usable_connection_ids(request.user)) is not None:
+            kwargs["queryset"] = Connection.objects.filter(pk__in=usable)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_run_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:
         return user_can(request.user, "run", obj)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -18,7 +19,21 @@ from django.utils.text import Truncator
 from . import charts, selectors
 from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
-from .permissions import user_can, user_grants
+from .permissions import user_can, user_grants, visible_client_ids
+
+
+class VisibleClientFilter(admin.RelatedFieldListFilter):
+    """The client filter lists only the clients this user may see (a grant on one client
+    must not reveal the names of the others)."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        visible = visible_client_ids(request.user)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        limit = None if visible is None else {"pk__in": visible}
+        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=limit)
+
+
+CLIENT_FILTER = ("client", VisibleClientFilter)
 
 
 class ClientScopedAdmin(admin.ModelAdmin):
@@ -54,7 +69,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         *("pk", "client", "trigger", "triggered_by", "status_column", "queued_at", "took"),
         *("counts", "progress", "error_short"),
     ]
-    list_filter = ["status", "trigger", "client"]
+    list_filter = ["status", "trigger", CLIENT_FILTER]
     search_fields = ["client__name", "error", "triggered_by"]
     date_hierarchy = "queued_at"
     fieldsets = [
@@ -134,7 +149,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
 @admin.register(FailedRecord)
 class FailedRecordAdmin(ClientScopedAdmin):
     list_display = ["pk", "client", "external_id", "reason", "attempts", "run", "created_at", "payload_short"]
-    list_filter = ["client"]
+    list_filter = [CLIENT_FILTER]
     search_fields = ["external_id", "reason"]
     actions = ["retry_selected"]
     fields = ["client", "run", "batch", "external_id", "reason", "attempts", "created_at", "payload_pretty"]
@@ -170,7 +185,7 @@ class FailedRecordAdmin(ClientScopedAdmin):
 @admin.register(SyncedRecord)
 class SyncedRecordAdmin(ClientScopedAdmin):
     list_display = ["external_id", "client", "updated_at", "created_at"]
-    list_filter = ["client"]
+    list_filter = [CLIENT_FILTER]
     search_fields = ["external_id"]
 
 

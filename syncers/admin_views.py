@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import charts, dashboard, selectors
 from .cron_preview import cron_preview
@@ -271,7 +272,16 @@ class RunViews:
                 request, run.client, f"Cancel run #{run.pk}: {'cancelled' if done else 'requested'}"
             )
             self.message_user(request, text, messages.SUCCESS)
-        return HttpResponseRedirect(request.POST.get("next") or run_url(run))
+        return HttpResponseRedirect(safe_next(request) or run_url(run))
+
+
+def safe_next(request: HttpRequest) -> str | None:
+    """The form's `next` if it stays on this site (never an open redirect), else None."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if target and allowed else None
 
 
 def client_console(request: HttpRequest, client: SyncClient) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register("syncers")
@@ -40,3 +40,19 @@ def check_celery_delivery(app_configs: Any = None, **kwargs: Any) -> list[Error]
     if settings.SYNC_IDLE_TRANSACTION_TIMEOUT < 1:
         errors.append(Error("SYNC_IDLE_TRANSACTION_TIMEOUT must be at least 1 second.", id="syncers.E004"))
     return errors
+
+
+@register("syncers", Tags.security)
+def check_metrics_token(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """/metrics names every client and connection with its state: not for anyone who asks."""
+    if settings.SYNC_METRICS_ENABLED and not settings.SYNC_METRICS_TOKEN:
+        return [
+            Warning(
+                "SYNC_METRICS_ENABLED is on without SYNC_METRICS_TOKEN: anyone who can reach /metrics "
+                "reads every client's and connection's name and state.",
+                hint="Set SYNC_METRICS_TOKEN (scrapers send 'Authorization: Bearer <token>'), or "
+                "expose /metrics only on a private network.",
+                id="syncers.W001",
+            )
+        ]
+    return []

@@ -87,3 +87,13 @@ def may_see_client(user: Any, client: SyncClient | int | None = None) -> bool:
     if client is None:
         return bool(visible)
     return (client if isinstance(client, int) else client.pk) in visible
+
+
+def usable_connection_ids(user: Any) -> set[int] | None:
+    """Connections the user may point a client at. None: every one (model-wide change
+    permission); otherwise only those already used by clients the user may edit, so an edit
+    grant on one client cannot borrow another API's credentials."""
+    if user.has_perm(MODEL_PERMISSIONS["edit"]):
+        return None
+    editable = [client_id for client_id, actions in user_grants(user).items() if "edit" in actions]
+    return set(SyncClient.objects.filter(pk__in=editable).values_list("connection_id", flat=True))

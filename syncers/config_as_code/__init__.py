@@ -24,7 +24,8 @@ exported back out in the same format.
 
 A declared client's schedules are exactly the listed ones; so are the notification routes and
 a declared plugin's decided permissions when those keys are present. `prune` also deletes
-connections and clients the file no longer declares."""
+connections and clients the file no longer declares — only of sections the file has, and more
+than PRUNE_CONFIRM_ABOVE objects only when confirmed."""
 
 from __future__ import annotations
 
@@ -58,7 +59,13 @@ def load_file(path: str) -> dict[str, Any]:
     return data
 
 
-def apply_config(data: dict[str, Any], *, dry_run: bool = False, prune_undeclared: bool = False) -> Plan:
+# A prune deleting more objects than this needs confirming (sync_apply --yes).
+PRUNE_CONFIRM_ABOVE = 3
+
+
+def apply_config(
+    data: dict[str, Any], *, dry_run: bool = False, prune_undeclared: bool = False, confirmed: bool = False
+) -> Plan:
     """Make the database match the declaration. Everything or nothing: one transaction."""
     plan = Plan()
     with transaction.atomic():
@@ -67,7 +74,16 @@ def apply_config(data: dict[str, Any], *, dry_run: bool = False, prune_undeclare
         }
         clients = [apply_client(c, i, plan, connections) for i, c in enumerate(items(data, "clients"))]
         if prune_undeclared:
-            prune(clients, connections, plan)
+            gone = prune(
+                clients if "clients" in data else None,
+                connections if "connections" in data else None,
+                plan,
+            )
+            if gone > PRUNE_CONFIRM_ABOVE and not (confirmed or dry_run):
+                raise ConfigError(
+                    f"--prune would delete {gone} clients/connections; see them with --dry-run, "
+                    "then confirm with --yes"
+                )
         apply_notifications(data, plan)
         apply_plugins(data, plan)
         if dry_run:

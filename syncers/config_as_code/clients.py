@@ -36,7 +36,9 @@ def apply_connection(spec: dict[str, Any], index: int, plan: Plan) -> Connection
     if env_name := spec.get("secret_env"):
         if env_name not in os.environ:
             raise ConfigError(f"{where}: missing env secret {env_name}")
-        if not conn.has_secret or conn.reveal_secret() != os.environ[env_name]:
+        # The applier holds the secret (its environment): a moved secret counts as entered again.
+        moved = conn.secret_scope_changes()
+        if moved or not conn.has_secret or conn.reveal_secret() != os.environ[env_name]:
             conn.set_secret(os.environ[env_name])
             changed.append("secret")
     return _save(conn, changed, where, "connection", plan)
@@ -176,11 +178,23 @@ def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
     return item
 
 
-def prune(clients: list[SyncClient], connections: dict[str, Connection], plan: Plan) -> None:
-    """Delete clients and (unused) connections the file no longer declares."""
-    for client in SyncClient.objects.exclude(pk__in=[c.pk for c in clients]):
-        plan.note(f"- client {client.name}")
-        client.delete()
-    for conn in Connection.objects.exclude(name__in=connections).exclude(sync_clients__isnull=False):
-        plan.note(f"- connection {conn.name}")
-        conn.delete()
+def prune(clients: list[SyncClient] | None, connections: dict[str, Connection] | None, plan: Plan) -> int:
+    """Delete clients and (unused) connections the file no longer declares; None: the file has
+    no such section, so nothing of that kind is deleted. Returns how many objects go."""
+    gone = 0
+    if clients is None:
+        plan.note("clients not pruned: the file has no clients: section")
+    else:
+        for client in SyncClient.objects.exclude(pk__in=[c.pk for c in clients]):
+            records = client.records.count()
+            plan.note(f"- client {client.name} (and its {records} synced record(s), runs and schedules)")
+            client.delete()
+            gone += 1
+    if connections is None:
+        plan.note("connections not pruned: the file has no connections: section")
+    else:
+        for conn in Connection.objects.exclude(name__in=connections).exclude(sync_clients__isnull=False):
+            plan.note(f"- connection {conn.name}")
+            conn.delete()
+            gone += 1
+    return gone

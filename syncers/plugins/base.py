@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -112,3 +113,16 @@ def declared(cls: type[Plugin], marker: str) -> dict[str, Any]:
         if value is not None:
             found[attr] = value
     return found
+
+
+def job_method_problem(cls: type[Plugin], call: str) -> str | None:
+    """Why `call` may not run as a job of this plugin (None: it may). A job runs a public
+    method the plugin class itself defines — never a dunder (`__class__` would instantiate
+    the plugin), a private name, or the Plugin base's lifecycle and dispatch methods."""
+    if not call.isidentifier() or call.startswith("_"):
+        return f"{call!r} is not a public method name"
+    if hasattr(Plugin, call):
+        return f"{call!r} belongs to the Plugin base class, not to a job"
+    if not inspect.isfunction(inspect.getattr_static(cls, call, None)):
+        return f"plugin class {cls.__name__} defines no method {call!r}"
+    return None

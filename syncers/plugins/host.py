@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from syncers.models.plugins import PluginRun
 
-from .base import Plugin
+from .base import Plugin, job_method_problem
 from .config import plugin_row
 from .context import PluginContext
 from .errors import PluginDisabled, PluginError, PluginPermissionDenied
@@ -116,6 +116,10 @@ def run_job(name: str, job: str, call: str) -> dict[str, Any]:
         plugin=name, kind=PluginRun.Kind.JOB, name=job[:200], requested_by="schedule"
     )
     with run_scope(run):
+        # The call comes from a PeriodicTask's kwargs, which beat's admin can edit: only a
+        # job method of this plugin runs.
+        if problem := job_method_problem(type(plugin), call):
+            raise PluginError(f"job {job} of plugin {name} refused: {problem}")
         method: Callable[[], Any] = getattr(plugin, call)
         result = _checked_result(name, f"job {job}", method())
         _finish(run, PluginRun.Status.SUCCEEDED, result=result)

@@ -69,10 +69,28 @@ def plugin_set_enabled(*, name: str, enabled: bool, who: str) -> None:
     """Enable, or disable: calls and tasks are refused and its jobs paused (through save())."""
     InstalledPlugin.objects.filter(name=name).update(enabled=enabled)
     if not enabled:
-        for task in plugin_periodic_tasks(name).filter(enabled=True):
-            task.enabled = False
-            task.save()
+        _pause_jobs(name)
     audit(name, "enabled" if enabled else "disabled", actor=who)
+
+
+def _pause_jobs(name: str) -> int:
+    paused = 0
+    for task in plugin_periodic_tasks(name).filter(enabled=True):
+        task.enabled = False
+        task.save()  # not .update(): save() bumps beat's change marker
+        paused += 1
+    return paused
+
+
+def _stop_after_refusal(name: str, resource: str) -> None:
+    """A refused grant stops the plugin's scheduled work at once, instead of letting jobs
+    fire and queued runs start until their bodies hit a grant check."""
+    _pause_jobs(name)
+    PluginRun.objects.filter(plugin=name, status=PluginRun.Status.QUEUED).update(
+        status=PluginRun.Status.FAILED,
+        error=f"not run: permission on {resource} was refused",
+        finished_at=timezone.now(),
+    )
 
 
 def plugin_configure(*, name: str, config: Any, who: str) -> InstalledPlugin:
@@ -90,6 +108,8 @@ def permission_decide(*, permission: PluginPermission, grant: bool, who: str) ->
     validate_grant(permission.resource, permission.actions, mode=permission.plugin.mode, state=state)
     permission.state, permission.decided_by, permission.decided_at = state, who[:150], timezone.now()
     permission.save(update_fields=["state", "decided_by", "decided_at"])
+    if not grant:
+        _stop_after_refusal(permission.plugin.name, permission.resource)
     audit(
         permission.plugin.name,
         state,

@@ -17,14 +17,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", nargs="?", help="YAML file (default: settings.SYNC_CONFIG_FILE)")
         parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
-        parser.add_argument("--prune", action="store_true", help="delete clients/connections the file omits")
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="delete clients/connections the file omits (only of sections the file has)",
+        )
+        parser.add_argument(
+            "--yes", action="store_true", help="confirm a prune that deletes more than 3 objects"
+        )
 
-    def handle(self, *args: Any, file: str | None, dry_run: bool, prune: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, file: str | None, dry_run: bool, prune: bool, yes: bool, **options: Any
+    ) -> None:
         path = file or settings.SYNC_CONFIG_FILE
         if not path:
             raise CommandError("no file given and SYNC_CONFIG_FILE is not set")
         try:
-            plan = apply_config(load_file(path), dry_run=dry_run, prune_undeclared=prune)
+            plan = apply_config(load_file(path), dry_run=dry_run, prune_undeclared=prune, confirmed=yes)
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
         for line in plan.changes:

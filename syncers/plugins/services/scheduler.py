@@ -19,7 +19,7 @@ from django.utils.timezone import now as tz_now
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from syncers.models.clients import parse_cron
-from syncers.plugins.base import JobSpec, Plugin
+from syncers.plugins.base import JobSpec, Plugin, job_method_problem
 from syncers.plugins.errors import JobConflict, PluginError
 from syncers.plugins.grants import require
 from syncers.plugins.registry import plugin_class, plugin_jobs
@@ -57,8 +57,8 @@ class SchedulerService:
         replace=False)."""
         require(self.plugin, RESOURCE, "write")
         name = self._task_name(job_id)
-        if call.startswith("_") or not callable(getattr(plugin_class(self.plugin), call, None)):
-            raise PluginError(f"plugin {self.plugin} has no method {call!r} to run as job {job_id}")
+        if problem := job_method_problem(plugin_class(self.plugin), call):
+            raise PluginError(f"plugin {self.plugin} cannot run {call!r} as job {job_id}: {problem}")
         if replace is None:
             replace = plugin_class(self.plugin).manifest.job_conflict == "replace"
         with transaction.atomic():
