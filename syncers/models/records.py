@@ -37,9 +37,10 @@ class SyncedRecord(models.Model):
         blank=True,
         help_text="Destination: the last run whose listing served this key (deletions compare it).",
     )
-    target_pk = models.CharField(
+    target_pk = models.CharField(  # noqa: DJ001 (null: the generic merge's INSERTs leave it out)
         "target primary key",
         max_length=64,
+        null=True,
         blank=True,
         help_text="Destination: primary key of the row in the destination model.",
     )
