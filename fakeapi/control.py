@@ -119,6 +119,10 @@ class FakeApi:
         listing requests `after` and `after + 1` (all styles count), whatever the timing."""
         return self._call("POST", "/_control/delete", {"ids": ids, "after": after})["deleted"]
 
+    def restore(self, ids: list[int]) -> list[int]:
+        """List deleted records again at their old places (the source restored them)."""
+        return self._call("POST", "/_control/restore", {"ids": ids})["restored"]
+
     def insert(
         self, at: int, count: int = 1, *, fields: dict[str, Any] | None = None, after: int | None = None
     ) -> list[int]:

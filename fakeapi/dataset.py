@@ -290,6 +290,17 @@ class Dataset:
             self.total = len(self._live)
         return sorted(i + 1 for i in gone)
 
+    def restore(self, indexes: list[int]) -> list[int]:
+        """List deleted records again at their old places; ids of the ones restored."""
+        with self._lock:
+            back = {i for i in indexes if i in self._deleted}
+            if back:
+                self._deleted -= back
+                order = self._order or []
+                self._live = [i for i in order if i not in self._deleted and i not in self._reserved]
+                self.total = len(self._live)
+        return sorted(i + 1 for i in back)
+
     def reserve(self, count: Any, fields: Any) -> list[int]:
         """Indexes for `count` new records (generated like the others, with `fields` over
         them), not listed until place()d."""

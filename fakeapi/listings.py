@@ -3,6 +3,8 @@
 id), plus a listing that never ends, for loop guards:
 
 - /products?page=&per_page=             page numbers, RFC 8288 Link rel="next" header
+- /catalog/products?page=&per_page=     the same, each product with a category code
+- /catalog/categories                    {"data": [{"code", "name"}]}
 - /products/offset?offset=&limit=       {"data", "offset", "limit", "total"}
 - /products/cursor?cursor=&limit=       {"data", "next_cursor"} (keyset cursor, null at the end)
 - /products/next?after=&limit=          {"results": {"items", "count"}, "links": {"next": URL}}
@@ -78,9 +80,10 @@ def _body(rows: list[str], **fields: Any) -> bytes:
     return ('{"data":[' + ",".join(rows) + "]" + tail + "}").encode()
 
 
-def products(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, str]]:
+def products(server: FakeApiServer, query: str, catalog: bool = False) -> tuple[int, bytes, dict[str, str]]:
     """Page numbers; a Link to the next page while there is one (relative, so it also works
-    under /auth/<kind>/), carrying the filter along."""
+    under /auth/<kind>/), carrying the filter along. `catalog`: each product also names its
+    category (see catalog_row). An API told to answer empty listings lists nothing."""
     q = parse_qs(query, keep_blank_values=True)
     page, per_page = _int(q, "page", 1, 1), min(_int(q, "per_page", 100, 1), MAX_PER_PAGE)
     since = _since(q)
@@ -89,11 +92,35 @@ def products(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, s
         return fail[page], b'{"error":"injected failure"}', {}
     start = (page - 1) * per_page
     rows, total = _slice(dataset, since, start, start + per_page)
+    if server.empty_listing:
+        rows, total = [], 0
+    if catalog:
+        rows = [catalog_row(r) for r in rows]
     headers = {}
     if start + per_page < total:
         extra = "" if since is None else "&" + urlencode({"updated_since": _arg(q, "updated_since")})
         headers["Link"] = f'<products?page={page + 1}&per_page={per_page}{extra}>; rel="next"'
     return 200, _body(rows, page=page, per_page=per_page, total=total), headers
+
+
+CATEGORIES = [{"code": f"c{n}", "name": name} for n, name in enumerate(
+    ("Lighting", "Kitchen", "Furniture", "Bags", "Seating", "Decor", "Stationery", "Garden")
+)]  # fmt: skip
+
+
+def catalog_row(text: str) -> str:
+    """A product as the catalog listing serves it: with `category: {"code": "c<id % 8>"}`
+    unless the record (e.g. a replaced one) says otherwise."""
+    record = json.loads(text)
+    if isinstance(record, dict) and "category" not in record and type(record.get("id")) is int:
+        record["category"] = {"code": f"c{record['id'] % len(CATEGORIES)}"}
+        return json.dumps(record, separators=(",", ":"))
+    return text
+
+
+def categories(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, str]]:
+    """The catalog's categories, one page."""
+    return 200, json.dumps({"data": CATEGORIES}).encode(), {}
 
 
 def offset(h: Handler, q: Query) -> None:

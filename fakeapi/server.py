@@ -80,6 +80,7 @@ class FakeApiServer(ThreadingHTTPServer):
             "seed": self.dataset.seed,
             "page_delay": self.page_delay,
             "fail_pages": {str(k): v for k, v in sorted(self.fail_pages.items())},
+            "empty_listing": self.empty_listing,
         }
 
     def reset(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +95,7 @@ class FakeApiServer(ThreadingHTTPServer):
         self.auth.reset()
         with self.lock:
             self.dataset, self.page_delay, self.fail_pages = dataset, delay, fail
+            self.empty_listing = False  # listings answer no records (a broken upstream)
             self.requests, self.pages = 0, {}
             # Arrival times (for rate-limit measurements) and per-key counters of /bad/flaky.
             self.hits: deque[tuple[float, str]] = deque(maxlen=MAX_HITS)
@@ -134,8 +136,11 @@ class FakeApiServer(ThreadingHTTPServer):
         """Lets a test inject slowness or failures mid-sync."""
         delay = _delay(body.get("page_delay", self.page_delay))
         fail = _fail_pages(body.get("fail_pages", self.fail_pages))
+        empty = body.get("empty_listing", self.empty_listing)
+        if not isinstance(empty, bool):
+            raise BadRequest("empty_listing must be true or false")
         with self.lock:
-            self.page_delay, self.fail_pages = delay, fail
+            self.page_delay, self.fail_pages, self.empty_listing = delay, fail, empty
             return self.config()
 
     def stats(self) -> dict[str, Any]:
@@ -165,6 +170,13 @@ class FakeApiServer(ThreadingHTTPServer):
         indexes = dataset.indexes(body.get("ids"))  # refused now, not silently when due
         self._when(after, lambda: dataset.delete_indexes(indexes))
         return {"deleted": [i + 1 for i in indexes]}
+
+    def restore(self, body: dict[str, Any]) -> dict[str, Any]:
+        """List deleted records again, at their old places."""
+        ids = body.get("ids")
+        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+            raise BadRequest("ids must be a list of record ids")
+        return {"restored": self.dataset.restore([i - 1 for i in ids])}
 
     def insert(self, body: dict[str, Any]) -> dict[str, Any]:
         after, dataset = _after(body), self.dataset
@@ -227,6 +239,9 @@ Route = Callable[[FakeApiServer, str, dict[str, Any]], tuple[Any, ...]]
 
 ROUTES: dict[str, tuple[str, Route]] = {
     "/products": ("GET", lambda s, q, b: s.products(q)),
+    "/catalog/products": ("GET", lambda s, q, b: listings.products(s, q, catalog=True)),
+    "/catalog/categories": ("GET", lambda s, q, b: listings.categories(s, q)),
+    "/_control/restore": ("POST", lambda s, q, b: _json(200, s.restore(b))),
     "/": ("GET", lambda s, q, b: _json(200, {"ok": True, "name": "fakeapi"})),
     "/health": ("GET", lambda s, q, b: _json(200, {"ok": True})),
     "/_control/stats": ("GET", lambda s, q, b: _json(200, s.stats())),

@@ -32,7 +32,17 @@ def client_status(client: SyncClient) -> dict[str, Any]:
         "failures_in_a_row": client.consecutive_failures,
         "schedules": schedules,
         "last_run": _run(last) if last else None,
+        "deletions_waiting": _deletions_waiting(client),
     }
+
+
+def _deletions_waiting(client: SyncClient) -> dict[str, Any] | None:
+    from .destinations.deletions import deletions_waiting
+
+    held = deletions_waiting(client) if client.destination else None
+    if held is None:
+        return None
+    return {"count": len(held.keys), "reason": held.reason, "run": held.run_id, "action": held.action}
 
 
 def _run(run: SyncRun) -> dict[str, Any]:
@@ -43,5 +53,6 @@ def _run(run: SyncRun) -> dict[str, Any]:
         "queued_at": run.queued_at.isoformat(),
         "duration_s": run.duration,
         **run.counts(),
+        "deleted": run.deleted,
         "error": run.error,
     }

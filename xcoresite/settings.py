@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "gateway",
     "syncers",
+    "catalog",  # the demo app the demo client loads into (README "Destinations")
 ]
 
 MIDDLEWARE = [

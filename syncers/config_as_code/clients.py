@@ -22,7 +22,7 @@ CONNECTION_FIELDS = (
 )
 CLIENT_FIELDS = (
     *("description", "handler", "config", "batch_size", "queue", "pause_durations", "max_failures"),
-    *("max_duration", "notify_emails"),
+    *("max_duration", "notify_emails", "destination"),
 )
 
 
@@ -160,7 +160,7 @@ def export_clients() -> list[dict[str, Any]]:
     clients = []
     for client in SyncClient.objects.select_related("connection").order_by("name"):
         item = {"name": client.name, "connection": client.connection.name}
-        item |= {f: getattr(client, f) for f in CLIENT_FIELDS}
+        item |= {f: getattr(client, f) for f in CLIENT_FIELDS if f != "destination" or client.destination}
         item["schedules"] = [_export_schedule(s) for s in client.schedules.order_by("pk")]
         clients.append(item)
     return clients

@@ -3,7 +3,7 @@ from .clients import SyncClient, SyncSchedule
 from .grants import ClientGrant
 from .lease import Lease
 from .notifications import Notification, NotificationRoute
-from .records import FailedRecord, SyncedRecord
+from .records import FailedRecord, PendingDeletion, SyncedRecord
 from .runs import SyncBatch, SyncRun
 from .webhooks import HookDelivery
 
@@ -14,6 +14,7 @@ __all__ = [
     "Lease",
     "Notification",
     "NotificationRoute",
+    "PendingDeletion",
     "SyncBatch",
     "SyncClient",
     "SyncRun",

@@ -64,6 +64,14 @@ class SyncClient(models.Model):
         help_text="Handler options (endpoint path, records path, id field, page size...). "
         "Missing keys take the handler's defaults.",
     )
+    destination = models.JSONField(
+        "destination",
+        default=dict,
+        blank=True,
+        help_text="Where records land: empty for the generic records table, or one of your "
+        'models, e.g. {"model": "catalog.Product", "key": ["sku"], "fields": {"sku": "sku"}} '
+        '(see README "Destinations").',
+    )
     batch_size = models.PositiveIntegerField(
         "batch size",
         default=default_batch_size,
@@ -186,6 +194,13 @@ class SyncClient(models.Model):
             self.config = handler.clean_config(self.config or {})
         except ValidationError as exc:
             raise ValidationError({"config": exc.messages}) from None
+        if self.destination:
+            from syncers.destinations.config import parse_destination
+
+            try:
+                parse_destination(self.destination)
+            except ValidationError as exc:
+                raise ValidationError({"destination": exc.messages}) from None
         durations = self.pause_durations or []
         if not isinstance(durations, list) or not all(isinstance(d, int) and d > 0 for d in durations):
             raise ValidationError(

@@ -30,6 +30,27 @@ class SyncedRecord(models.Model):
         help_text="Batch that last wrote it; an older batch never overwrites a newer one.",
     )
     created_batch = models.BigIntegerField("created by batch", help_text="Batch that inserted it.")
+    # Destination clients only: this table is then the ledger of the rows in their model.
+    last_seen_run = models.BigIntegerField(
+        "last seen by run",
+        null=True,
+        blank=True,
+        help_text="Destination: the last run whose listing served this key (deletions compare it).",
+    )
+    target_pk = models.CharField(  # noqa: DJ001 (null: the generic merge's INSERTs leave it out)
+        "target primary key",
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text="Destination: primary key of the row in the destination model.",
+    )
+    missing_since = models.DateTimeField(
+        "missing since",
+        null=True,
+        blank=True,
+        help_text="Destination: when a complete listing no longer served it and the row was "
+        "soft-deleted or deleted; cleared when it comes back.",
+    )
     created_at = models.DateTimeField("first synced", auto_now_add=True)
     updated_at = models.DateTimeField("last changed", auto_now=True)
 
@@ -88,3 +109,48 @@ class FailedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}:{self.external_id or '?'} ({self.reason[:40]})"
+
+
+class PendingDeletion(models.Model):
+    """Deletions the mass-deletion guard held back: exactly these keys, waiting for an
+    operator to approve (apply them) or reject (discard them)."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "waiting for approval"
+        APPROVED = "approved", "approved and applied"
+        REJECTED = "rejected", "rejected"
+
+    client = models.ForeignKey(
+        SyncClient,
+        on_delete=models.CASCADE,
+        related_name="pending_deletions",
+        verbose_name="client",
+        help_text="Client whose rows would be deleted.",
+    )
+    run = models.ForeignKey(
+        SyncRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pending_deletions",
+        verbose_name="run",
+        help_text="The complete run that found these keys missing.",
+    )
+    keys = models.JSONField("keys", help_text="Natural keys of the rows to delete, exactly as approved.")
+    live_rows = models.PositiveIntegerField("live rows", help_text="Rows of the client before the deletion.")
+    reason = models.TextField("reason", help_text="Why the guard stopped the deletion.")
+    action = models.CharField("action", max_length=10, help_text="soft or delete, as the destination said.")
+    state = models.CharField(
+        "state", max_length=10, choices=State.choices, default=State.WAITING, db_index=True
+    )
+    decided_by = models.CharField("decided by", max_length=150, blank=True, help_text="Operator who decided.")
+    decided_at = models.DateTimeField("decided at", null=True, blank=True)
+    applied = models.PositiveIntegerField("applied", default=0, help_text="Rows deleted on approval.")
+    created_at = models.DateTimeField("held at", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pending deletion"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {len(self.keys)} deletion(s) {self.state}"

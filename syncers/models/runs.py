@@ -116,6 +116,18 @@ class SyncRun(models.Model):
         help_text="Rows skipped: same content hash, or older than stored.",
     )
     failed = models.PositiveIntegerField("failed", default=0, help_text="Records kept in failed records.")
+    deleted = models.PositiveIntegerField(
+        "deleted",
+        default=0,
+        help_text="Destination rows soft-deleted or deleted because the complete listing no longer served them.",
+    )
+    listing_complete = models.BooleanField(
+        "complete listing",
+        default=False,
+        editable=False,
+        help_text="Read the whole listing from its start to its end (not incremental, not "
+        "resumed, not stopped early): only such a run may delete.",
+    )
     error = models.TextField("error", blank=True, help_text="Why the run failed or stopped early.")
     error_kind = models.CharField(
         "error kind",

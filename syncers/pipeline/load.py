@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
+from syncers.destinations.config import parse_destination
+from syncers.destinations.load import load_into_destination
 from syncers.models import FailedRecord, SyncBatch, SyncRun
 from syncers.registry import SyncHandler, get_handler
 
@@ -67,6 +69,8 @@ def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
     """(created, updated, unchanged, failed) for the batch, merged in the database when the
     database can do it all, otherwise row by row."""
     client = batch.client
+    if client.destination:  # one of the team's models; the records table is its ledger
+        return load_into_destination(batch, parse_destination(client.destination))
     handler = get_handler(client.handler)
     config = handler.clean_config(client.config or {})
     max_bytes = settings.SYNC_MAX_RECORD_BYTES

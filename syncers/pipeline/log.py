@@ -8,10 +8,12 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from syncers.destinations.deletions import deletions_after_run
 from syncers.models import SyncBatch, SyncRun
 from syncers.notify import notify
-from syncers.pause import record_run_outcome
+from syncers.pause import Event, record_run_outcome
 
+from .fence import FenceLost, check_fence
 from .lease import client_lease_name, leases
 
 COUNTS = ("created", "updated", "unchanged", "failed")
@@ -34,11 +36,14 @@ def finalise_if_complete(run_id: int) -> SyncRun | None:
             run.status = SyncRun.Status.PARTIAL
         else:
             run.status = SyncRun.Status.SUCCEEDED
+        held = _deletions(run)
         run.finished_at = timezone.now()
-        run.save(update_fields=[*COUNTS, "status", "finished_at"])
+        run.save(update_fields=[*COUNTS, "status", "finished_at", "deleted", "error"])
     if run.lease_token:
         leases().release(client_lease_name(run.client_id), run.lease_token)
     events = record_run_outcome(run=run)
+    if held is not None:
+        events.append(Event("deletions_waiting", "warning", f"run #{run.pk}: {held}"))
     if events:
         notify(client=run.client, run=run, events=events)
     return run
@@ -72,3 +77,23 @@ def keep_lease_alive(run: SyncRun) -> None:
     fetcher's batches would keep its lease forever."""
     if run.lease_token and run.status == SyncRun.Status.RUNNING and run.fetch_done:
         leases().renew(client_lease_name(run.client_id), run.lease_token, settings.SYNC_LEASE_TTL)
+
+
+def _deletions(run: SyncRun) -> str | None:
+    """A complete run of a destination client deletes what its listing no longer served, while
+    its fence is current; the guard holds mass deletions back (see destinations.deletions).
+    Returns the text of held deletions, which end the run partial."""
+    if not run.listing_complete or run.status == SyncRun.Status.FAILED or not run.client.destination:
+        return None
+    try:
+        check_fence(run.client_id, run.fence)
+    except FenceLost:  # a newer run started: this one may no longer decide what is gone
+        return None
+    outcome = deletions_after_run(run)
+    run.deleted = outcome.deleted
+    if outcome.held is None:
+        return None
+    held = outcome.held
+    text = f"{held.reason}: {len(held.keys)} deletion(s) wait for approval (sync_deletions {run.client.name} --list)"
+    run.status, run.error = SyncRun.Status.PARTIAL, text
+    return text

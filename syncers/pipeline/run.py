@@ -115,6 +115,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
     client = run.client
     staged = 0
     last: dict[str, Any] | None = client.checkpoint
+    started_from_start = not client.checkpoint
     handler = get_handler(client.handler)
     try:
         config = handler.clean_config(client.config or {})
@@ -137,7 +138,11 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                 if max_pages is not None and staged >= max_pages and not page.is_last:
                     finish_fetch(run=run, keep_checkpoint=True)
                     return
-        finish_fetch(run=run, next_checkpoint=handler.checkpoint_after_listing(last, config))
+        # Only a listing read from its start, in full mode, shows which keys are gone.
+        complete = started_from_start and not config.get("incremental")
+        finish_fetch(
+            run=run, next_checkpoint=handler.checkpoint_after_listing(last, config), complete=complete
+        )
         log.info("fetched %d page(s); loading continues in batches", staged)
     except Cancelled:
         _cancel(run)

@@ -49,13 +49,19 @@ def finish_fetch(
     retry_after: float | None = None,
     keep_checkpoint: bool = False,
     next_checkpoint: dict[str, Any] | None = None,
+    complete: bool = False,
 ) -> None:
     """Mark fetching over. A clean end sets the checkpoint to `next_checkpoint` (None: the
     next run reads from the start; an incremental cursor otherwise); an error keeps it, so
-    the next run resumes where this one stopped."""
+    the next run resumes where this one stopped. `complete`: the run read the whole listing
+    from its start (see destinations.deletions)."""
     with fenced(run.client_id, run.fence):
         if not error and not keep_checkpoint:
             save_checkpoint(run.client_id, next_checkpoint)
         SyncRun.objects.filter(pk=run.pk).update(
-            fetch_done=True, error=error, error_kind=kind, retry_after=retry_after
+            fetch_done=True,
+            error=error,
+            error_kind=kind,
+            retry_after=retry_after,
+            listing_complete=complete and not error and not keep_checkpoint,
         )

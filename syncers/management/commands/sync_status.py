@@ -74,6 +74,11 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write("  never run")
+            if held := s["deletions_waiting"]:
+                self.stdout.write(
+                    f"  deletions waiting for approval: {held['count']} ({held['reason']}); "
+                    f"see sync_deletions {s['client']} --list"
+                )
 
     def _print_plugins(self, plugins: list[dict[str, Any]], worker_service: dict[str, Any]) -> None:
         for p in plugins:

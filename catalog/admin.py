@@ -1,0 +1,16 @@
+from django.contrib import admin
+
+from .models import Category, Product
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "price", "category", "updated_at", "is_active"]
+    list_filter = ["is_active", "category"]
+    search_fields = ["sku", "name"]

@@ -1,0 +1,156 @@
+"""Deletions after a complete listing, and the mass-deletion guard.
+
+Only a run that read the whole listing from its start to its end (not incremental, not
+resumed from a checkpoint, not stopped by max pages or a cancel, no failed page) may delete,
+and only while it still holds its lease: this runs when the run is finalised, inside that
+transaction, with the run row locked and the fence checked. Keys of the client's live rows
+that the run did not see are handled by `on_missing` (keep, soft, delete).
+
+The guard: an empty listing while the client has rows, or more missing than
+`max_delete_fraction` of the live rows (or than `max_delete_rows`), deletes nothing. The
+keys are kept in a PendingDeletion, the run ends partial with the reason, the client shows
+"deletions waiting for approval", and an operator approves (exactly those keys are applied)
+or rejects."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from syncers.models import PendingDeletion, SyncClient, SyncedRecord, SyncRun
+
+from .config import Destination, parse_destination
+from .hooks import HookContext, WriteResult, get_hook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeletionOutcome:
+    deleted: int = 0
+    held: PendingDeletion | None = None
+
+
+def client_destination(client: SyncClient) -> Destination | None:
+    return parse_destination(client.destination) if client.destination else None
+
+
+def deletions_after_run(run: SyncRun) -> DeletionOutcome:
+    """Apply (or hold) the deletions a complete run found. Call inside the transaction that
+    finalises `run`, with its row locked."""
+    client = run.client
+    dest = client_destination(client)
+    if dest is None or dest.on_missing == "keep" or not run.listing_complete or run.error:
+        return DeletionOutcome()
+    live = SyncedRecord.objects.filter(client=client, missing_since__isnull=True)
+    live_rows = live.count()
+    missing = sorted(
+        live.filter(models.Q(last_seen_run__isnull=True) | ~models.Q(last_seen_run=run.pk)).values_list(
+            "external_id", flat=True
+        )
+    )
+    # A newer complete run decides afresh: what an older one held back is no longer current.
+    client.pending_deletions.filter(state=PendingDeletion.State.WAITING).update(
+        state=PendingDeletion.State.REJECTED,
+        decided_by=f"superseded by run #{run.pk}",
+        decided_at=timezone.now(),
+    )
+    if not missing:
+        return DeletionOutcome()
+    reason = guard_reason(dest, fetched=run.fetched, live_rows=live_rows, missing=len(missing))
+    if reason:
+        held = PendingDeletion.objects.create(
+            client=client, run=run, keys=missing, live_rows=live_rows, reason=reason, action=dest.on_missing
+        )
+        log.warning("client %s: %s; %d deletion(s) wait for approval", client.name, reason, len(missing))
+        return DeletionOutcome(held=held)
+    return DeletionOutcome(deleted=apply_deletions(client=client, dest=dest, keys=missing, run_id=run.pk))
+
+
+def guard_reason(dest: Destination, *, fetched: int, live_rows: int, missing: int) -> str:
+    """Why these deletions must wait for an operator; empty when they may go ahead."""
+    if fetched == 0 and live_rows:
+        return f"the listing came back empty while the client has {live_rows} row(s)"
+    if missing > dest.max_delete_fraction * live_rows:
+        return (
+            f"{missing} of {live_rows} row(s) ({missing / live_rows:.0%}) are missing from the listing, "
+            f"over max_delete_fraction {dest.max_delete_fraction:.0%}"
+        )
+    if dest.max_delete_rows is not None and missing > dest.max_delete_rows:
+        return f"{missing} row(s) are missing from the listing, over max_delete_rows {dest.max_delete_rows}"
+    return ""
+
+
+def apply_deletions(*, client: SyncClient, dest: Destination, keys: list[str], run_id: int | None) -> int:
+    """Soft-delete or delete the rows of exactly these keys (the live ones among them) with one
+    statement, mark them missing in the ledger, and tell the after_write hook."""
+    now = timezone.now()
+    ledger = SyncedRecord.objects.filter(client=client, external_id__in=keys, missing_since__isnull=True)
+    found = list(ledger.values_list("external_id", "target_pk"))
+    if not found:
+        return 0
+    pk_field = dest.model._meta.pk
+    pks = [pk_field.to_python(pk) for _, pk in found if pk]
+    rows = dest.model._default_manager.filter(pk__in=pks)
+    if dest.on_missing == "soft":
+        f = dest.soft_field
+        assert f is not None
+        rows.update(**{f.attname: False if isinstance(f, models.BooleanField) else now})
+    else:
+        rows.delete()
+    ledger.update(missing_since=now)
+    deleted = [key for key, _ in found]
+    if name := dest.hooks.get("after_write"):
+        ctx = HookContext(
+            client_id=client.pk, client_name=client.name, run_id=run_id, batch_id=None, model=dest.model
+        )
+        get_hook("after_write", name)(ctx, WriteResult(deleted=deleted))
+    return len(deleted)
+
+
+def deletions_waiting(client: SyncClient) -> PendingDeletion | None:
+    """The deletions of `client` waiting for an operator's approval, if any."""
+    return client.pending_deletions.filter(state=PendingDeletion.State.WAITING).order_by("-pk").first()
+
+
+def pending_deletion_approve(*, pending: PendingDeletion, who: str) -> int:
+    """Apply exactly the keys the operator saw; returns the rows deleted (keys that came back
+    since, i.e. live again in the ledger after a later run saw them, are spared)."""
+    with transaction.atomic():
+        locked = PendingDeletion.objects.select_for_update().get(pk=pending.pk)
+        if locked.state != PendingDeletion.State.WAITING:
+            raise ValueError(f"these deletions were already {locked.get_state_display()}")
+        client = SyncClient.objects.select_for_update().get(pk=locked.client_id)
+        dest = client_destination(client)
+        if dest is None or dest.on_missing == "keep":
+            raise ValueError(f"{client.name} no longer deletes (on_missing is keep or no destination)")
+        keys = list(locked.keys)
+        if locked.run_id is not None:
+            back = set(
+                SyncedRecord.objects.filter(
+                    client=client, external_id__in=keys, last_seen_run__gt=locked.run_id
+                ).values_list("external_id", flat=True)
+            )
+            keys = [k for k in keys if k not in back]
+        locked.applied = apply_deletions(client=client, dest=dest, keys=keys, run_id=locked.run_id)
+        locked.state, locked.decided_by, locked.decided_at = (
+            PendingDeletion.State.APPROVED,
+            who,
+            timezone.now(),
+        )
+        locked.save(update_fields=["applied", "state", "decided_by", "decided_at"])
+    log.info("%s approved %d deletion(s) of %s", who, locked.applied, client.name)
+    return locked.applied
+
+
+def pending_deletion_reject(*, pending: PendingDeletion, who: str) -> None:
+    """Discard the held deletions: the rows stay."""
+    done = PendingDeletion.objects.filter(pk=pending.pk, state=PendingDeletion.State.WAITING).update(
+        state=PendingDeletion.State.REJECTED, decided_by=who, decided_at=timezone.now()
+    )
+    if not done:
+        raise ValueError("these deletions are not waiting any more")
+    log.info("%s rejected %d deletion(s) of client #%s", who, len(pending.keys), pending.client_id)

@@ -1,0 +1,334 @@
+"""Load one staged batch into a client's destination model, set-based, inside the batch's
+transaction (the caller, syncers.pipeline.load, marks the batch done in the same one).
+
+Per batch: decode the payload once; key each record by its natural key (the raw values at
+the key paths); collapse duplicates (newest version wins, else the last one); compare each
+key's mapped-row hash with the ledger (the generic records table) and skip unchanged ones
+before any typing or FK query; type the rest (one converter per field, one query per FK
+field); run before_write; upsert with one INSERT ... ON CONFLICT (key) DO UPDATE; write the
+ledger with one statement; run after_write. Failed records keep the original payload."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+from syncers.handlers.mapping import value_at
+from syncers.models import FailedRecord, SyncBatch, SyncedRecord
+
+from .config import Destination
+from .convert import ValueError_, converter, fk_missing, fk_value_converter, resolve_fk
+from .hooks import HookContext, WriteResult, get_hook
+from .ledger import failures_keep, loaded_forget, version_newer
+
+
+@dataclass
+class Item:
+    key: str
+    record: Any
+    raw: dict[str, Any]  # model field name -> raw JSON value
+    digest: str
+
+
+@dataclass
+class BatchOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failures: list[FailedRecord] = field(default_factory=list)
+    result: WriteResult = field(default_factory=WriteResult)
+
+
+def key_text(values: list[Any]) -> str:
+    """A natural key as the ledger stores it: the value itself for one field (numbers as
+    their digits), a JSON list for several."""
+    if len(values) == 1:
+        v = values[0]
+        return v if isinstance(v, str) else json.dumps(v)
+    return json.dumps(values, separators=(",", ":"), default=str)
+
+
+def _failure(key: str, record: Any, reason: str) -> FailedRecord:
+    return FailedRecord(
+        external_id=key[:255], payload=json.dumps(record, separators=(",", ":")), reason=reason
+    )
+
+
+def keyed_items(
+    records: list[Any], dest: Destination, version_path: str | None
+) -> tuple[list[Item], list[FailedRecord]]:
+    """Records as Items keyed by natural key, duplicates collapsed; unkeyable ones as failures."""
+    items: dict[str, Item] = {}
+    failures: list[FailedRecord] = []
+    key_maps = dest.key_maps
+    for record in records:
+        if not isinstance(record, dict):
+            failures.append(_failure("", record, "not a JSON object"))
+            continue
+        raw = {fm.name: value_at(record, fm.path) for fm in dest.fields}
+        key_values = [raw[fm.name] for fm in key_maps]
+        bad = next(
+            (
+                fm
+                for fm, v in zip(key_maps, key_values, strict=True)
+                if v in (None, "") or isinstance(v, dict | list | bool)
+            ),
+            None,
+        )
+        if bad is not None:
+            failures.append(_failure("", record, f"{bad.name}: no usable key value at '{bad.path}'"))
+            continue
+        key = key_text(key_values)
+        if len(key) > 255:
+            failures.append(_failure(key, record, "key longer than 255 characters"))
+            continue
+        old = items.get(key)
+        if old is not None and version_path and version_newer(old.record, record, version_path):
+            continue  # the copy seen earlier in the batch is the newer version
+        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+        items.pop(key, None)  # re-insert: the surviving copy keeps the later place
+        items[key] = Item(key, record, raw, hashlib.blake2b(text.encode(), digest_size=16).hexdigest())
+    return list(items.values()), failures
+
+
+def load_into_destination(
+    batch: SyncBatch, dest: Destination, *, version_path: str | None = None
+) -> tuple[int, int, int, int]:
+    """(created, updated, unchanged, failed) for the batch. Runs inside the caller's transaction."""
+    records = json.loads(batch.payload)
+    items, failures = keyed_items(records, dest, version_path)
+    outcome = BatchOutcome(failures=failures)
+    ledger = _ledger(batch.client_id, [i.key for i in items])
+    changed: list[Item] = []
+    unchanged_keys: list[str] = []
+    for item in items:
+        known = ledger.get(item.key)
+        if known is not None and (known[2] > batch.pk or (known[0] == item.digest and known[1] is None)):
+            unchanged_keys.append(item.key)  # same content, or a later batch already wrote it
+        else:
+            changed.append(item)
+    rows, typed_failures = type_rows(changed, dest)
+    outcome.failures += typed_failures
+    ctx = HookContext(
+        client_id=batch.client_id,
+        client_name=batch.client.name,
+        run_id=batch.run_id,
+        batch_id=batch.pk,
+        model=dest.model,
+    )
+    rows = _before_write(dest, ctx, rows, outcome)
+    written = upsert_rows(dest, rows, batch_pk=batch.pk, ledger=ledger)
+    outcome.created = len(written.created)
+    outcome.updated = len(written.updated)
+    outcome.result = written
+    outcome.unchanged = len(unchanged_keys)
+    _ledger_write(batch, dest, rows, written.pks, items)
+    failed_keys = [f.external_id for f in outcome.failures if f.external_id]
+    _ledger_touch(batch, unchanged_keys + failed_keys)
+    loaded_forget(batch.client_id, [*written.created, *written.updated, *unchanged_keys])
+    failed = failures_keep(batch.client_id, batch.run_id, batch.pk, outcome.failures)
+    if name := dest.hooks.get("after_write"):
+        get_hook("after_write", name)(ctx, WriteResult(created=written.created, updated=written.updated))
+    return outcome.created, outcome.updated, outcome.unchanged, failed
+
+
+def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str]]:
+    """key -> (content hash, missing_since, source_seq, target pk) for the keys already known."""
+    if not keys:
+        return {}
+    rows = SyncedRecord.objects.filter(client_id=client_id, external_id__in=keys).values_list(
+        "external_id", "content_hash", "missing_since", "source_seq", "target_pk"
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+@dataclass
+class TypedRow:
+    item: Item
+    values: dict[str, Any]  # attname -> typed value
+
+
+def type_rows(items: list[Item], dest: Destination) -> tuple[list[TypedRow], list[FailedRecord]]:
+    """Typed rows for the items; an item with any bad value becomes one failed record
+    naming every bad field."""
+    plain = [
+        (fm, fm.field.attname, converter(fm.field, fm.name, fm.path)) for fm in dest.fields if not fm.is_fk
+    ]
+    fks = [(fm, fm.field.attname, fk_value_converter(fm)) for fm in dest.fields if fm.is_fk]
+    soft = _undelete_value(dest)
+    typed: list[tuple[Item, dict[str, Any], list[str], dict[str, Any]]] = []
+    for item in items:
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        natural: dict[str, Any] = {}
+        for fm, attname, convert in plain:
+            try:
+                values[attname] = convert(item.raw[fm.name])
+            except ValueError_ as exc:
+                errors.append(str(exc))
+        for fm, _attname, convert in fks:
+            try:
+                natural[fm.name] = convert(item.raw[fm.name])
+            except ValueError_ as exc:
+                errors.append(str(exc))
+        if soft is not None:
+            values[soft[0]] = soft[1]
+        typed.append((item, values, errors, natural))
+    targets = {fm.name: resolve_fk(fm, (t[3].get(fm.name) for t in typed if not t[2])) for fm, _, _ in fks}
+    rows: list[TypedRow] = []
+    failures: list[FailedRecord] = []
+    for item, values, errors, natural in typed:
+        for fm, attname, _ in fks:
+            if fm.name not in natural:
+                continue
+            value = natural[fm.name]
+            if value is None:
+                values[attname] = None
+            elif value in targets[fm.name]:
+                values[attname] = targets[fm.name][value]
+            else:
+                errors.append(fk_missing(fm, value))
+        if errors:
+            failures.append(_failure(item.key, item.record, "; ".join(errors)))
+        else:
+            rows.append(TypedRow(item, values))
+    return rows, failures
+
+
+def _undelete_value(dest: Destination) -> tuple[str, Any] | None:
+    """A written row is live: the soft-delete flag goes back to True (or the timestamp to null)."""
+    f = dest.soft_field
+    if f is None:
+        return None
+    return (f.attname, True) if isinstance(f, models.BooleanField) else (f.attname, None)
+
+
+def _before_write(
+    dest: Destination, ctx: HookContext, rows: list[TypedRow], outcome: BatchOutcome
+) -> list[TypedRow]:
+    name = dest.hooks.get("before_write")
+    if not name or not rows:
+        return rows
+    by_id = {id(r.values): r for r in rows}
+    kept = get_hook("before_write", name)(ctx, [r.values for r in rows])
+    rejected = {id(v) for v, _ in ctx.rejected}
+    for values, reason in ctx.rejected:
+        row = by_id.get(id(values))
+        if row is not None:
+            outcome.failures.append(
+                _failure(row.item.key, row.item.record, f"rejected by before_write: {reason}")
+            )
+    ctx.rejected.clear()
+    return [by_id[id(v)] for v in kept if id(v) in by_id and id(v) not in rejected]
+
+
+@dataclass
+class Written(WriteResult):
+    pks: dict[str, Any] = field(default_factory=dict)  # key -> target pk
+
+
+def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledger: dict[str, Any]) -> Written:
+    """One INSERT ... ON CONFLICT (key) DO UPDATE for the rows (Django's bulk_create with
+    update_conflicts, which returns the primary keys on PostgreSQL and SQLite)."""
+    out = Written()
+    if not rows:
+        return out
+    model = dest.model
+    key_attnames = [model._meta.get_field(k).attname for k in dest.key]
+    update = [a for a in rows[0].values if a not in key_attnames]
+    new_keys = [r.item.key for r in rows if r.item.key not in ledger]
+    existing = _existing_keys(dest, [r for r in rows if r.item.key not in ledger]) if new_keys else set()
+    objs = [model(**r.values) for r in rows]
+    model._default_manager.bulk_create(
+        objs,
+        update_conflicts=bool(update),
+        ignore_conflicts=not update,
+        unique_fields=list(dest.key),
+        update_fields=update or None,
+    )
+    for row, obj in zip(rows, objs, strict=True):
+        out.pks[row.item.key] = obj.pk
+        if row.item.key in ledger or row.item.key in existing:
+            out.updated.append(row.item.key)
+        else:
+            out.created.append(row.item.key)
+    return out
+
+
+def _existing_keys(dest: Destination, rows: list[TypedRow]) -> set[str]:
+    """Keys new to the ledger whose model row exists already (rows the team had before the
+    sync, or a ledger row lost): written as updates, and counted so."""
+    model = dest.model
+    attnames = [model._meta.get_field(k).attname for k in dest.key]
+    if len(attnames) == 1:
+        values = [r.values[attnames[0]] for r in rows]
+        found = model._default_manager.filter(**{f"{attnames[0]}__in": values}).values_list(
+            attnames[0], flat=True
+        )
+        return {key_text([v]) for v in found} | {str(v) for v in found}
+    q = models.Q()
+    for r in rows:
+        q |= models.Q(**{a: r.values[a] for a in attnames})
+    found = model._default_manager.filter(q).values_list(*attnames)
+    wanted = {tuple(r.values[a] for a in attnames): r.item.key for r in rows}
+    return {wanted[t] for t in found if t in wanted}
+
+
+_LEDGER_COLUMNS = (
+    "client_id", "external_id", "data", "content_hash", "source_seq", "created_batch",
+    "created_at", "updated_at", "last_seen_run", "target_pk",
+)  # fmt: skip
+_LEDGER_TAIL = (
+    "ON CONFLICT (client_id, external_id) DO UPDATE SET data = excluded.data, "
+    "content_hash = excluded.content_hash, source_seq = excluded.source_seq, "
+    "updated_at = excluded.updated_at, last_seen_run = excluded.last_seen_run, "
+    "target_pk = excluded.target_pk, missing_since = NULL"
+)
+
+
+def _ledger_write(
+    batch: SyncBatch, dest: Destination, rows: list[TypedRow], pks: dict[str, Any], items: list[Item]
+) -> None:
+    """One statement: each written key's hash, batch, run and target primary key."""
+    if not rows:
+        return
+    postgres = connection.vendor == "postgresql"
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    cast = "CAST(%s AS jsonb)" if postgres else "%s"
+    placeholder = f"(%s, %s, {cast}, %s, %s, %s, %s, %s, %s, %s)"
+    params: list[Any] = []
+    for row in rows:
+        item = row.item
+        data = json.dumps(item.record, separators=(",", ":")) if dest.store_json else "{}"
+        params += [
+            batch.client_id,
+            item.key,
+            data,
+            item.digest,
+            batch.pk,
+            batch.pk,
+            now,
+            now,
+            batch.run_id,
+            str(pks[item.key]),
+        ]
+    sql = (
+        f"INSERT INTO syncers_syncedrecord ({', '.join(_LEDGER_COLUMNS)}) "
+        f"VALUES {', '.join([placeholder] * len(rows))} {_LEDGER_TAIL}"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+def _ledger_touch(batch: SyncBatch, keys: list[str]) -> None:
+    """Keys the listing served but that were not written (unchanged, or failed now): seen by
+    this run, so a deletion after the complete listing spares them."""
+    if keys:
+        SyncedRecord.objects.filter(client_id=batch.client_id, external_id__in=keys).update(
+            last_seen_run=batch.run_id
+        )
