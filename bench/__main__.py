@@ -1,4 +1,4 @@
-"""Run the benchmark: `python -m bench [--records N] [--beat] [--admin-list]`.
+"""Run the benchmark: `python -m bench [--records N] [--beat] [--admin-list] [--profile]`.
 
 Uses the configured PostgreSQL (DATABASE_URL, default a `xcoresite_bench` database created
 here) and broker (default Redis db 10), starts the bundled fake API and real workers, prints a
@@ -44,15 +44,22 @@ def prepare_database(env: dict[str, str]) -> None:
     )
 
 
+# Generic rows: ratio to the LIMIT; typed_limit and dest_* rows: ratio to the typed LIMIT.
+ROWS = (
+    "limit", "naive", "first_sync", "unchanged_resync", "changed_resync",
+    "typed_limit", "dest_first_sync", "dest_unchanged_resync", "dest_changed_resync", "dest_deleted_resync",
+)  # fmt: skip
+
+
 def table(results: dict) -> str:
     lines = [
-        f"{'measurement':<18} {'wall s':>8} {'records/s':>11} {'ratio':>6} {'rows written':>13}  peak RSS MB"
+        f"{'measurement':<22} {'wall s':>8} {'records/s':>11} {'ratio':>6} {'rows written':>13}  peak RSS MB"
     ]
-    for key in ("limit", "naive", "first_sync", "unchanged_resync", "changed_resync"):
+    for key in ROWS:
         r = results[key]
-        ratio = r.get("ratio_to_limit", 1.0)
+        ratio = r.get("ratio_to_limit", r.get("ratio_to_typed_limit", 1.0))
         lines.append(
-            f"{key:<18} {r['wall_s']:>8.2f} {r['records_per_s']:>11,.0f} {ratio:>6.2f} {r['rows_written']:>13,}  "
+            f"{key:<22} {r['wall_s']:>8.2f} {r['records_per_s']:>11,.0f} {ratio:>6.2f} {r['rows_written']:>13,}  "
             f"{r.get('peak_rss_mb', '')}"
         )
     return "\n".join(lines)
@@ -70,6 +77,11 @@ def main() -> int:
     )
     parser.add_argument("--beat", action="store_true", help="also run the 10,000-schedule beat benchmark")
     parser.add_argument("--admin-list", action="store_true", help="also measure the admin client list")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: profile the model destination in the worker pool (report in var/profile/)",
+    )
     args = parser.parse_args()
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
@@ -79,6 +91,16 @@ def main() -> int:
     import django
 
     django.setup()
+    if args.profile:
+        from bench.destination import profile_destination
+        from bench.profile_worker import OUT
+
+        text = profile_destination(
+            args.records, env, batch_size=args.batch_size, concurrency=args.concurrency
+        )
+        (OUT / "report.txt").write_text(text)
+        print(text)
+        return 0
     from bench.pipeline import run_pipeline_bench
 
     results = run_pipeline_bench(args.records, env, batch_size=args.batch_size, concurrency=args.concurrency)

@@ -1,6 +1,7 @@
 """Pipeline benchmark: the bulk-load LIMIT, a naive ORM loop, and xcoresite's full pipeline
 through real Celery worker processes (first sync, unchanged re-sync, 10 % changed), all on
-the same fake-API data in one run. Import after Django is set up (see bench/__main__.py)."""
+the same fake-API data in one run; then the typed LIMIT and the model destination
+(bench/destination.py). Import after Django is set up (see bench/__main__.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import random
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,11 @@ def children(pid: int) -> list[int]:
 
 
 def _cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by every process, grouped by what it is."""
+    """CPU seconds used so far by every process, grouped by what it is: this bench's own
+    processes by name, everything else (other work sharing the machine) as "other";
+    machine_busy counts all of it."""
     tick = os.sysconf("SC_CLK_TCK")
+    markers, me = _groups(), str(os.getpid())
     groups: dict[str, float] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -52,20 +57,25 @@ def _cpu_seconds() -> dict[str, float]:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        group = next((name for name, marker in _GROUPS if marker in cmd), "other")
+        group = "bench" if entry == me else next((name for name, marker in markers if marker in cmd), "other")
         groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     groups["machine_busy"] = (sum(busy) - busy[3] - busy[4]) / tick  # all but idle and iowait
     return groups
 
 
-_GROUPS = [
-    ("postgres", "postgres"),
-    ("fake_api", "-m fakeapi"),
-    ("workers", "celery"),
-    ("redis", "redis-server"),
-    ("bench", "-m bench"),
-]
+def _groups() -> list[tuple[str, str]]:
+    """Command-line markers: the backends of the bench's own database (PostgreSQL's shared
+    WAL writer and checkpointer fall in "other"), its worker (named bench-<pid>), its fake
+    API (started with this interpreter) and redis-server (shared with anyone on the machine);
+    the bench process itself goes by its pid."""
+    db = connection.settings_dict["NAME"]
+    return [
+        ("postgres", f" postgres {db} "),
+        ("fake_api", f"{sys.executable} -m fakeapi"),
+        ("workers", f"-n bench-{os.getpid()}@"),
+        ("redis", "redis-server"),
+    ]
 
 
 def cpu_delta(before: dict[str, float]) -> dict[str, float]:
@@ -142,12 +152,12 @@ def measure_naive(api: FakeApi, client: SyncClient, sample: int) -> dict[str, An
     return {"wall_s": wall, "records": sample, "records_per_s": sample / wall, "rows_written": sample}
 
 
-def start_workers(env: dict[str, str], queue: str, concurrency: int) -> subprocess.Popen[bytes]:
+def start_workers(env: dict[str, str], queue: str, concurrency: int, *extra: str) -> subprocess.Popen[bytes]:
     (ROOT / "var" / "logs").mkdir(parents=True, exist_ok=True)
     log = open(ROOT / "var" / "logs" / "bench-worker.log", "wb")  # noqa: SIM115
     cmd = worker_command(
         f"celery,{queue}", concurrency, "-l", "WARNING", "-n", f"bench-{os.getpid()}@%h", "--without-gossip",
-        "--without-mingle",
+        "--without-mingle", *extra,
     )  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -215,9 +225,15 @@ def run_pipeline_bench(n: int, env: dict[str, str], batch_size: int, concurrency
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+        from bench.destination import run_destination_bench
+
+        results.update(run_destination_bench(api, n, env, batch_size=batch_size, concurrency=concurrency))
     finally:
         api.stop()
     limit_rate = results["limit"]["records_per_s"]
     for key in ("naive", "first_sync", "unchanged_resync", "changed_resync"):
         results[key]["ratio_to_limit"] = results[key]["records_per_s"] / limit_rate
+    for r in results.values():
+        if "cpu_s" in r:  # CPU seconds per 1,000 records, per process group
+            r["cpu_s_per_1000"] = {k: round(v * 1000 / r["records"], 4) for k, v in r["cpu_s"].items()}
     return results
