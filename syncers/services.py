@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ from django.utils import timezone
 from gateway.errors import GatewayError
 from gateway.session import session_for
 
+from .destinations.config import parse_destination
+from .destinations.preview import PreviewRow, preview_rows
 from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .pipeline import enqueue_run, run_inline, run_sync
 from .pipeline.push import stage_records
@@ -209,6 +211,9 @@ class FetchPreview:
     is_last: bool = True
     seconds: float = 0.0
     error: str = ""
+    # Destination clients: the page as model rows (typed values, per-row load errors).
+    columns: list[str] = field(default_factory=list)
+    rows: list[PreviewRow] = field(default_factory=list)
 
 
 def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
@@ -235,8 +240,21 @@ def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
     if page is None:
         return FetchPreview(records=[], seconds=took)
     mapped = [(handler.external_id(r, config), r) for r in page.records[:limit]]
+    columns, rows = [], []
+    if client.destination:
+        try:
+            dest = parse_destination(client.destination)
+        except ValidationError as exc:
+            return FetchPreview(records=mapped, error="destination: " + " ".join(exc.messages), seconds=took)
+        columns, rows = [f.name for f in dest.fields], preview_rows(dest, page.records[:limit])
     return FetchPreview(
-        records=mapped, page=page.number, page_records=len(page.records), is_last=page.is_last, seconds=took
+        records=mapped,
+        page=page.number,
+        page_records=len(page.records),
+        is_last=page.is_last,
+        seconds=took,
+        columns=columns,
+        rows=rows,
     )
 
 
