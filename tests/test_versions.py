@@ -8,6 +8,7 @@ import pytest
 
 from syncers.models import FailedRecord
 from syncers.pipeline.failed import forget_loaded, keep_failures, record_key
+from syncers.pipeline.load import load_batch
 from syncers.versions import supersedes, version_field, version_of
 
 NEW_YEAR = (Decimal("1704067200.000000"),)
@@ -72,12 +73,28 @@ def test_keep_failures_keeps_one_row_per_record_and_counts_attempts(make_client)
     assert keep_failures(client.pk, None, None, [*bad, bad[1]]) == 2
 
     rows = {f.record_key: f for f in FailedRecord.objects.filter(client=client)}
-    assert set(rows) == {"7", record_key("", '{"x":1}')}
-    assert record_key("", '{"x":1}').startswith("sha256:")
+    # Keyless: a digest of the payload as PostgreSQL prints it, as the in-database merge keys it.
+    keyless = record_key("", '{"x": 1}')
+    assert set(rows) == {"7", keyless}
+    assert keyless.startswith("sha256:")
     assert (rows["7"].attempts, rows["7"].reason) == (2, "second reason")
     assert rows["7"].last_seen_at > rows["7"].created_at
 
     assert forget_loaded(client.pk, ["7", "8"]) == 1
-    assert list(FailedRecord.objects.filter(client=client).values_list("record_key", flat=True)) == [
-        record_key("", '{"x":1}')
-    ]
+    assert list(FailedRecord.objects.filter(client=client).values_list("record_key", flat=True)) == [keyless]
+
+
+@pytest.mark.django_db
+def test_the_database_merge_upserts_failures_and_forgets_records_that_load(make_client) -> None:
+    from .test_load import stage
+
+    client = make_client()
+    keep_failures(
+        client.pk, None, None, [FailedRecord(external_id="1", payload='{"id":1}', reason="earlier")]
+    )
+    batch = load_batch(stage(client, [{"id": 1}, {"name": "no id"}, {"name": "no id"}]).pk)
+    again = load_batch(stage(client, [{"name": "no id"}]).pk)
+
+    assert (batch.created, batch.failed, again.failed) == (1, 1, 1)
+    row = FailedRecord.objects.get(client=client)
+    assert (row.attempts, row.batch_id, row.record_key[:7]) == (2, again.pk, "sha256:")

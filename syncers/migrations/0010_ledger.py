@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="syncbatch",
             name="older",
-            field=models.PositiveIntegerField(default=0, verbose_name="older copies ignored"),
+            field=models.PositiveIntegerField(db_default=0, default=0, verbose_name="older copies ignored"),
         ),
         migrations.AddField(
             model_name="syncedrecord",
@@ -72,6 +72,7 @@ class Migration(migrations.Migration):
             model_name="syncrun",
             name="older",
             field=models.PositiveIntegerField(
+                db_default=0,
                 default=0,
                 help_text="Copies older (by the source's version field) than one served or stored; counted unchanged too.",
                 verbose_name="older copies ignored",

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.db import models
 
 from .clients import SyncClient
@@ -108,3 +110,13 @@ class FailedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}:{self.external_id or '?'} ({self.reason[:40]})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.record_key:
+            self.record_key = failed_record_key(self.external_id, self.payload)
+        super().save(*args, **kwargs)
+
+
+def failed_record_key(external_id: str, payload: str) -> str:
+    """The identity of a failed record: its id, else a digest of its payload text."""
+    return external_id or "sha256:" + hashlib.sha256(payload.encode()).hexdigest()

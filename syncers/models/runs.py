@@ -119,6 +119,7 @@ class SyncRun(models.Model):
     older = models.PositiveIntegerField(
         "older copies ignored",
         default=0,
+        db_default=0,
         help_text="Copies older (by the source's version field) than one served or stored; counted unchanged too.",
     )
     error = models.TextField("error", blank=True, help_text="Why the run failed or stopped early.")
@@ -197,7 +198,7 @@ class SyncBatch(models.Model):
     updated = models.PositiveIntegerField("updated", default=0)
     unchanged = models.PositiveIntegerField("unchanged", default=0)
     failed = models.PositiveIntegerField("failed", default=0)
-    older = models.PositiveIntegerField("older copies ignored", default=0)
+    older = models.PositiveIntegerField("older copies ignored", default=0, db_default=0)
 
     class Meta:
         verbose_name = "staged batch"

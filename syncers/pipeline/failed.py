@@ -7,21 +7,18 @@ same inside its statement (see merge.py); these functions serve the row-by-row p
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from itertools import islice
 
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from syncers.models import FailedRecord
+from syncers.models.records import failed_record_key as record_key
+
+__all__ = ["forget_loaded", "keep_failures", "record_key"]
 
 _CHUNK = 500  # parameters per statement stay far below SQLite's limit
-
-
-def record_key(external_id: str, payload: str) -> str:
-    """The identity of a failed record: its id, else a digest of its payload text."""
-    return external_id or "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
 def keep_failures(
@@ -30,8 +27,10 @@ def keep_failures(
     """Upsert `failures` (unsaved FailedRecord objects: external_id, payload, reason) for the
     client; the number of distinct records kept. Copies of one record in `failures` count once."""
     by_key: dict[str, FailedRecord] = {}
+    printed = _as_postgresql_prints([f.payload for f in failures if not f.external_id])
     for failure in failures:
-        by_key[record_key(failure.external_id, failure.payload)] = failure  # the last copy wins
+        key = record_key(failure.external_id, printed.get(failure.payload, failure.payload))
+        by_key[key] = failure  # the last copy wins
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table = FailedRecord._meta.db_table
     items = list(by_key.items())
@@ -51,6 +50,23 @@ def keep_failures(
         with connection.cursor() as cur:
             cur.execute(sql, params)
     return len(items)
+
+
+def _as_postgresql_prints(payloads: list[str]) -> dict[str, str]:
+    """On PostgreSQL, keyless records are keyed by their jsonb text, as the in-database merge
+    keys them, so a record keeps its key whichever merge path saw it. A payload jsonb cannot
+    hold (a \\u0000) keeps its own text."""
+    if connection.vendor != "postgresql" or not payloads:
+        return {}
+    printed: dict[str, str] = {}
+    for payload in dict.fromkeys(payloads):
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute("SELECT CAST(%s AS jsonb)::text", [payload])
+                printed[payload] = cur.fetchone()[0]
+        except DataError:
+            continue
+    return printed
 
 
 def forget_loaded(client_id: int, external_ids: Iterable[str]) -> int:

@@ -3,6 +3,8 @@ this (the fetcher, each batch loader, the reconciler); the row lock makes it hap
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
@@ -11,10 +13,12 @@ from django.utils import timezone
 from syncers.models import SyncBatch, SyncRun
 from syncers.notify import notify
 from syncers.pause import record_run_outcome
+from syncers.selectors import older_copies_text
 
 from .lease import client_lease_name, leases
 
-COUNTS = ("created", "updated", "unchanged", "failed")
+log = logging.getLogger(__name__)
+COUNTS = ("created", "updated", "unchanged", "failed", "older")
 
 
 def finalise_if_complete(run_id: int) -> SyncRun | None:
@@ -36,6 +40,8 @@ def finalise_if_complete(run_id: int) -> SyncRun | None:
             run.status = SyncRun.Status.SUCCEEDED
         run.finished_at = timezone.now()
         run.save(update_fields=[*COUNTS, "status", "finished_at"])
+    if run.older:
+        log.info("run %s: %s", run.pk, older_copies_text(run.older))
     if run.lease_token:
         leases().release(client_lease_name(run.client_id), run.lease_token)
     events = record_run_outcome(run=run)
