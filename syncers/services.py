@@ -153,7 +153,8 @@ def failed_records_retry(
     *, client: SyncClient, who: str, record_ids: Sequence[int] | None = None
 ) -> RetryOutcome:
     """Stage failed records (the given ones, or all of the client's) as batches of a new run,
-    loaded by workers like any batch; records that fail again come back with their reason.
+    loaded by workers like any batch. Each stays listed until it loads (then it leaves the
+    list); one that fails again keeps its row with attempts + 1 and the new reason.
     A record stored in a newer version since it failed is dropped, not retried: the retry's
     batch is newer than everything before it and would otherwise overwrite newer data."""
     with transaction.atomic():
@@ -168,7 +169,7 @@ def failed_records_retry(
         newer = _superseded(locked, failed)
         retry = [f for f in failed if f.pk not in newer]
         run = _stage_retry(locked, who, retry) if retry else None
-        FailedRecord.objects.filter(pk__in=[f.pk for f in failed]).delete()
+        FailedRecord.objects.filter(pk__in=newer).delete()
     log.info("%s retried %d failed record(s) of %s (%d superseded)", who, len(retry), client, len(newer))
     return RetryOutcome(run=run, staged=len(retry), superseded=len(newer))
 

@@ -21,7 +21,7 @@ class PreviewRow:
 
 
 def preview_rows(dest: Destination, records: list[Any]) -> list[PreviewRow]:
-    items, failures = keyed_items(records, dest, None)
+    items, failures, _ = keyed_items(records, dest, None)
     rows, typed_failures = type_rows(items, dest)
     out = [PreviewRow(f.external_id or "(none)", {}, f.reason) for f in failures]
     by_key = {f.external_id: f.reason for f in typed_failures}
