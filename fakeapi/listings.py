@@ -119,8 +119,9 @@ def catalog_row(text: str) -> str:
 
 
 def categories(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, str]]:
-    """The catalog's categories, one page."""
-    return 200, json.dumps({"data": CATEGORIES}).encode(), {}
+    """The catalog's categories, all on page 1 (later pages are empty)."""
+    page = _int(parse_qs(query, keep_blank_values=True), "page", 1, 1)
+    return 200, json.dumps({"data": CATEGORIES if page == 1 else []}).encode(), {}
 
 
 def offset(h: Handler, q: Query) -> None:

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
@@ -23,8 +23,9 @@ from gateway.models import Connection
 from . import admin_beat, admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
 from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
+from .destinations.preview import field_choices, model_choices
 from .forms import PauseForm, SyncClientForm
-from .models import ClientGrant, SyncClient, SyncRun, SyncSchedule
+from .models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
 from .permissions import may_see_client, usable_connection_ids, user_can, visible_client_ids
 from .selectors import client_list_queryset
 
@@ -95,6 +96,17 @@ class StateFilter(admin.SimpleListFilter):
 def state_badge(client: SyncClient) -> SafeString:
     """One badge that says what the client is doing (running, or its pause state), with the
     reason, who and until when beside it."""
+    badge = _state_badge(client)
+    if getattr(client, "deletions_held", False):
+        badge += format_html(
+            ' <span class="sync-badge sync-paused" id="deletions-waiting-badge" title="{}">{}</span>',
+            "see the client page or sync_deletions --list",
+            "deletions waiting for approval",
+        )
+    return badge
+
+
+def _state_badge(client: SyncClient) -> SafeString:
     status = getattr(client, "active_run_status", None)
     if status:
         return format_html('<span class="sync-badge sync-running" title="run in progress">{}</span>', status)
@@ -128,21 +140,38 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
     search_fields = ["name", "description", "connection__name"]
     actions = ["run_now", "pause", "resume", "resume_and_run", "enable_schedules", "disable_schedules"]
     readonly_fields = [
+        "destination_guide",
         *("state", "pause_reason", "paused_by", "paused_at", "paused_until"),
         *("error_level", "consecutive_failures", "checkpoint", "checkpoint_at", "fence"),
     ]
     fieldsets = [
         (None, {"fields": ["name", "description", "connection", "handler", "config"]}),
         ("Loading", {"fields": ["batch_size", "queue"]}),
+        ("Destination", {"fields": ["destination", "destination_guide"]}),
         (
             "Errors and notifications",
             {"fields": ["pause_durations", "max_failures", "max_duration", "notify_emails"]},
         ),
-        ("State (written by the engine)", {"fields": readonly_fields, "classes": ["collapse"]}),
+        ("State (written by the engine)", {"fields": readonly_fields[1:], "classes": ["collapse"]}),
     ]
 
+    @admin.display(description="models and fields")
+    def destination_guide(self, obj: SyncClient | None) -> SafeString:
+        """The choices a destination may use: models, and the chosen model's fields."""
+        label = (obj.destination or {}).get("model") if obj is not None else None
+        fields = field_choices(label) if isinstance(label, str) else []
+        if fields:
+            items = format_html_join("", "<li><code>{}</code> {}</li>", fields)
+            return format_html('<p>Fields of {}:</p><ul id="destination-fields">{}</ul>', label, items)
+        models = format_html_join(", ", "<code>{}</code>", ((m,) for m in model_choices()))
+        return format_html('<p id="destination-models">Models: {}</p>', models)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[SyncClient]:
-        qs = client_list_queryset(super().get_queryset(request))
+        qs = client_list_queryset(super().get_queryset(request)).annotate(
+            deletions_held=Exists(
+                PendingDeletion.objects.filter(client=OuterRef("pk"), state=PendingDeletion.State.WAITING)
+            )
+        )
         visible = visible_client_ids(request.user)
         return qs if visible is None else qs.filter(pk__in=visible)
 
@@ -284,5 +313,6 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         original = context.get("original")
         if original is not None and original.pk:
             context["console"] = client_console(request, original)
+            original.deletions_held = context["console"]["deletions_waiting"] is not None
             context["state_badge"] = state_badge(original)
         return super().render_change_form(request, context, *args, **kwargs)

@@ -20,6 +20,7 @@ from . import charts, selectors
 from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .permissions import user_can, user_grants, visible_client_ids
+from .selectors import older_copies_text
 
 
 class VisibleClientFilter(admin.RelatedFieldListFilter):
@@ -75,11 +76,14 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     fieldsets = [
         (None, {"fields": ["client", "trigger", "schedule", "triggered_by", "status"]}),
         ("Timing", {"fields": ["queued_at", "started_at", "finished_at", "took"]}),
-        ("Counts", {"fields": ["pages", "fetched", "created", "updated", "unchanged", "failed"]}),
+        (
+            "Counts",
+            {"fields": ["pages", "fetched", "created", "updated", "unchanged", "failed", "older_note"]},
+        ),
         ("Error", {"fields": ["error", "error_kind", "retry_after"]}),
         ("Cancel", {"fields": ["cancel_requested", "cancel_requested_by", "cancel_requested_at"]}),
     ]
-    readonly_fields = ["took"]
+    readonly_fields = ["took", "older_note"]
 
     def get_fieldsets(self, request: HttpRequest, obj: SyncRun | None = None) -> list:
         # The cancel section folds away unless someone asked to cancel this run.
@@ -108,14 +112,19 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     def counts(self, obj: SyncRun) -> SafeString:
         return format_html(
             '<span class="sync-counts">{} fetched <span class="sync-muted">({} pages)</span><br>'
-            "{} new · {} updated · {} same · {} failed</span>",
+            "{} new · {} updated · {} same · {} failed{}</span>",
             obj.fetched,
             obj.pages,
             obj.created,
             obj.updated,
             obj.unchanged,
             obj.failed,
+            f" ({older_copies_text(obj.older)})" if obj.older else "",
         )
+
+    @admin.display(description="older copies")
+    def older_note(self, obj: SyncRun) -> str:
+        return older_copies_text(obj.older) or "none"
 
     @admin.display(description="progress")
     def progress(self, obj: SyncRun) -> SafeString | str:

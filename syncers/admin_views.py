@@ -12,7 +12,14 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -22,8 +29,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import charts, dashboard, selectors
 from .cron_preview import cron_preview
+from .destinations.deletions import deletions_waiting, pending_deletion_approve, pending_deletion_reject
 from .forms import PauseForm
-from .models import SyncClient, SyncRun
+from .models import PendingDeletion, SyncClient, SyncRun
 from .permissions import may_see_client, sees_all_clients, user_can
 from .services import (
     client_disable,
@@ -85,6 +93,7 @@ class ClientViews:
             ("<int:pk>/resume/", self.resume_view, "resume"),
             ("<int:pk>/test-fetch/", self.test_fetch_view, "test_fetch"),
             ("<int:pk>/retry-failed/", self.retry_failed_view, "retry_failed"),
+            ("<int:pk>/deletions/<int:held>/<str:decision>/", self.deletions_view, "deletions"),
             ("dashboard/", self.dashboard_view, "dashboard"),
             ("cron-preview/", self.cron_preview_view, "cron_preview"),
         ]
@@ -187,6 +196,28 @@ class ClientViews:
             "original": client,
         }
         return TemplateResponse(request, "admin/syncers/syncclient/test_fetch.html", context)
+
+    def deletions_view(self, request: HttpRequest, pk: int, held: int, decision: str) -> HttpResponse:
+        """Approve (apply exactly the listed keys) or reject deletions the guard held back."""
+        if refused := _require_post(request):
+            return refused
+        client = self._client(request, pk, "edit")
+        pending = get_object_or_404(PendingDeletion, pk=held, client=client)
+        try:
+            if decision == "approve":
+                applied = pending_deletion_approve(pending=pending, who=request.user.get_username())
+                text = f"Approved {len(pending.keys)} deletion(s): {applied} row(s) {pending.action}-deleted"
+            elif decision == "reject":
+                pending_deletion_reject(pending=pending, who=request.user.get_username())
+                text = f"Rejected {len(pending.keys)} deletion(s); the rows stay"
+            else:
+                raise Http404("approve or reject")
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(client_url(client))
+        self.log_change(request, client, text)
+        self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(client_url(client))
 
     def retry_failed_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if refused := _require_post(request):
@@ -296,4 +327,5 @@ def client_console(request: HttpRequest, client: SyncClient) -> dict[str, Any]:
         "progress": selectors.run_progress(run=active) if active else None,
         "failed_count": selectors.client_failed_count(client=client),
         "paused": client.state != SyncClient.State.ACTIVE,
+        "deletions_waiting": deletions_waiting(client) if client.destination else None,
     }

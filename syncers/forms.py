@@ -23,6 +23,7 @@ class SyncClientForm(forms.ModelForm):
             "connection",
             "handler",
             "config",
+            "destination",
             "batch_size",
             "queue",
             "pause_durations",

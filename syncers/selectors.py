@@ -35,8 +35,15 @@ def run_wait_final(*, run_id: int, timeout: float, poll: float = 0.25) -> SyncRu
         time.sleep(poll)
 
 
+def older_copies_text(older: int) -> str:
+    """ "N older copies ignored" (by the version rule, syncers.versions), or "" for none."""
+    return f"{older:,} older cop{'y' if older == 1 else 'ies'} ignored" if older else ""
+
+
 def run_summary(run: SyncRun) -> str:
     counts = " ".join(f"{k}={v}" for k, v in run.counts().items())
+    if run.older:
+        counts += f" ({older_copies_text(run.older)})"
     took = f" in {run.duration:.1f}s" if run.duration is not None else ""
     error = f" error: {run.error}" if run.error else ""
     return f"run #{run.pk} of {run.client.name}: {run.status}{took} {counts}{error}"

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ from django.utils import timezone
 from gateway.errors import GatewayError
 from gateway.session import session_for
 
+from .destinations.config import parse_destination
+from .destinations.preview import PreviewRow, preview_rows
 from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .pipeline import enqueue_run, run_inline, run_sync
 from .pipeline.push import stage_records
@@ -151,7 +153,8 @@ def failed_records_retry(
     *, client: SyncClient, who: str, record_ids: Sequence[int] | None = None
 ) -> RetryOutcome:
     """Stage failed records (the given ones, or all of the client's) as batches of a new run,
-    loaded by workers like any batch; records that fail again come back with their reason.
+    loaded by workers like any batch. Each stays listed until it loads (then it leaves the
+    list); one that fails again keeps its row with attempts + 1 and the new reason.
     A record stored in a newer version since it failed is dropped, not retried: the retry's
     batch is newer than everything before it and would otherwise overwrite newer data."""
     with transaction.atomic():
@@ -166,7 +169,7 @@ def failed_records_retry(
         newer = _superseded(locked, failed)
         retry = [f for f in failed if f.pk not in newer]
         run = _stage_retry(locked, who, retry) if retry else None
-        FailedRecord.objects.filter(pk__in=[f.pk for f in failed]).delete()
+        FailedRecord.objects.filter(pk__in=newer).delete()
     log.info("%s retried %d failed record(s) of %s (%d superseded)", who, len(retry), client, len(newer))
     return RetryOutcome(run=run, staged=len(retry), superseded=len(newer))
 
@@ -209,6 +212,9 @@ class FetchPreview:
     is_last: bool = True
     seconds: float = 0.0
     error: str = ""
+    # Destination clients: the page as model rows (typed values, per-row load errors).
+    columns: list[str] = field(default_factory=list)
+    rows: list[PreviewRow] = field(default_factory=list)
 
 
 def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
@@ -235,8 +241,21 @@ def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
     if page is None:
         return FetchPreview(records=[], seconds=took)
     mapped = [(handler.external_id(r, config), r) for r in page.records[:limit]]
+    columns, rows = [], []
+    if client.destination:
+        try:
+            dest = parse_destination(client.destination)
+        except ValidationError as exc:
+            return FetchPreview(records=mapped, error="destination: " + " ".join(exc.messages), seconds=took)
+        columns, rows = [f.name for f in dest.fields], preview_rows(dest, page.records[:limit])
     return FetchPreview(
-        records=mapped, page=page.number, page_records=len(page.records), is_last=page.is_last, seconds=took
+        records=mapped,
+        page=page.number,
+        page_records=len(page.records),
+        is_last=page.is_last,
+        seconds=took,
+        columns=columns,
+        rows=rows,
     )
 
 

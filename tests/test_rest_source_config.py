@@ -75,6 +75,12 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
         {"fields": {"id": "id"}, "incremental": {"field": "changed"}},
         "'incremental.field' is read from the mapped record, but 'changed' is not a target in 'fields'.",
     ),
+    ({"version_field": 3}, "'version_field' must be a dotted path like \"updated_at\""),
+    ({"version_field": "meta..rev"}, "'version_field' must be a dotted path"),
+    (
+        {"fields": {"id": "id"}, "version_field": "rev"},
+        "'version_field' is read from the mapped record, but 'rev' is not a target in 'fields'.",
+    ),
 ]
 
 

@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from syncers.handlers.mapping import value_at
 from syncers.models import FailedRecord, SyncBatch, SyncedRecord
+from syncers.pipeline.failed import forget_loaded, keep_failures
+from syncers.versions import Version, supersedes, version_of
 
 from .config import Destination
 from .convert import ValueError_, converter, fk_missing, fk_value_converter, resolve_fk
 from .hooks import HookContext, WriteResult, get_hook
-from .ledger import failures_keep, loaded_forget, version_newer
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Item:
     record: Any
     raw: dict[str, Any]  # model field name -> raw JSON value
     digest: str
+    version: Version | None = None  # by the client's version field (syncers.versions)
 
 
 @dataclass
@@ -61,10 +63,12 @@ def _failure(key: str, record: Any, reason: str) -> FailedRecord:
 
 def keyed_items(
     records: list[Any], dest: Destination, version_path: str | None
-) -> tuple[list[Item], list[FailedRecord]]:
-    """Records as Items keyed by natural key, duplicates collapsed; unkeyable ones as failures."""
+) -> tuple[list[Item], list[FailedRecord], int]:
+    """Records as Items keyed by natural key, duplicates collapsed (newest version wins, else
+    the last copy); unkeyable ones as failures; and how many older copies were dropped."""
     items: dict[str, Item] = {}
     failures: list[FailedRecord] = []
+    older = 0
     key_maps = dest.key_maps
     for record in records:
         if not isinstance(record, dict):
@@ -87,28 +91,36 @@ def keyed_items(
         if len(key) > 255:
             failures.append(_failure(key, record, "key longer than 255 characters"))
             continue
+        version = version_of(record, version_path)
         old = items.get(key)
-        if old is not None and version_path and version_newer(old.record, record, version_path):
-            continue  # the copy seen earlier in the batch is the newer version
+        if old is not None:
+            older += 1
+            if not supersedes(version, old.version):
+                continue  # the copy seen earlier in the batch is the newer version
         text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         items.pop(key, None)  # re-insert: the surviving copy keeps the later place
-        items[key] = Item(key, record, raw, hashlib.blake2b(text.encode(), digest_size=16).hexdigest())
-    return list(items.values()), failures
+        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        items[key] = Item(key, record, raw, digest, version)
+    return list(items.values()), failures, older
 
 
 def load_into_destination(
     batch: SyncBatch, dest: Destination, *, version_path: str | None = None
-) -> tuple[int, int, int, int]:
-    """(created, updated, unchanged, failed) for the batch. Runs inside the caller's transaction."""
+) -> tuple[int, int, int, int, int]:
+    """(created, updated, unchanged, failed, older) for the batch, in the caller's transaction.
+    `older`: copies older than another one in the batch or than the stored one (also unchanged)."""
     records = json.loads(batch.payload)
-    items, failures = keyed_items(records, dest, version_path)
+    items, failures, older = keyed_items(records, dest, version_path)
     outcome = BatchOutcome(failures=failures)
     ledger = _ledger(batch.client_id, [i.key for i in items])
     changed: list[Item] = []
     unchanged_keys: list[str] = []
     for item in items:
         known = ledger.get(item.key)
-        if known is not None and (known[2] > batch.pk or (known[0] == item.digest and known[1] is None)):
+        if known is not None and version_path and not supersedes(item.version, _stored(known[4])):
+            older += 1
+            unchanged_keys.append(item.key)  # the stored copy has a newer version
+        elif known is not None and (known[2] > batch.pk or (known[0] == item.digest and known[1] is None)):
             unchanged_keys.append(item.key)  # same content, or a later batch already wrote it
         else:
             changed.append(item)
@@ -130,19 +142,23 @@ def load_into_destination(
     _ledger_write(batch, dest, rows, written.pks, items)
     failed_keys = [f.external_id for f in outcome.failures if f.external_id]
     _ledger_touch(batch, unchanged_keys + failed_keys)
-    loaded_forget(batch.client_id, [*written.created, *written.updated, *unchanged_keys])
-    failed = failures_keep(batch.client_id, batch.run_id, batch.pk, outcome.failures)
+    forget_loaded(batch.client_id, [*written.created, *written.updated, *unchanged_keys])
+    failed = keep_failures(batch.client_id, batch.run_id, batch.pk, outcome.failures)
     if name := dest.hooks.get("after_write"):
         get_hook("after_write", name)(ctx, WriteResult(created=written.created, updated=written.updated))
-    return outcome.created, outcome.updated, outcome.unchanged, failed
+    return outcome.created, outcome.updated, outcome.unchanged, failed, older
 
 
-def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str]]:
-    """key -> (content hash, missing_since, source_seq, target pk) for the keys already known."""
+def _stored(version: Any) -> Version | None:
+    return None if version is None else (version,)
+
+
+def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str, Any]]:
+    """key -> (content hash, missing_since, source_seq, target pk, version) for known keys."""
     if not keys:
         return {}
     rows = SyncedRecord.objects.filter(client_id=client_id, external_id__in=keys).values_list(
-        "external_id", "content_hash", "missing_since", "source_seq", "target_pk"
+        "external_id", "content_hash", "missing_since", "source_seq", "target_pk", "version"
     )
     return {r[0]: r[1:] for r in rows}
 
@@ -281,13 +297,13 @@ def _existing_keys(dest: Destination, rows: list[TypedRow]) -> set[str]:
 
 _LEDGER_COLUMNS = (
     "client_id", "external_id", "data", "content_hash", "source_seq", "created_batch",
-    "created_at", "updated_at", "last_seen_run", "target_pk",
+    "created_at", "updated_at", "last_seen_run", "target_pk", "version",
 )  # fmt: skip
 _LEDGER_TAIL = (
     "ON CONFLICT (client_id, external_id) DO UPDATE SET data = excluded.data, "
     "content_hash = excluded.content_hash, source_seq = excluded.source_seq, "
     "updated_at = excluded.updated_at, last_seen_run = excluded.last_seen_run, "
-    "target_pk = excluded.target_pk, missing_since = NULL"
+    "target_pk = excluded.target_pk, version = excluded.version, missing_since = NULL"
 )
 
 
@@ -300,7 +316,7 @@ def _ledger_write(
     postgres = connection.vendor == "postgresql"
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     cast = "CAST(%s AS jsonb)" if postgres else "%s"
-    placeholder = f"(%s, %s, {cast}, %s, %s, %s, %s, %s, %s, %s)"
+    placeholder = f"(%s, %s, {cast}, %s, %s, %s, %s, %s, %s, %s, %s)"
     params: list[Any] = []
     for row in rows:
         item = row.item
@@ -316,6 +332,7 @@ def _ledger_write(
             now,
             batch.run_id,
             str(pks[item.key]),
+            connection.ops.adapt_decimalfield_value(item.version[0]) if item.version else None,
         ]
     sql = (
         f"INSERT INTO syncers_syncedrecord ({', '.join(_LEDGER_COLUMNS)}) "

@@ -38,7 +38,7 @@ STYLE_OPTIONS: dict[str, dict[str, Any]] = {
     "link": {"page_size_param": "per_page"},
     "next_url": {"next_path": "next", "page_size_param": "limit"},
 }
-OPTIONAL = ("fields", "incremental")  # absent unless set
+OPTIONAL = ("fields", "incremental", "version_field")  # absent unless set
 STYLE_ONLY = {k for opts in STYLE_OPTIONS.values() for k in opts} - {"page_size_param"}
 KNOWN = {"pagination", *COMMON, *STYLE_ONLY, "page_size_param", *OPTIONAL}
 
@@ -75,7 +75,7 @@ def clean_rest_config(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any
             f"'id_field' is read from the mapped record, but '{cfg['id_field']}' is not a target in 'fields'."
         )
     incremental, inc_errors = clean_incremental(cfg.get("incremental"), fields)
-    errors += inc_errors
+    errors += inc_errors + _check_version_field(cfg, fields)
     if errors:
         raise ValidationError(errors)
     for key, value in (("fields", fields), ("incremental", incremental)):
@@ -121,6 +121,25 @@ def _check_numbers(cfg: Mapping[str, Any]) -> list[str]:
                 "each request has to reach records past the ones it reads again."
             )
     return errors
+
+
+def _check_version_field(cfg: Mapping[str, Any], fields: Mapping[str, Any] | None) -> list[str]:
+    """`version_field`: a dotted path into the stored record (null: arrival order even in
+    incremental mode); see syncers.versions."""
+    if "version_field" not in cfg or cfg["version_field"] is None:
+        return []
+    path = cfg["version_field"]
+    if not _text(path) or any(not part.strip() for part in path.split(".")):
+        return [
+            '\'version_field\' must be a dotted path like "updated_at" or "meta.version" '
+            "(or null to keep the last copy served)."
+        ]
+    if fields and path.split(".")[0] not in fields:
+        return [
+            f"'version_field' is read from the mapped record, but '{path.split('.')[0]}' "
+            "is not a target in 'fields'."
+        ]
+    return []
 
 
 def _integer(value: Any) -> bool:

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.db import models
 
 from .clients import SyncClient
@@ -28,6 +30,15 @@ class SyncedRecord(models.Model):
     source_seq = models.BigIntegerField(
         "source sequence",
         help_text="Batch that last wrote it; an older batch never overwrites a newer one.",
+    )
+    version = models.DecimalField(
+        "version",
+        max_digits=38,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="The stored copy's version (the source's version field as epoch seconds or number); "
+        "empty without a version field. A copy with a lower version never replaces it.",
     )
     created_batch = models.BigIntegerField("created by batch", help_text="Batch that inserted it.")
     # Destination clients only: this table is then the ledger of the rows in their model.
@@ -65,7 +76,8 @@ class SyncedRecord(models.Model):
 
 
 class FailedRecord(models.Model):
-    """A record that could not be stored, kept with its reason so it can be seen and retried."""
+    """A record that could not be stored, kept with its reason so it can be seen and retried:
+    one row per (client, record key), however often the record fails."""
 
     client = models.ForeignKey(
         SyncClient,
@@ -98,17 +110,37 @@ class FailedRecord(models.Model):
         blank=True,
         help_text="Its id at the source, when it had one.",
     )
+    record_key = models.CharField(
+        "record key",
+        max_length=255,
+        default="",
+        help_text="Its external id, or sha256:<digest of its payload> when it has no usable id.",
+    )
     payload = models.TextField("payload", help_text="The record exactly as served (JSON text).")
     reason = models.TextField("reason", help_text="Why it could not be stored.")
     attempts = models.PositiveIntegerField("attempts", default=1, help_text="Times loading was tried.")
-    created_at = models.DateTimeField("failed at", auto_now_add=True)
+    created_at = models.DateTimeField("first seen", auto_now_add=True, help_text="When it first failed.")
+    last_seen_at = models.DateTimeField("last seen", auto_now=True, help_text="When it last failed.")
 
     class Meta:
         verbose_name = "failed record"
-        ordering = ["-created_at", "-pk"]
+        ordering = ["-last_seen_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "record_key"], name="failedrecord_client_record_key")
+        ]
 
     def __str__(self) -> str:
         return f"{self.client}:{self.external_id or '?'} ({self.reason[:40]})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.record_key:
+            self.record_key = failed_record_key(self.external_id, self.payload)
+        super().save(*args, **kwargs)
+
+
+def failed_record_key(external_id: str, payload: str) -> str:
+    """The identity of a failed record: its id, else a digest of its payload text."""
+    return external_id or "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
 class PendingDeletion(models.Model):

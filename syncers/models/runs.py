@@ -128,6 +128,12 @@ class SyncRun(models.Model):
         help_text="Read the whole listing from its start to its end (not incremental, not "
         "resumed, not stopped early): only such a run may delete.",
     )
+    older = models.PositiveIntegerField(
+        "older copies ignored",
+        default=0,
+        db_default=0,
+        help_text="Copies older (by the source's version field) than one served or stored; counted unchanged too.",
+    )
     error = models.TextField("error", blank=True, help_text="Why the run failed or stopped early.")
     error_kind = models.CharField(
         "error kind",
@@ -204,6 +210,7 @@ class SyncBatch(models.Model):
     updated = models.PositiveIntegerField("updated", default=0)
     unchanged = models.PositiveIntegerField("unchanged", default=0)
     failed = models.PositiveIntegerField("failed", default=0)
+    older = models.PositiveIntegerField("older copies ignored", default=0, db_default=0)
 
     class Meta:
         verbose_name = "staged batch"

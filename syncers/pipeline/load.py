@@ -12,17 +12,18 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
-from syncers.destinations.config import parse_destination
-from syncers.destinations.load import load_into_destination
-from syncers.models import FailedRecord, SyncBatch, SyncRun
+from syncers.models import FailedRecord, SyncBatch, SyncedRecord, SyncRun
 from syncers.registry import SyncHandler, get_handler
+from syncers.versions import Version, supersedes, version_field, version_of
 
+from .failed import forget_loaded, keep_failures
 from .fence import check_fence, relax_commit
 from .merge import Row, merge_batch_in_database, merge_rows
 
@@ -57,23 +58,37 @@ def load_batch(batch_id: int) -> SyncBatch | None:
         counts = _merge(batch)
         batch.state = SyncBatch.State.DONE
         batch.loaded_at = timezone.now()
-        batch.created, batch.updated, batch.unchanged, batch.failed = counts
+        batch.created, batch.updated, batch.unchanged, batch.failed, batch.older = counts
         batch.payload = ""  # loaded data lives in the records table now
         batch.save(
-            update_fields=["state", "loaded_at", "created", "updated", "unchanged", "failed", "payload"]
+            update_fields=[
+                "state",
+                "loaded_at",
+                "created",
+                "updated",
+                "unchanged",
+                "failed",
+                "older",
+                "payload",
+            ]
         )
     return batch
 
 
-def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
-    """(created, updated, unchanged, failed) for the batch, merged in the database when the
-    database can do it all, otherwise row by row."""
+def _merge(batch: SyncBatch) -> tuple[int, int, int, int, int]:
+    """(created, updated, unchanged, failed, older) for the batch, merged in the database when
+    the database can do it all, otherwise row by row."""
     client = batch.client
-    if client.destination:  # one of the team's models; the records table is its ledger
-        return load_into_destination(batch, parse_destination(client.destination))
     handler = get_handler(client.handler)
     config = handler.clean_config(client.config or {})
     max_bytes = settings.SYNC_MAX_RECORD_BYTES
+    path = version_field(config)
+    if client.destination:  # one of the team's models; the records table is its ledger
+        # Imported here: the destinations package uses pipeline.failed, which loads this module.
+        from syncers.destinations.config import parse_destination
+        from syncers.destinations.load import load_into_destination
+
+        return load_into_destination(batch, parse_destination(client.destination), version_path=path)
     if connection.vendor == "postgresql" and type(handler).external_id is SyncHandler.external_id:
         try:
             with transaction.atomic():
@@ -85,27 +100,62 @@ def _merge(batch: SyncBatch) -> tuple[int, int, int, int]:
                     max_bytes=max_bytes,
                     # The staged payload is ASCII JSON (characters are bytes) and holds the batch.
                     check_size=len(batch.payload) > max_bytes,
+                    version_path=path,
                 )
-            return m.created, m.updated, m.unchanged, m.failed
+            return m.created, m.updated, m.unchanged, m.failed, m.older
         except DataError as exc:  # the payload as a whole is not valid jsonb: isolate the culprits
             log.info("batch %s: merging row by row (%s)", batch.pk, str(exc).splitlines()[0])
-    rows, failures = prepare_rows(json.loads(batch.payload), handler, config, max_bytes=max_bytes)
-    result = merge_isolating(client.pk, batch.pk, rows)
+    prepared = prepare_rows(json.loads(batch.payload), handler, config, max_bytes=max_bytes)
+    rows, failures = prepared.rows, prepared.failures
+    result = merge_isolating(client.pk, batch.pk, rows, versioned=path is not None)
     result.failures[:0] = failures
-    for failure in result.failures:
-        failure.client_id, failure.run_id, failure.batch_id = client.pk, batch.run_id, batch.pk
-    FailedRecord.objects.bulk_create(result.failures)
-    return result.created, result.updated, result.unchanged, len(result.failures)
+    kept = keep_failures(client.pk, batch.run_id, batch.pk, result.failures)
+    failed_ids = {f.external_id for f in result.failures}
+    loaded = [r for r in rows if r.external_id not in failed_ids]
+    forget_loaded(client.pk, (r.external_id for r in loaded))
+    older = prepared.older + (_older_than_stored(client.pk, loaded) if path else 0)
+    return result.created, result.updated, result.unchanged + prepared.older, kept, older
+
+
+def _older_than_stored(client_id: int, rows: list[Row]) -> int:
+    """Rows the merge left alone because the stored copy has a higher version."""
+    stored: dict[str, Any] = {}
+    for start in range(0, len(rows), 500):
+        ids = [r.external_id for r in rows[start : start + 500]]
+        stored.update(
+            SyncedRecord.objects.filter(client_id=client_id, external_id__in=ids).values_list(
+                "external_id", "version"
+            )
+        )
+    return sum(
+        1
+        for r in rows
+        if not supersedes(None if r.version is None else (r.version,), _key(stored.get(r.external_id)))
+    )
+
+
+def _key(value: Any) -> Version | None:
+    return None if value is None else (Decimal(value),)
+
+
+@dataclass
+class Prepared:
+    rows: list[Row]
+    failures: list[FailedRecord]
+    older: int = 0  # copies dropped for a newer copy of the same record
 
 
 def prepare_rows(
     records: list[Any], handler: SyncHandler, config: dict[str, Any], *, max_bytes: int | None = None
-) -> tuple[list[Row], list[FailedRecord]]:
-    """Canonicalise, hash and de-duplicate; records that cannot be stored become failures
-    (`max_bytes`: the largest record's JSON text, by default SYNC_MAX_RECORD_BYTES)."""
+) -> Prepared:
+    """Canonicalise, hash and de-duplicate (by the version rule, syncers.versions); records that
+    cannot be stored become failures (`max_bytes`: the largest record's JSON text, by default
+    SYNC_MAX_RECORD_BYTES). The result also says how many older copies were dropped."""
     max_bytes = settings.SYNC_MAX_RECORD_BYTES if max_bytes is None else max_bytes
+    path = version_field(config)
     rows: dict[str, Row] = {}
     failures: list[FailedRecord] = []
+    older = 0
     for record in records:
         text = json.dumps(record, sort_keys=True, separators=(",", ":"))  # ASCII: len() is bytes
         external_id = handler.external_id(record, config)
@@ -120,12 +170,20 @@ def prepare_rows(
         elif len(text) > max_bytes:
             reason = f"record of {len(text)} bytes of JSON, over SYNC_MAX_RECORD_BYTES ({max_bytes})"
         else:
+            version = version_of(record, path)
+            held = rows.get(external_id)
+            if held is not None:
+                held_version = _key(held.version)
+                if not supersedes(version, held_version):
+                    older += 1  # this copy is older than the one held
+                    continue
+                older += version != held_version  # the held copy was older
             digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
             rows.pop(external_id, None)  # re-insert so the last occurrence keeps its place
-            rows[external_id] = Row(external_id, text, digest)
+            rows[external_id] = Row(external_id, text, digest, None if version is None else version[0])
             continue
         failures.append(FailedRecord(external_id=(external_id or "")[:255], payload=text, reason=reason))
-    return list(rows.values()), failures
+    return Prepared(list(rows.values()), failures, older)
 
 
 def _json_type(value: Any) -> str:
@@ -139,7 +197,7 @@ def _json_type(value: Any) -> str:
     return "string" if isinstance(value, str) else "array"
 
 
-def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResult:
+def merge_isolating(client_id: int, batch_id: int, rows: list[Row], *, versioned: bool = False) -> LoadResult:
     """Merge all rows at once; if the database rejects the statement, split it in halves
     (each in a savepoint) until the rejected records are alone, and keep those as failures."""
     result = LoadResult()
@@ -147,7 +205,7 @@ def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResul
         return result
     try:
         with transaction.atomic():
-            merged = merge_rows(client_id, batch_id, rows)
+            merged = merge_rows(client_id, batch_id, rows, versioned=versioned)
     except DatabaseError as exc:
         if len(rows) == 1:
             reason = f"rejected by the database: {str(exc).strip().splitlines()[0]}"
@@ -157,7 +215,7 @@ def merge_isolating(client_id: int, batch_id: int, rows: list[Row]) -> LoadResul
             return result
         half = len(rows) // 2
         for part in (rows[:half], rows[half:]):
-            sub = merge_isolating(client_id, batch_id, part)
+            sub = merge_isolating(client_id, batch_id, part, versioned=versioned)
             result.created += sub.created
             result.updated += sub.updated
             result.unchanged += sub.unchanged

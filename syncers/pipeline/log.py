@@ -3,6 +3,8 @@ this (the fetcher, each batch loader, the reconciler); the row lock makes it hap
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
@@ -12,11 +14,13 @@ from syncers.destinations.deletions import deletions_after_run
 from syncers.models import SyncBatch, SyncRun
 from syncers.notify import notify
 from syncers.pause import Event, record_run_outcome
+from syncers.selectors import older_copies_text
 
 from .fence import FenceLost, check_fence
 from .lease import client_lease_name, leases
 
-COUNTS = ("created", "updated", "unchanged", "failed")
+log = logging.getLogger(__name__)
+COUNTS = ("created", "updated", "unchanged", "failed", "older")
 
 
 def finalise_if_complete(run_id: int) -> SyncRun | None:
@@ -39,6 +43,8 @@ def finalise_if_complete(run_id: int) -> SyncRun | None:
         held = _deletions(run)
         run.finished_at = timezone.now()
         run.save(update_fields=[*COUNTS, "status", "finished_at", "deleted", "error"])
+    if run.older:
+        log.info("run %s: %s", run.pk, older_copies_text(run.older))
     if run.lease_token:
         leases().release(client_lease_name(run.client_id), run.lease_token)
     events = record_run_outcome(run=run)

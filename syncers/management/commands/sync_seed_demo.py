@@ -12,9 +12,41 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncRun, SyncSchedule
-from syncers.services import sync_run_request
+from syncers.services import sync_run_now_here, sync_run_request
 
 DEMO_CLIENT = "demo-products"
+# The destination demo (README "Destinations"): categories, then products with a category FK,
+# loaded into the demo app's own models (catalog.Category, catalog.Product).
+CATALOG_CLIENTS = {
+    "demo-categories": {
+        "config": {"path": "/catalog/categories"},
+        "destination": {
+            "model": "catalog.Category",
+            "key": ["code"],
+            "fields": {"code": "code", "name": "name"},
+        },
+        "description": "The fake API's categories into catalog.Category.",
+    },
+    "demo-catalog": {
+        "config": {"path": "/catalog/products", "page_size": 100},
+        "destination": {
+            "model": "catalog.Product",
+            "key": ["sku"],
+            "fields": {
+                "sku": "sku",
+                "name": "name",
+                "price": "price",
+                "category": {"path": "category.code", "lookup": "code"},
+                "updated_at": "updated_at",
+            },
+            "on_missing": "soft",
+            "soft_delete_field": "is_active",
+            "max_delete_fraction": 0.10,
+            "hooks": {"after_write": "catalog.sync:refresh_category_counts"},
+        },
+        "description": "The fake API's products into catalog.Product (soft deletes, cached counts).",
+    },
+}
 
 
 class Command(BaseCommand):
@@ -57,10 +89,30 @@ class Command(BaseCommand):
                 cron="0 3 * * *",
                 timezone="Europe/Berlin",
             )
+        catalog = self._catalog_clients(connection)
         if run_now:
             run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="make run")
             self.stdout.write(f"queued demo run #{run.pk}")
+            # Categories first, here, so the products' category keys resolve.
+            sync_run_now_here(client=catalog["demo-categories"], who="make run")
+            run = sync_run_request(
+                client=catalog["demo-catalog"], trigger=SyncRun.Trigger.COMMAND, who="make run"
+            )
+            self.stdout.write(f"queued demo-catalog run #{run.pk} (into catalog.Product)")
         self.stdout.write(f"admin login: {username} / {password}")
+
+    def _catalog_clients(self, connection: Connection) -> dict[str, SyncClient]:
+        clients = {}
+        for name, spec in CATALOG_CLIENTS.items():
+            client, created = SyncClient.objects.get_or_create(
+                name=name, defaults={"connection": connection, "handler": "rest", "batch_size": 200, **spec}
+            )
+            if created and name == "demo-catalog":
+                SyncSchedule.objects.create(
+                    client=client, kind=SyncSchedule.Kind.INTERVAL, every=5, period="minutes"
+                )
+            clients[name] = client
+        return clients
 
     def _admin_login(self) -> tuple[str, str]:
         """The password is kept in var/ so every `make run` can print it again."""
