@@ -51,16 +51,24 @@ ROWS = (
 )  # fmt: skip
 
 
+def _rss(value: float | dict[str, float] | None) -> str:
+    """One process's peak RSS, or a worker's: main process / each pool process."""
+    if isinstance(value, dict):
+        return " / ".join(f"{v:.0f}" for v in value.values())
+    return "" if value is None else f"{value:.0f}"
+
+
 def table(results: dict) -> str:
     lines = [
-        f"{'measurement':<22} {'wall s':>8} {'records/s':>11} {'ratio':>6} {'rows written':>13}  peak RSS MB"
+        f"{'measurement':<22} {'wall s':>8} {'records/s':>11} {'ratio':>6} {'rows written':>13} {'CPU s':>6}"
+        "  peak RSS MB"
     ]
     for key in ROWS:
         r = results[key]
         ratio = r.get("ratio_to_limit", r.get("ratio_to_typed_limit", 1.0))
         lines.append(
-            f"{key:<22} {r['wall_s']:>8.2f} {r['records_per_s']:>11,.0f} {ratio:>6.2f} {r['rows_written']:>13,}  "
-            f"{r.get('peak_rss_mb', '')}"
+            f"{key:<22} {r['wall_s']:>8.2f} {r['records_per_s']:>11,.0f} {ratio:>6.2f} {r['rows_written']:>13,} "
+            f"{r.get('own_cpu_s', ''):>6}  {_rss(r.get('peak_rss_mb'))}"
         )
     return "\n".join(lines)
 
