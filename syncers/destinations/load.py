@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
@@ -21,6 +22,7 @@ from django.utils import timezone
 from syncers.handlers.mapping import value_at
 from syncers.models import FailedRecord, SyncBatch, SyncedRecord
 from syncers.pipeline.failed import forget_loaded, keep_failures
+from syncers.pipeline.merge import server_cursor
 from syncers.versions import Version, supersedes, version_of
 
 from .config import Destination
@@ -157,6 +159,14 @@ def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, s
     """key -> (content hash, missing_since, source_seq, target pk, version) for known keys."""
     if not keys:
         return {}
+    if connection.vendor == "postgresql":  # one array parameter instead of a list spliced in
+        sql = (
+            "SELECT external_id, content_hash, missing_since, source_seq, target_pk, version "
+            "FROM syncers_syncedrecord WHERE client_id = %s AND external_id = ANY(%s)"
+        )
+        with server_cursor() as cur, connection.wrap_database_errors:
+            cur.execute(sql, [client_id, keys])
+            return {r[0]: r[1:] for r in cur.fetchall()}
     rows = SyncedRecord.objects.filter(client_id=client_id, external_id__in=keys).values_list(
         "external_id", "content_hash", "missing_since", "source_seq", "target_pk", "version"
     )
@@ -257,6 +267,13 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
     model = dest.model
     key_attnames = [model._meta.get_field(k).attname for k in dest.key]
     update = [a for a in rows[0].values if a not in key_attnames]
+    # The raw unnest upsert is faster but leaves out Python-side defaults of unmapped
+    # fields (e.g. is_active=True); it stays off until it writes them too.
+    if _RAW_UPSERT and connection.vendor == "postgresql" and _plain_keys(dest):
+        for row, (pk, inserted) in zip(rows, _upsert_postgres(dest, rows, update), strict=True):
+            out.pks[row.item.key] = pk
+            (out.created if inserted else out.updated).append(row.item.key)
+        return out
     new_keys = [r.item.key for r in rows if r.item.key not in ledger]
     existing = _existing_keys(dest, [r for r in rows if r.item.key not in ledger]) if new_keys else set()
     objs = [model(**r.values) for r in rows]
@@ -274,6 +291,61 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
         else:
             out.created.append(row.item.key)
     return out
+
+
+_RAW_UPSERT = False
+
+
+def _plain_keys(dest: Destination) -> bool:
+    """Keys whose database text is the typed value's str() (text and integer columns)."""
+    kinds = (models.CharField, models.TextField, models.IntegerField)
+    return all(isinstance(dest.model._meta.get_field(k), kinds) for k in dest.key)
+
+
+def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str]) -> list[tuple[Any, bool]]:
+    """PostgreSQL: one INSERT ... SELECT FROM unnest(one text array per column) ... ON CONFLICT
+    DO UPDATE, bound server-side: the statement's size does not grow with the batch, and
+    RETURNING says per row its primary key and whether it was inserted (xmax = 0).
+    (primary key, inserted) per row, in the rows' order."""
+    meta = dest.model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    attnames = list(rows[0].values)
+    qn = connection.ops.quote_name
+    columns, selects, params = [], [], []
+    for i, attname in enumerate(attnames):
+        f = by_attname[attname]
+        columns.append(qn(f.column))
+        selects.append(f"CAST(u.c{i} AS {f.db_type(connection)})")
+        params.append([_as_text(f, r.values[attname]) for r in rows])
+    keys = [qn(meta.get_field(k).column) for k in dest.key]
+    action = (
+        "DO UPDATE SET "
+        + ", ".join(f"{qn(by_attname[a].column)} = EXCLUDED.{qn(by_attname[a].column)}" for a in update)
+        if update
+        else f"DO UPDATE SET {keys[0]} = EXCLUDED.{keys[0]}"  # only key columns: still return the row
+    )
+    unnest = ", ".join(["%s::text[]"] * len(attnames))
+    aliases = ", ".join(f"c{i}" for i in range(len(attnames)))
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(selects)} "
+        f"FROM unnest({unnest}) AS u({aliases}) ON CONFLICT ({', '.join(keys)}) {action} "
+        f"RETURNING {qn(meta.pk.column)}, xmax = 0, {', '.join(k + '::text' for k in keys)}"
+    )
+    with server_cursor() as cur, connection.wrap_database_errors:
+        cur.execute(sql, params)
+        returned = {tuple(r[2:]): (r[0], r[1]) for r in cur.fetchall()}
+    key_attnames = [meta.get_field(k).attname for k in dest.key]
+    return [returned[tuple(str(r.values[a]) for a in key_attnames)] for r in rows]
+
+
+def _as_text(f: models.Field, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
+        return str(value)  # the common kinds: their text is what PostgreSQL reads back
+    if isinstance(f, models.JSONField):
+        return json.dumps(value)
+    return str(f.get_db_prep_save(value, connection))
 
 
 def _existing_keys(dest: Destination, rows: list[TypedRow]) -> set[str]:
@@ -314,8 +386,11 @@ def _ledger_write(
     if not rows:
         return
     postgres = connection.vendor == "postgresql"
+    if postgres:
+        _ledger_write_postgres(batch, dest, rows, pks)
+        return
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    cast = "CAST(%s AS jsonb)" if postgres else "%s"
+    cast = "%s"
     placeholder = f"(%s, %s, {cast}, %s, %s, %s, %s, %s, %s, %s, %s)"
     params: list[Any] = []
     for row in rows:
@@ -340,6 +415,35 @@ def _ledger_write(
     )
     with connection.cursor() as cur:
         cur.execute(sql, params)
+
+
+_LEDGER_UNNEST = f"""
+INSERT INTO syncers_syncedrecord ({", ".join(_LEDGER_COLUMNS)})
+SELECT %(client)s, u.key, CAST(u.data AS jsonb), u.hash, %(batch)s, %(batch)s, now(), now(), %(run)s,
+       u.pk, CAST(u.version AS numeric)
+FROM unnest(%(keys)s::text[], %(data)s::text[], %(hashes)s::text[], %(pks)s::text[], %(versions)s::text[])
+     AS u(key, data, hash, pk, version)
+{_LEDGER_TAIL}
+"""
+
+
+def _ledger_write_postgres(
+    batch: SyncBatch, dest: Destination, rows: list[TypedRow], pks: dict[str, Any]
+) -> None:
+    """PostgreSQL: the same upsert from one array per column, bound server-side."""
+    items = [r.item for r in rows]
+    params = {
+        "client": batch.client_id,
+        "batch": batch.pk,
+        "run": batch.run_id,
+        "keys": [i.key for i in items],
+        "data": [json.dumps(i.record) if dest.store_json else "{}" for i in items],
+        "hashes": [i.digest for i in items],
+        "pks": [str(pks[i.key]) for i in items],
+        "versions": [str(i.version[0]) if i.version else None for i in items],
+    }
+    with server_cursor() as cur, connection.wrap_database_errors:
+        cur.execute(_LEDGER_UNNEST, params)
 
 
 def _ledger_touch(batch: SyncBatch, keys: list[str]) -> None:
