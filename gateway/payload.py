@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,7 +99,21 @@ def _decoder(encoding: str, url: str) -> Any:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def where(exc: json.JSONDecodeError) -> str:
+    """The decoder's complaint and its place. Several of its messages end in "at" ("Unterminated
+    string starting at"), which it completes with the position itself: say it once."""
+    return f"{exc.msg.removesuffix(' at')} at line {exc.lineno}, column {exc.colno} (character {exc.pos})"
+
+
+def not_strict(exc: ValueError) -> str:
+    """Python's words for a refused number, without its advice to raise a process limit."""
+    text = str(exc)
+    if "integer string conversion" in text:
+        return f"an integer with more than {sys.get_int_max_str_digits()} digits"
+    return text
 
 
 def parse_json(body: bytes, content_type: str, url: str) -> Any:
@@ -117,9 +132,9 @@ def parse_json(body: bytes, content_type: str, url: str) -> Any:
     except RecursionError:
         raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", url=url) from None
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"answer is not valid JSON: {exc.msg} at char {exc.pos}", url=url) from None
+        raise PayloadError(f"answer is not valid JSON: {where(exc)}", url=url) from None
     except ValueError as exc:  # NaN/Infinity, or an integer with absurdly many digits
-        raise PayloadError(f"answer is not strict JSON: {exc}", url=url) from None
+        raise PayloadError(f"answer is not strict JSON: {not_strict(exc)}", url=url) from None
     if too_deep(text):
         raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", url=url)
     return value

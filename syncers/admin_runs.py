@@ -80,7 +80,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
             "Counts",
             {"fields": ["pages", "fetched", "created", "updated", "unchanged", "failed", "older_note"]},
         ),
-        ("Error", {"fields": ["error", "error_kind", "retry_after"]}),
+        ("Error", {"fields": ["error", "error_kind", "retry_after", "notes"]}),
         ("Cancel", {"fields": ["cancel_requested", "cancel_requested_by", "cancel_requested_at"]}),
     ]
     readonly_fields = ["took", "older_note"]

@@ -26,6 +26,7 @@ class Page:
     records: list[Any]
     checkpoint: dict[str, Any]
     is_last: bool
+    note: str = ""  # what the run should tell the operator (e.g. the listing changed meanwhile)
 
 
 @dataclass

@@ -46,7 +46,8 @@ def run_summary(run: SyncRun) -> str:
         counts += f" ({older_copies_text(run.older)})"
     took = f" in {run.duration:.1f}s" if run.duration is not None else ""
     error = f" error: {run.error}" if run.error else ""
-    return f"run #{run.pk} of {run.client.name}: {run.status}{took} {counts}{error}"
+    notes = f" notes: {run.notes}" if run.notes else ""
+    return f"run #{run.pk} of {run.client.name}: {run.status}{took} {counts}{error}{notes}"
 
 
 # --- Operator console -------------------------------------------------------------------

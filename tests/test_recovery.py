@@ -46,6 +46,9 @@ def test_worker_killed_mid_run_loses_nothing_and_resumes_from_checkpoint(api: Fa
     assert stored == served, "every served record is stored exactly once, newest version"
     crashed = SyncRun.objects.get(pk=run.pk)
     assert crashed.status == SyncRun.Status.ABANDONED
+    assert crashed.created > 0, "an abandoned run keeps the counts of the batches it loaded"
+    runs = SyncRun.objects.filter(client=client)
+    assert sum(r.created for r in runs) == len(stored) == 1000, "each created row is counted by one run"
     assert not SyncRun.objects.filter(status__in=["queued", "running"]).exists()
     pages = api.stats()["pages"]
     assert checkpoint_at_kill > 5

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from .incremental import clean_incremental
 from .mapping import clean_fields
+from .totals import STYLES as TOTAL_STYLES
 
 MAX_PAGE_SIZE = 10_000
 # Records each offset request re-reads before its position (see pagination.Offset): it covers
@@ -38,7 +39,7 @@ STYLE_OPTIONS: dict[str, dict[str, Any]] = {
     "link": {"page_size_param": "per_page"},
     "next_url": {"next_path": "next", "page_size_param": "limit"},
 }
-OPTIONAL = ("fields", "incremental", "version_field")  # absent unless set
+OPTIONAL = ("fields", "incremental", "version_field", "total_path")  # absent unless set
 STYLE_ONLY = {k for opts in STYLE_OPTIONS.values() for k in opts} - {"page_size_param"}
 KNOWN = {"pagination", *COMMON, *STYLE_ONLY, "page_size_param", *OPTIONAL}
 
@@ -75,7 +76,7 @@ def clean_rest_config(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any
             f"'id_field' is read from the mapped record, but '{cfg['id_field']}' is not a target in 'fields'."
         )
     incremental, inc_errors = clean_incremental(cfg.get("incremental"), fields)
-    errors += inc_errors + _check_version_field(cfg, fields)
+    errors += inc_errors + _check_version_field(cfg, fields) + _check_total_path(cfg, style)
     if errors:
         raise ValidationError(errors)
     for key, value in (("fields", fields), ("incremental", incremental)):
@@ -139,6 +140,18 @@ def _check_version_field(cfg: Mapping[str, Any], fields: Mapping[str, Any] | Non
             f"'version_field' is read from the mapped record, but '{path.split('.')[0]}' "
             "is not a target in 'fields'."
         ]
+    return []
+
+
+def _check_total_path(cfg: Mapping[str, Any], style: str) -> list[str]:
+    """`total_path`: where the body reports the listing's size (see handlers.totals)."""
+    if "total_path" not in cfg:
+        return []
+    if style not in TOTAL_STYLES:
+        return [f"'total_path' applies to pagination 'page' or 'offset' only (got {style!r})."]
+    path = cfg["total_path"]
+    if not _text(path) or any(not part.strip() for part in path.split(".")):
+        return ["'total_path' must be a dotted path like \"meta.total\" to the listing's size in the body."]
     return []
 
 

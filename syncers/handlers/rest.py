@@ -16,6 +16,7 @@ from . import incremental
 from .mapping import map_record, records_at
 from .options import COMMON, MAX_PAGE_SIZE, clean_rest_config
 from .pagination import STYLES, Link, LoopGuard, Position, secret_param, url_key, without_credentials
+from .totals import TotalCheck
 
 __all__ = ["MAX_PAGE_SIZE", "RestHandler", "RestPageNumberHandler", "records_at"]
 
@@ -40,6 +41,7 @@ class RestHandler(SyncHandler):
             yield Page(int(checkpoint.get("page", 1)), [], dict(checkpoint), True)
             return
         guard = LoopGuard(style, cfg)
+        totals = TotalCheck(cfg, resumed=bool(checkpoint))
         secret = secret_param(ctx.session.connection)
         for _ in range(cfg["max_pages"]):
             target, params = style.request(cfg, pos)
@@ -57,10 +59,11 @@ class RestHandler(SyncHandler):
                 pos = reading
                 continue
             records, nxt, checkpoint = reading.records, reading.nxt, reading.checkpoint
+            totals.see(resp.headers, resp.json, len(records))
             if tracker is not None:
                 tracker.see(records)
                 checkpoint.update(tracker.state())
-            yield Page(pos.number, records, checkpoint, nxt is None)
+            yield Page(pos.number, records, checkpoint, nxt is None, totals.note() if nxt is None else "")
             if nxt is None:
                 return
             pos = nxt

@@ -85,6 +85,17 @@ class Migration(migrations.Migration):
                 auto_now_add=True, help_text="When it first failed.", verbose_name="first seen"
             ),
         ),
+        migrations.AddField(
+            model_name="syncrun",
+            name="notes",
+            field=models.TextField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="What the run noticed without failing, e.g. that the listing changed while it was read.",
+                verbose_name="notes",
+            ),
+        ),
         migrations.RunPython(collapse_failed_records, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="failedrecord",

@@ -135,6 +135,13 @@ class SyncRun(models.Model):
         help_text="Copies older (by the source's version field) than one served or stored; counted unchanged too.",
     )
     error = models.TextField("error", blank=True, help_text="Why the run failed or stopped early.")
+    notes = models.TextField(
+        "notes",
+        blank=True,
+        default="",
+        db_default="",
+        help_text="What the run noticed without failing, e.g. that the listing changed while it was read.",
+    )
     error_kind = models.CharField(
         "error kind",
         max_length=20,

@@ -61,20 +61,45 @@ def close_with_counts(run_id: int, status: str, error: str) -> None:
         run = SyncRun.objects.select_for_update().filter(pk=run_id, status=SyncRun.Status.RUNNING).first()
         if run is None:
             return
-        totals = run.batches.filter(state=SyncBatch.State.DONE).aggregate(**{k: Sum(k) for k in COUNTS})
-        for key in COUNTS:
-            setattr(run, key, totals[key] or 0)
+        for key, value in loaded_counts(run_id).items():
+            setattr(run, key, value)
         run.status, run.error, run.finished_at = status, error, timezone.now()
         run.save(update_fields=[*COUNTS, "status", "error", "finished_at"])
 
 
 def finish_early(run: SyncRun, status: str, error: str = "") -> bool:
-    """Close a run that never did (or may no longer do) work; only from a non-final status."""
-    return bool(
+    """Close a run from a non-final status without finalising it (skipped, stopped,
+    abandoned), with the counts of the batches it did load."""
+    closed = bool(
         SyncRun.objects.filter(pk=run.pk, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).update(
-            status=status, error=error, finished_at=timezone.now()
+            status=status, error=error, finished_at=timezone.now(), **loaded_counts(run.pk)
         )
     )
+    if closed:
+        recount_closed(run.pk)  # a batch that finished loading meanwhile
+    return closed
+
+
+def loaded_counts(run_id: int) -> dict[str, int]:
+    """A run's counts: the sums over its loaded batches (adopted batches belong to the run
+    that adopted them, so each batch counts once, to the run that loaded it)."""
+    totals = SyncBatch.objects.filter(run_id=run_id, state=SyncBatch.State.DONE).aggregate(
+        **{k: Sum(k) for k in COUNTS}
+    )
+    return {k: totals[k] or 0 for k in COUNTS}
+
+
+def recount_closed(run_id: int) -> None:
+    """Bring a closed run's counts up to date: one of its batches may load after the run was
+    closed (abandoned or superseded while a worker still held the batch)."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().filter(pk=run_id).exclude(status=SyncRun.Status.RUNNING)
+        run = run.exclude(status=SyncRun.Status.QUEUED).first()
+        if run is None:
+            return
+        counts = loaded_counts(run_id)
+        if any(getattr(run, k) != v for k, v in counts.items()):
+            SyncRun.objects.filter(pk=run_id).update(**counts)
 
 
 def keep_lease_alive(run: SyncRun) -> None:

@@ -18,7 +18,7 @@ from syncers.models import SyncBatch, SyncClient, SyncRun
 from .chunk import dispatch_batches
 from .enqueue import enqueue_run, send_run
 from .lease import client_lease_name, leases
-from .log import finalise_if_complete
+from .log import finalise_if_complete, finish_early
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,10 @@ def _check_running(report: ReconcileReport, now: datetime) -> None:
             if finalise_if_complete(run.pk):
                 report.runs_finalised += 1
             continue
-        if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
-            status=SyncRun.Status.ABANDONED,
-            finished_at=now,
-            error="abandoned: its process stopped holding the lease (crash, kill or long pause)",
+        if not finish_early(
+            run,
+            SyncRun.Status.ABANDONED,
+            "abandoned: its process stopped holding the lease (crash, kill or long pause)",
         ):
             continue
         report.runs_abandoned += 1

@@ -24,7 +24,7 @@ from .fence import FenceLost, take_fence
 from .fetch import prefetched
 from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
-from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive
+from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive, recount_closed
 from .stage import finish_fetch, stage_page
 
 log = logging.getLogger(__name__)
@@ -94,11 +94,11 @@ def _start(run: SyncRun, token: str) -> bool:
         run.lease_token = token
         run.save(update_fields=["fence", "lease_token"])
         # Only runs that held a lease before us; merely claimed ones end as skipped-locked.
-        SyncRun.objects.filter(client=client, status=SyncRun.Status.RUNNING, fence__lt=run.fence).update(
-            status=SyncRun.Status.ABANDONED,
-            finished_at=timezone.now(),
-            error=f"superseded by run #{run.pk}: its lease had expired",
-        )
+        superseded = SyncRun.objects.filter(client=client, status=SyncRun.Status.RUNNING, fence__lt=run.fence)
+        for dead in superseded:  # each keeps the counts of the batches it loaded
+            finish_early(
+                dead, SyncRun.Status.ABANDONED, f"superseded by run #{run.pk}: its lease had expired"
+            )
         pending = SyncBatch.objects.filter(client=client, state=SyncBatch.State.PENDING).exclude(
             fence=SyncBatch.UNFENCED  # pushed records belong to their webhook run
         )
@@ -133,6 +133,9 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                 stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
                 staged += 1
                 last = page.checkpoint
+                if page.note:
+                    log.warning("run %s: %s", run.pk, page.note)
+                    SyncRun.objects.filter(pk=run.pk).update(notes=page.note)
                 if on_page is not None:
                     on_page(run, page)
                 if max_pages is not None and staged >= max_pages and not page.is_last:
@@ -205,7 +208,9 @@ def _load_and_finalise(batch_id: int) -> SyncBatch | None:
         return None
     if batch is not None:
         run = SyncRun.objects.only("status", "fetch_done", "lease_token", "client_id").get(pk=batch.run_id)
-        if run.fetch_done:  # before that, the fetcher finalises and its heartbeat holds the lease
+        if run.status != SyncRun.Status.RUNNING:  # closed while this batch loaded
+            recount_closed(run.pk)
+        elif run.fetch_done:  # before that, the fetcher finalises and its heartbeat holds the lease
             keep_lease_alive(run)
             finalise_if_complete(run.pk)
     return batch

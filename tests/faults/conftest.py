@@ -81,8 +81,8 @@ class Scenario:
         assert self.client is not None
         settle(self.client, timeout=timeout, reconcile_here=reconcile_here, each_pass=each_pass)
 
-    def assert_consistent(self, *, failed_retried: int = 0) -> None:
-        """The oracle; `failed_retried`: failed-record rows the test retried (and so deleted)."""
+    def assert_consistent(self) -> None:
+        """The oracle (tests/faults/oracle.py)."""
         assert self.client is not None
         assert_system_consistent(
             self.client,
@@ -90,7 +90,6 @@ class Scenario:
             canary=self.canary,
             logs=self.procs.logs(),
             watch=self.watch,
-            failed_retried=failed_retried,
         )
 
 

@@ -84,13 +84,11 @@ def assert_system_consistent(
     canary: str | None = None,
     logs: Iterable[Path] = (),
     watch: RunWatch | None = None,
-    failed_retried: int = 0,
 ) -> None:
     """Every promise of DESIGN.md section 3 that can be read off a quiet system, for `client`
     and the records the fake API `api` serves now. `canary`: the connection's secret, which
     must appear nowhere but its encrypted column; `logs`: process logs to search for it;
-    `watch`: run statuses sampled during the scenario; `failed_retried`: failed-record rows
-    an operator retried (a retry deletes them; a failing record comes back as a new row)."""
+    `watch`: run statuses sampled during the scenario."""
     close_old_connections()
     client = SyncClient.objects.select_related("connection").get(pk=client.pk)
     problems: list[str] = []
@@ -99,7 +97,7 @@ def assert_system_consistent(
         watch.sample()
         for pk, statuses in watch.changed_after_final().items():
             problems.append(f"run #{pk} left a final status: {' -> '.join(statuses)}")
-    problems += _records(client, api.records(), api.gone(), failed_retried)
+    problems += _records(client, api.records(), api.gone())
     problems += _runs(client)
     problems += _lease_and_queue(client)
     if canary is not None:
@@ -110,7 +108,7 @@ def assert_system_consistent(
 # --- Records: nothing lost, nothing doubled, newest version, checkpoint behind the data ----
 
 
-def _records(client: SyncClient, served: list[Any], gone: Sequence[Any] = (), retried: int = 0) -> list[str]:
+def _records(client: SyncClient, served: list[Any], gone: Sequence[Any] = ()) -> list[str]:
     """`served`: what the API lists now; `gone`: what it served before deleting it (a sync
     does not delete, so those stay expected; one deleted before it was served does not)."""
     problems: list[str] = []
@@ -144,31 +142,30 @@ def _records(client: SyncClient, served: list[Any], gone: Sequence[Any] = (), re
         problems.append(f"{len(lost_bad)} unusable record(s) not kept as failed: {_few(lost_bad)}")
     if any(not reason for _, _, reason in failed):
         problems.append("a failed record has no reason")
-    problems += _not_doubled(client, len(stored), failed, retried)
+    problems += _not_doubled(client, len(stored))
     problems += _checkpoint(client, config, served, handler, stored, failed_ids)
     return problems
 
 
-def _not_doubled(
-    client: SyncClient, stored: int, failed: list[tuple[str, str, str]], retried: int
-) -> list[str]:
-    """Each record is created by exactly one batch and each failure kept once per batch (less
-    the failed rows retried since)."""
+def _not_doubled(client: SyncClient, stored: int) -> list[str]:
+    """Each record is created by exactly one batch, and counted by exactly one run (the one
+    that loaded that batch, also when the run was abandoned or superseded later); each bad
+    record is kept once, with one attempt per batch that refused it (fewer once a record
+    that loaded has left the list)."""
     problems = []
     sums = SyncBatch.objects.filter(client=client).aggregate(created=Sum("created"), failed=Sum("failed"))
     if (sums["created"] or 0) != stored:
         problems.append(f"batches report {sums['created'] or 0} created rows, the table holds {stored}")
-    if (sums["failed"] or 0) != len(failed) + retried:
-        problems.append(
-            f"batches report {sums['failed'] or 0} failed records, the table holds {len(failed)}"
-            + (f" and {retried} were retried" if retried else "")
-        )
-    keys = Counter(
-        FailedRecord.objects.filter(client=client).values_list("batch_id", "external_id", "payload")
-    )
-    doubled = [k[1] for k, n in keys.items() if n > 1]
+    by_runs = SyncRun.objects.filter(client=client).aggregate(created=Sum("created"))["created"] or 0
+    if by_runs != stored:
+        problems.append(f"runs report {by_runs} created rows, the table holds {stored}")
+    attempts = FailedRecord.objects.filter(client=client).aggregate(n=Sum("attempts"))["n"] or 0
+    if attempts > (sums["failed"] or 0):
+        problems.append(f"failed records count {attempts} attempts, batches refused {sums['failed'] or 0}")
+    keys = Counter(FailedRecord.objects.filter(client=client).values_list("record_key", flat=True))
+    doubled = [k for k, n in keys.items() if n > 1]
     if doubled:
-        problems.append(f"failed records kept twice by one batch: {_few(doubled)}")
+        problems.append(f"failed records kept twice: {_few(doubled)}")
     return problems
 
 
@@ -284,8 +281,15 @@ def _run_problems(run: SyncRun) -> list[str]:
     elif run.status in SKIPPED:
         if run.pages or batches.exists():
             problems.append(f"skipped but staged {run.pages} page(s)")
-    elif run.status == SyncRun.Status.ABANDONED and not run.error:
-        problems.append("abandoned without saying why")
+    else:
+        if run.status == SyncRun.Status.ABANDONED and not run.error:
+            problems.append("abandoned without saying why")
+        # Closed early (abandoned, superseded, cancelled): the counts of the batches it loaded.
+        totals = batches.filter(state=SyncBatch.State.DONE).aggregate(**{k: Sum(k) for k in COUNTS})
+        counted = {k: getattr(run, k) for k in COUNTS}
+        from_db = {k: totals[k] or 0 for k in COUNTS}
+        if counted != from_db:
+            problems.append(f"counts {counted} differ from its loaded batches {from_db}")
     return problems
 
 

@@ -11,9 +11,9 @@ the same changes make the run skip records (the case that shows the protection m
 Fault 12: poison records inside otherwise good pages (`FakeApi.replace`): a NUL character, an
 id longer than the 255-character column, a record over `SYNC_MAX_RECORD_BYTES`, no id, not an
 object. The rest of each batch loads, each poison record is kept in failed records with its
-reason and payload, and failed records are retried once fixed: one fixed at the source (the
-next run stores it; the retry drops the failed row as superseded), one that only the limit
-refused (the operator raises it; the retry loads the kept payload)."""
+reason and payload, once however often it fails, and leaves the list once it loads: one fixed
+at the source (the next run stores it), one that only the limit refused (the operator raises
+it; the retry loads the kept payload)."""
 
 from __future__ import annotations
 
@@ -174,18 +174,16 @@ def test_poison_records_are_set_aside_and_the_rest_of_their_batches_loads(
         assert (batch.size, batch.created, batch.failed) == (25, 24, 1), batch.pk
     scenario.assert_consistent()
 
-    # Fixed at the source: the next run stores it; retrying its failed row then drops it as
-    # superseded (the kept payload is the broken one), which clears it.
+    # Fixed at the source: the next run stores it, and its failed record leaves the list by
+    # itself; the other four failed again and count a second attempt on their one row each.
     nul_index, nul_record, _ = poison["nul"]
     fixed = {**nul_record, "name": "Desk Lamp"}
     scenario.api.replace(nul_index, fixed)
     second = run_to_the_end(scenario, "after the source's fix")
     assert (second.status, second.created, second.failed) == (SyncRun.Status.PARTIAL, 1, 4)
     assert SyncedRecord.objects.get(client=client, external_id=str(nul_index + 1)).data == fixed
-    nul_rows = list(FailedRecord.objects.filter(client=client, external_id=str(nul_index + 1)))
-    outcome = failed_records_retry(client=client, who="operator", record_ids=[f.pk for f in nul_rows])
-    assert (outcome.run, outcome.staged, outcome.superseded) == (None, 0, 1)
     assert not FailedRecord.objects.filter(client=client, external_id=str(nul_index + 1)).exists()
+    assert sorted(FailedRecord.objects.filter(client=client).values_list("attempts", flat=True)) == [2] * 4
 
     # Refused only by the limit: the operator raises it, and the retry loads the kept payload.
     worker.stop()
@@ -193,12 +191,12 @@ def test_poison_records_are_set_aside_and_the_rest_of_their_batches_loads(
     settings.SYNC_MAX_RECORD_BYTES = RAISED
     big_index, big_record, _ = poison["too big"]
     big_rows = list(FailedRecord.objects.filter(client=client, external_id=str(big_index + 1)))
-    assert len(big_rows) == 2, "refused by both runs"
+    assert [f.attempts for f in big_rows] == [2], "one row, refused by both runs"
     outcome = failed_records_retry(client=client, who="operator", record_ids=[f.pk for f in big_rows])
     retry = run_wait_final(run_id=outcome.run.pk, timeout=60)
     scenario.settle(timeout=60, reconcile_here=False)
-    assert (retry.status, retry.fetched, retry.created, retry.failed) == (SyncRun.Status.SUCCEEDED, 2, 1, 0)
+    assert (retry.status, retry.fetched, retry.created, retry.failed) == (SyncRun.Status.SUCCEEDED, 1, 1, 0)
     assert SyncedRecord.objects.get(client=client, external_id=str(big_index + 1)).data == big_record
     assert not FailedRecord.objects.filter(client=client, external_id=str(big_index + 1)).exists()
-    assert FailedRecord.objects.filter(client=client).count() == 6, "the other three, once per run"
-    scenario.assert_consistent(failed_retried=len(nul_rows) + len(big_rows))
+    assert FailedRecord.objects.filter(client=client).count() == 3, "the other three, one row each"
+    scenario.assert_consistent()
