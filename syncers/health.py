@@ -10,6 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from .beat import interval_due_at
+
 RECONCILE_ENTRY = "syncers-reconcile"
 
 
@@ -106,8 +108,11 @@ def next_fire(task: PeriodicTask) -> str | None:
         return None
     if task.clocked_id:
         return task.clocked.clocked_time.isoformat()
-    schedule = task.schedule
     now_dt = timezone.now()
+    if task.interval_id:
+        when = interval_due_at(task, now=now_dt) + timedelta(microseconds=500_000)
+        return when.replace(microsecond=0).isoformat()
+    schedule = task.schedule
     last = task.last_run_at or task.start_time or now_dt
     remaining = schedule.remaining_estimate(last)
     # Estimates drift by the microseconds spent computing them; fire times are whole seconds.
