@@ -36,11 +36,20 @@ def record_beat_heartbeat() -> None:
 
 
 def check_beat() -> Check:
-    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds (see record_beat_heartbeat)."""
-    last = PeriodicTask.objects.filter(name=RECONCILE_ENTRY).values_list("last_run_at", flat=True).first()
+    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds (see record_beat_heartbeat).
+
+    Beat writes the reconciler's row at each start (date_changed), before its first heartbeat:
+    until a heartbeat is due (`beat_stale_after`), a beat without one since is "starting"."""
+    row = PeriodicTask.objects.filter(name=RECONCILE_ENTRY).values("last_run_at", "date_changed").first()
+    last, started = (row["last_run_at"], row["date_changed"]) if row else (None, None)
+    now = timezone.now()
+    if started is not None and (last is None or last < started):
+        since = (now - started).total_seconds()
+        if since <= beat_stale_after():
+            return Check("beat", True, f"starting (started {since:.0f}s ago, no heartbeat yet)")
     if last is None:
         return Check("beat", False, "beat has never run (no heartbeat yet)")
-    age = (timezone.now() - last).total_seconds()
+    age = (now - last).total_seconds()
     ok = age <= beat_stale_after()
     return Check("beat", ok, f"last heartbeat {age:.0f}s ago" + ("" if ok else " — beat looks stopped"))
 
