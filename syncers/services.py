@@ -129,7 +129,9 @@ def client_resume(*, client: SyncClient, who: str, run_now: bool = False) -> Syn
     )
     client.refresh_from_db()
     log.info("client %s resumed by %s", client, who)
-    if run_now:
+    if run_now and not client.may_run:  # its connection is paused: the run would be refused
+        log.warning("client %s resumed but not run: %s", client, client_pause_text(client))
+    elif run_now:
         return sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who=who)
     return None
 

@@ -15,7 +15,7 @@ def needs_operator(client: SyncClient) -> list[str]:
     purpose) end by themselves or are the operator's own decision."""
     reasons = []
     if client.state == SyncClient.State.AUTH:
-        reasons.append(f"the API refused its credentials: {client.pause_reason}")
+        reasons.append(f"auth pause: {client.pause_reason}")
     elif client.state == SyncClient.State.PAUSED and client.paused_until is None:
         who = f" by {client.paused_by}" if client.paused_by else ""
         reasons.append(f"paused{who} with no end: {client.pause_reason}")
