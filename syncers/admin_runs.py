@@ -74,7 +74,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     search_fields = ["client__name", "error", "triggered_by"]
     date_hierarchy = "queued_at"
     fieldsets = [
-        (None, {"fields": ["client", "trigger", "schedule", "triggered_by", "status"]}),
+        (None, {"fields": ["client", "trigger", "schedule", "triggered_by", "forced", "status"]}),
         ("Timing", {"fields": ["queued_at", "started_at", "finished_at", "took"]}),
         (
             "Counts",

@@ -34,8 +34,10 @@ from .forms import PauseForm
 from .models import PendingDeletion, SyncClient, SyncRun
 from .permissions import may_see_client, sees_all_clients, user_can
 from .services import (
+    ClientPaused,
     client_disable,
     client_pause,
+    client_pause_text,
     client_resume,
     client_schedules_set_enabled,
     client_test_fetch,
@@ -105,8 +107,12 @@ class ClientViews:
             raise PermissionDenied
         return client
 
-    def queue_run(self, request: HttpRequest, client: SyncClient) -> SyncRun:
-        run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user)
+    def queue_run(self, request: HttpRequest, client: SyncClient) -> SyncRun | None:
+        try:
+            run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user)
+        except ClientPaused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
         self.log_change(request, client, f"Run now: queued run #{run.pk}")
         self.message_user(
             request,
@@ -328,4 +334,5 @@ def client_console(request: HttpRequest, client: SyncClient) -> dict[str, Any]:
         "failed_count": selectors.client_failed_count(client=client),
         "paused": client.state != SyncClient.State.ACTIVE,
         "deletions_waiting": deletions_waiting(client) if client.destination else None,
+        "run_refused": client_pause_text(client),  # the Run now button is disabled with this title
     }

@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from celery.beat import event_t
@@ -40,7 +40,13 @@ from celery.utils.time import ffwd, maybe_make_aware
 from django.db import transaction
 from django.db.models import F, Model, Subquery
 from django.db.utils import DatabaseError, InterfaceError
-from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 from django_celery_beat.schedulers import SCHEDULE_SYNC_MAX_INTERVAL, DatabaseScheduler, ModelEntry
 from django_celery_beat.tzcrontab import TzAwareCrontab
 from django_celery_beat.utils import now as beat_now
@@ -73,6 +79,17 @@ def _fingerprint(task: Model) -> tuple[Any, ...]:
 
 def _chunks(items: list[int]) -> list[list[int]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def interval_due_at(task: PeriodicTask, *, now: datetime) -> datetime:
+    """When beat sends an interval entry next (never before `now`): `ModelEntry` counts from
+    `last_run_at` or, for an entry that has never run, from `date_changed` (the row's last
+    save; 30 years earlier with a `start_time`, so it runs at its start) - not from "now"."""
+    every = timedelta(**{task.interval.period: task.interval.every})
+    if task.last_run_at is None and task.start_time is not None:
+        return max(task.start_time, now)
+    last = task.last_run_at or task.date_changed or now
+    return max(last + every, now)
 
 
 class RepeatSafeCrontab(TzAwareCrontab):

@@ -19,7 +19,7 @@ from cron_descriptor import ExpressionDescriptor, Options
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .beat import RepeatSafeCrontab
+from .beat import RepeatSafeCrontab, interval_due_at
 from .models import SyncSchedule
 from .models.clients import parse_cron
 
@@ -221,6 +221,7 @@ def schedule_next_fire(schedule: SyncSchedule, *, now: datetime | None = None) -
             return None
     if schedule.kind == SyncSchedule.Kind.INTERVAL:
         task = schedule.periodic_task
-        last = (task.last_run_at if task else None) or now
-        return max(last + timedelta(**{schedule.period: schedule.every or 0}), now)
+        if task is None or task.interval_id is None:
+            return now + timedelta(**{schedule.period: schedule.every or 0})  # not published yet
+        return interval_due_at(task, now=now)
     return schedule.run_at if schedule.run_at and schedule.run_at > now else None

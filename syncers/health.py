@@ -10,6 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from .beat import interval_due_at
+
 RECONCILE_ENTRY = "syncers-reconcile"
 
 
@@ -34,11 +36,20 @@ def record_beat_heartbeat() -> None:
 
 
 def check_beat() -> Check:
-    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds (see record_beat_heartbeat)."""
-    last = PeriodicTask.objects.filter(name=RECONCILE_ENTRY).values_list("last_run_at", flat=True).first()
+    """Beat sends the reconciler every SYNC_RECONCILE_EVERY seconds (see record_beat_heartbeat).
+
+    Beat writes the reconciler's row at each start (date_changed), before its first heartbeat:
+    until a heartbeat is due (`beat_stale_after`), a beat without one since is "starting"."""
+    row = PeriodicTask.objects.filter(name=RECONCILE_ENTRY).values("last_run_at", "date_changed").first()
+    last, started = (row["last_run_at"], row["date_changed"]) if row else (None, None)
+    now = timezone.now()
+    if started is not None and (last is None or last < started):
+        since = (now - started).total_seconds()
+        if since <= beat_stale_after():
+            return Check("beat", True, f"starting (started {since:.0f}s ago, no heartbeat yet)")
     if last is None:
         return Check("beat", False, "beat has never run (no heartbeat yet)")
-    age = (timezone.now() - last).total_seconds()
+    age = (now - last).total_seconds()
     ok = age <= beat_stale_after()
     return Check("beat", ok, f"last heartbeat {age:.0f}s ago" + ("" if ok else " — beat looks stopped"))
 
@@ -106,8 +117,11 @@ def next_fire(task: PeriodicTask) -> str | None:
         return None
     if task.clocked_id:
         return task.clocked.clocked_time.isoformat()
-    schedule = task.schedule
     now_dt = timezone.now()
+    if task.interval_id:
+        when = interval_due_at(task, now=now_dt) + timedelta(microseconds=500_000)
+        return when.replace(microsecond=0).isoformat()
+    schedule = task.schedule
     last = task.last_run_at or task.start_time or now_dt
     remaining = schedule.remaining_estimate(last)
     # Estimates drift by the microseconds spent computing them; fire times are whole seconds.

@@ -40,8 +40,11 @@ def record_run_outcome(*, run: SyncRun) -> list[Event]:
     if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
         events += _record_success(run.client_id)
     elif run.status == SyncRun.Status.FAILED:
-        events += record_failure(
-            client_id=run.client_id, kind=run.error_kind, error=run.error, retry_after=run.retry_after
+        events = most_severe(
+            events
+            + record_failure(
+                client_id=run.client_id, kind=run.error_kind, error=run.error, retry_after=run.retry_after
+            )
         )
     return events
 
@@ -113,7 +116,19 @@ def record_failure(*, client_id: int, kind: str, error: str, retry_after: float 
                     )
                 )
         SyncClient.objects.filter(pk=client_id).update(**fields)
-    return events
+    return most_severe(events)
+
+
+SEVERITY = ("notice", "warning", "error")
+
+
+def most_severe(events: list[Event]) -> list[Event]:
+    """One failure, one notification: a 401 is a first failure and an auth pause, and its
+    recipients need to hear only the pause. Of equally severe events the last (the state the
+    failure led to) stands."""
+    if not events:
+        return []
+    return [max(reversed(events), key=lambda e: SEVERITY.index(e.level))]
 
 
 def client_probe_succeeded(client_id: int) -> None:

@@ -26,33 +26,50 @@ def periodic_task_name(schedule: SyncSchedule) -> str:
 
 @transaction.atomic
 def schedule_publish(schedule: SyncSchedule) -> PeriodicTask:
-    """Create or update the schedule's PeriodicTask (call after every schedule change)."""
+    """Create or update the schedule's PeriodicTask (call after every schedule change).
+
+    An unchanged task is not saved: save() stamps `date_changed`, which is where beat counts an
+    interval that has not fired yet from, so saving a client would restart its clocks."""
     task = schedule.periodic_task or PeriodicTask(name=periodic_task_name(schedule))
-    task.name = periodic_task_name(schedule)
-    task.task = SCHEDULED_SYNC_TASK
-    task.kwargs = json.dumps({"client_id": schedule.client_id})
-    task.args = "[]"
-    task.queue = schedule.client.queue
-    task.enabled = schedule.enabled
-    task.description = f"{schedule.describe()} — managed by xcoresite; edit the sync client instead."
-    task.crontab = task.interval = task.clocked = None
-    task.one_off = False
-    if schedule.kind == SyncSchedule.Kind.CRON:
-        task.crontab, _ = CrontabSchedule.objects.get_or_create(
-            timezone=schedule.timezone, **parse_cron(schedule.cron)
-        )
-    elif schedule.kind == SyncSchedule.Kind.INTERVAL:
-        task.interval, _ = IntervalSchedule.objects.get_or_create(
-            every=schedule.every, period=schedule.period
-        )
-    else:
-        task.clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.run_at)
-        task.one_off = True
+    wanted = _task_columns(schedule)
+    if task.pk is not None and all(getattr(task, col) == value for col, value in wanted.items()):
+        return task
+    for col, value in wanted.items():
+        setattr(task, col, value)
     task.save()
     if schedule.periodic_task_id != task.pk:
         SyncSchedule.objects.filter(pk=schedule.pk).update(periodic_task=task)
         schedule.periodic_task = task
     return task
+
+
+def _task_columns(schedule: SyncSchedule) -> dict[str, object]:
+    """The PeriodicTask columns a schedule decides, as PeriodicTask.save() stores them."""
+    columns: dict[str, object] = {
+        "name": periodic_task_name(schedule),
+        "task": SCHEDULED_SYNC_TASK,
+        "kwargs": json.dumps({"client_id": schedule.client_id}),
+        "args": "[]",
+        "queue": schedule.client.queue or None,  # save() stores "" as None
+        "enabled": schedule.enabled,
+        "description": f"{schedule.describe()} — managed by xcoresite; edit the sync client instead.",
+        "crontab_id": None,
+        "interval_id": None,
+        "clocked_id": None,
+        "one_off": False,
+    }
+    if schedule.kind == SyncSchedule.Kind.CRON:
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            timezone=schedule.timezone, **parse_cron(schedule.cron)
+        )
+        columns["crontab_id"] = crontab.pk
+    elif schedule.kind == SyncSchedule.Kind.INTERVAL:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=schedule.every, period=schedule.period)
+        columns["interval_id"] = interval.pk
+    else:
+        clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.run_at)
+        columns |= {"clocked_id": clocked.pk, "one_off": True}
+    return columns
 
 
 def schedule_unpublish(schedule: SyncSchedule) -> None:

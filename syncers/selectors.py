@@ -74,7 +74,7 @@ def client_list_queryset(qs: QuerySet[SyncClient]) -> QuerySet[SyncClient]:
             Prefetch("runs", queryset=recent, to_attr="recent_runs"),
             Prefetch(
                 "schedules",
-                queryset=SyncSchedule.objects.select_related("periodic_task").order_by("pk"),
+                queryset=SyncSchedule.objects.select_related("periodic_task__interval").order_by("pk"),
                 to_attr="schedule_list",
             ),
         )
@@ -191,7 +191,7 @@ def client_schedules(*, client: SyncClient) -> list[dict[str, Any]]:
     """The client's schedules with their next fire time, computed as the client list shows it."""
     now = timezone.now()
     rows = []
-    for s in client.schedules.select_related("periodic_task").order_by("pk"):
+    for s in client.schedules.select_related("periodic_task__interval").order_by("pk"):
         when = schedule_next_fire(s, now=now)
         task = s.periodic_task
         rows.append(

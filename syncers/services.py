@@ -28,17 +28,54 @@ from .registry import FetchContext, get_handler
 log = logging.getLogger(__name__)
 
 
+class ClientPaused(ValueError):
+    """A run was asked for on a paused client (it would only end skipped): resume it or force."""
+
+    def __init__(self, client: SyncClient) -> None:
+        self.client = client
+        self.reason = client_pause_text(client)
+        super().__init__(f"client {client.name} is paused ({self.reason}): resume it or use --force")
+
+
+def client_pause_text(client: SyncClient) -> str:
+    """Why a client's runs are skipped now, in a few words ('' when they are not)."""
+    if client.may_run:
+        return ""
+    if client.connection.is_paused:
+        return f"connection {client.connection}: {client.connection.pause_reason or 'no reason given'}"
+    state = client.get_state_display()
+    if client.state == SyncClient.State.PAUSED and client.paused_by:
+        state = f"paused by {client.paused_by}"
+    until = f" until {client.paused_until:%Y-%m-%d %H:%M %Z}" if client.paused_until else ""
+    return f"{state}{until}: {client.pause_reason or 'no reason given'}"
+
+
 def sync_run_request(
     *,
     client: SyncClient,
     trigger: str,
     user: AbstractBaseUser | AnonymousUser | None = None,
     who: str = "",
+    force: bool = False,
 ) -> SyncRun:
-    """Ask for a run now: it goes through the same queue and pipeline as a scheduled run."""
+    """Ask for a run now: it goes through the same queue and pipeline as a scheduled run.
+    ClientPaused when the client is paused, unless `force`: then this one run goes ahead
+    (recorded as forced) and the pause stays."""
     if user is not None and not who:
         who = user.get_username()
-    return enqueue_run(client=client, trigger=trigger, who=who)
+    forced = _check_may_run(client, force=force, who=who)
+    return enqueue_run(client=client, trigger=trigger, who=who, forced=forced)
+
+
+def _check_may_run(client: SyncClient, *, force: bool, who: str) -> bool:
+    """True when the run must bypass a pause (and says so in the log)."""
+    client.refresh_from_db()  # the state a form or command loaded may be old
+    if client.may_run:
+        return False
+    if not force:
+        raise ClientPaused(client)
+    log.warning("%s forced a run of paused client %s (%s)", who, client, client_pause_text(client))
+    return True
 
 
 def sync_run_scheduled(*, client_id: int) -> SyncRun | None:
@@ -94,16 +131,25 @@ def client_resume(*, client: SyncClient, who: str, run_now: bool = False) -> Syn
     )
     client.refresh_from_db()
     log.info("client %s resumed by %s", client, who)
-    if run_now:
+    if run_now and not client.may_run:  # its connection is paused: the run would be refused
+        log.warning("client %s resumed but not run: %s", client, client_pause_text(client))
+    elif run_now:
         return sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who=who)
     return None
 
 
 def sync_run_now_here(
-    *, client: SyncClient, who: str, trigger: str = SyncRun.Trigger.COMMAND, **options: Any
+    *,
+    client: SyncClient,
+    who: str,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    force: bool = False,
+    **options: Any,
 ) -> SyncRun:
-    """A run carried out in this process, loading included (see pipeline.run_inline)."""
-    run = enqueue_run(client=client, trigger=trigger, who=who, send=False)
+    """A run carried out in this process, loading included (see pipeline.run_inline).
+    ClientPaused on a paused client unless `force`, as sync_run_request."""
+    forced = _check_may_run(client, force=force, who=who)
+    run = enqueue_run(client=client, trigger=trigger, who=who, send=False, forced=forced)
     return run_inline(run.pk, **options)
 
 

@@ -7,7 +7,22 @@ from typing import Any
 from .health import next_fire
 from .models import SyncClient, SyncRun
 
-NEEDS_OPERATOR = {SyncClient.State.AUTH, SyncClient.State.PAUSED}
+
+def needs_operator(client: SyncClient) -> list[str]:
+    """Why this client waits for an operator (empty: it does not). Only stops with no end
+    count: an auth pause, an operator's pause without an end and the auto-pause after N
+    failures, and deletions held by the mass-deletion guard. A pause with an end (`--for 2h`),
+    a backoff and a disabled client (switched off on purpose) end by themselves or are the
+    operator's own decision."""
+    reasons = []
+    if held := _deletions_waiting(client):
+        reasons.append(f"{held['count']} deletion(s) waiting for approval: {held['reason']}")
+    if client.state == SyncClient.State.AUTH:
+        reasons.append(f"auth pause: {client.pause_reason}")
+    elif client.state == SyncClient.State.PAUSED and client.paused_until is None:
+        who = f" by {client.paused_by}" if client.paused_by else ""
+        reasons.append(f"paused{who} with no end: {client.pause_reason}")
+    return reasons
 
 
 def client_status(client: SyncClient) -> dict[str, Any]:
@@ -30,6 +45,7 @@ def client_status(client: SyncClient) -> dict[str, Any]:
         "paused_until": client.paused_until.isoformat() if client.paused_until else None,
         "error_level": client.error_level,
         "failures_in_a_row": client.consecutive_failures,
+        "needs_operator": needs_operator(client),
         "schedules": schedules,
         "last_run": _run(last) if last else None,
         "deletions_waiting": _deletions_waiting(client),

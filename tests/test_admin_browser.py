@@ -246,3 +246,39 @@ def test_forged_run_now_post_without_run_permission_is_refused_and_queues_nothin
     )
     assert response.status_code in (200, 302)
     assert not SyncRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_run_now_on_a_paused_client_is_refused_with_the_reason_and_a_forced_run_is_marked(
+    page: Page, operator, api: FakeApi, make_client
+) -> None:
+    from django.core.management import call_command
+
+    from syncers.services import client_pause
+
+    client = make_client()
+    client_pause(client=client, who="operator", reason="vendor maintenance")
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncclient/{client.pk}/change/")
+
+    button = page.locator("#run-now-button")
+    assert button.is_disabled()
+    assert "vendor maintenance" in button.get_attribute("title")
+
+    page.goto("/admin/syncers/syncclient/")
+    page.check(f"input[name=_selected_action][value='{client.pk}']")
+    page.select_option("select[name=action]", "run_now")
+    page.click("button[name=index]")
+    refused = page.locator(".messagelist .error").inner_text()
+    assert refused.lower() == (
+        "client products is paused (paused by operator: vendor maintenance): resume it or use --force"
+    )
+    assert not SyncRun.objects.exists(), "nothing queued that would only end skipped"
+
+    call_command("sync_run", "products", "--force", "--wait", "--timeout", "45")
+    run = SyncRun.objects.get()
+    assert (run.status, run.forced, run.triggered_by) == ("succeeded", True, "manage.py sync_run --force")
+    assert SyncClient.objects.get(pk=client.pk).state == "paused", "the pause stays"
+    page.goto(f"/admin/syncers/syncrun/{run.pk}/change/")
+    assert page.locator(".field-forced img").get_attribute("alt") == "True"

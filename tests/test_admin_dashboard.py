@@ -110,7 +110,11 @@ def test_a_stale_beat_puts_a_banner_on_every_admin_page(admin_client) -> None:
     for url in pages:
         assert 'id="beat-banner"' not in admin_client.get(url).content.decode(), url
 
-    PeriodicTask.objects.filter(pk=entry.pk).update(last_run_at=timezone.now() - timedelta(seconds=120))
+    # Beat wrote its entry at start an hour ago (a row written since the last heartbeat is a
+    # beat still starting).
+    PeriodicTask.objects.filter(pk=entry.pk).update(
+        last_run_at=timezone.now() - timedelta(seconds=120), date_changed=timezone.now() - timedelta(hours=1)
+    )
     page = admin_client.get("/admin/syncers/syncrun/").content.decode()
     assert 'id="beat-banner"' in page and "beat looks stopped" in page
 

@@ -13,12 +13,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
 from syncers.health import check_beat
 from syncers.models import SyncClient, SyncedRecord, SyncRun
+from xcoresite.devstack import celery_command
 
-from .processes import ROOT, TEST_LEASE_TTL, child_env, start_beat, wait_until
+from .processes import ROOT, TEST_LEASE_TTL, Service, child_env, start_beat, wait_until
 
 
 def manage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -135,9 +137,45 @@ def test_sync_status_is_healthy_while_beat_sends_the_reconciler(api: FakeApi, ma
     make_client()
     beat = start_beat()
     try:
-        wait_until(lambda: check_beat().ok, timeout=30, what="a beat heartbeat")
+        wait_until(lambda: check_beat().detail.startswith("last heartbeat"), timeout=30, what="a heartbeat")
         result = manage("sync_status", timeout=60)
     finally:
         beat.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok  beat     last heartbeat" in result.stdout and "products: active" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_sync_status_reports_a_beat_still_starting_and_a_pause_with_an_end_as_healthy(
+    api: FakeApi, make_client
+) -> None:
+    client = make_client()
+    call_command("sync_pause", client.name, "--reason", "vendor window", "--for", "2h", stdout=StringIO())
+    # First heartbeat 30 s after start, as in production (the tests' default is 2 s).
+    cmd = celery_command("beat", "-l", "INFO", "--pidfile=", "--max-interval", "1")
+    beat = Service("beat", cmd, ready_marker="beat: Starting", env=child_env(SYNC_RECONCILE_EVERY="30"))
+    try:
+        wait_until(lambda: PeriodicTask.objects.filter(name="syncers-reconcile").exists(), what="beat's row")
+        starting = manage("sync_status", "--json", timeout=60)
+    finally:
+        beat.stop()
+
+    assert starting.returncode == 0, starting.stdout + starting.stderr
+    report = json.loads(starting.stdout)
+    beat_check = next(c for c in report["checks"] if c["name"] == "beat")
+    assert beat_check["ok"] and beat_check["detail"].startswith("starting")
+    (status,) = report["clients"]
+    assert (status["state"], status["needs_operator"]) == ("paused", []), "a pause that ends by itself"
+
+    call_command("sync_pause", client.name, "--reason", "vendor window", stdout=StringIO())
+    PeriodicTask.objects.filter(name="syncers-reconcile").update(
+        date_changed=timezone.now() - timedelta(hours=1)
+    )
+    stuck = manage("sync_status", timeout=60)
+    assert stuck.returncode == 1
+    assert "beat has never run" in stuck.stdout
+    assert (
+        "client products needs an operator (paused by manage.py sync_pause with no end: vendor window)"
+        in stuck.stderr
+    )

@@ -53,3 +53,24 @@ def test_an_unknown_client_is_one_clear_error(make_client) -> None:
     make_client()
     with pytest.raises(CommandError, match="unknown sync client 'nope' \\(known: products\\)"):
         call_command("sync_run", "nope")
+
+
+@pytest.mark.django_db
+def test_sync_run_refuses_a_paused_client_with_the_reason_and_force_runs_it_once(api, make_client) -> None:
+    from syncers.services import client_pause
+
+    client = make_client()
+    client_pause(client=client, who="ops", reason="vendor maintenance")
+
+    with pytest.raises(
+        CommandError, match=r"client products is paused \(.*vendor maintenance\): resume it or use --force"
+    ):
+        call_command("sync_run", "products", "--inline")
+    assert not SyncRun.objects.exists()
+
+    out = StringIO()
+    call_command("sync_run", "products", "--inline", "--force", stdout=out)
+    run = SyncRun.objects.get()
+    assert (run.status, run.forced, run.created) == ("succeeded", True, 250)
+    client.refresh_from_db()
+    assert client.state == "paused" and client.pause_reason == "vendor maintenance"

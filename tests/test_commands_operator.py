@@ -24,7 +24,7 @@ from gateway.models import Connection
 from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
 from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission
 from syncers.plugins import Manifest, Permission, Plugin, register
-from syncers.services import sync_run_now_here, sync_run_request
+from syncers.services import ClientPaused, sync_run_now_here, sync_run_request
 
 from .processes import ROOT, child_env, wait_until
 
@@ -425,7 +425,8 @@ def test_pausing_a_connection_skips_its_clients_until_it_is_resumed(make_client)
     assert out.startswith("paused fake-api until ") and out.endswith(
         ": supplier outage (1 client(s) affected)\n"
     )
-    assert sync_run_now_here(client=client, who="test").status == "skipped_paused"
+    with pytest.raises(ClientPaused, match=r"\(connection fake-api: supplier outage\): resume it"):
+        sync_run_now_here(client=client, who="test")
     assert history(conn)[0][1].startswith("Paused until ")
 
     assert run("connection_resume", conn.name) == "resumed fake-api (was paused: supplier outage)\n"

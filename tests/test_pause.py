@@ -208,15 +208,13 @@ def test_webhooks_reach_a_real_http_receiver_in_slack_format(api: FakeApi, make_
             events=record_failure(client_id=client.pk, kind="AuthError", error="HTTP 401"),
         )
 
-    first, auth = api.webhooks()  # first failure (warning), then the enforced pause (error)
+    (auth,) = api.webhooks()  # the enforced pause (error), not also its first failure
     assert set(auth) == {"text"} and "auth pause" in auth["text"] and "HTTP 401" in auth["text"]
-    assert "first failure" in first["text"]
     sent = Notification.objects.filter(channel="webhook")
     # Recorded by host only: a webhook URL's path often holds its token.
     assert set(sent.values_list("event", "recipient", "delivered")) == {
         ("auth_pause", "http://127.0.0.1:9/…", False),  # a dead receiver is recorded, not lost
         ("auth_pause", f"{api.url}/…", True),
-        ("first_failure", f"{api.url}/…", True),
     }
 
 
@@ -235,3 +233,18 @@ def test_pausing_a_connection_pauses_every_client_using_it(api: FakeApi, make_cl
     connection_resume(connection=first.connection)
     sync_run_scheduled(client_id=second.pk)
     assert api.stats()["requests"] == 6, "after resuming, the client syncs again"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_one_401_sends_each_recipient_one_notification_the_auth_pause(api: FakeApi, make_client) -> None:
+    api.configure(fail_pages={"1": 401})
+    client = make_client(notify_emails=["team@example.com", "oncall@example.com"])
+
+    failed = run_wait_final(run_id=sync_run_request(client=client, trigger="admin").pk, timeout=30)
+
+    assert failed.status == "failed" and state(client)[0] == "auth"
+    sent = sorted(Notification.objects.filter(client=client).values_list("recipient", "event"))
+    assert sent == [("oncall@example.com", "auth_pause"), ("team@example.com", "auth_pause")], (
+        "the first failure caused the pause: one message, the most severe"
+    )

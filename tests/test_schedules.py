@@ -140,3 +140,40 @@ def test_beats_own_admin_cannot_fork_a_schedule_from_its_task(make_client, admin
         url, {"action": "delete_selected", "_selected_action": [kept.periodic_task_id], "post": "yes"}
     )
     assert PeriodicTask.objects.filter(pk=kept.periodic_task_id).exists()
+
+
+@pytest.mark.django_db
+def test_saving_a_client_leaves_its_unchanged_schedules_and_their_clocks_alone(make_client) -> None:
+    client = make_client()
+    every = SyncSchedule.objects.create(client=client, kind="interval", every=10, period="minutes")
+    task = PeriodicTask.objects.get(sync_schedule=every)
+    marker = PeriodicTasks.last_change()
+
+    client.description = "an unrelated edit"
+    client.save()
+    SyncSchedule.objects.create(client=client, kind="cron", cron="0 3 * * *")
+
+    again = PeriodicTask.objects.get(pk=task.pk)
+    assert again.date_changed == task.date_changed, "beat counts a fresh interval from date_changed"
+    assert PeriodicTasks.last_change() > marker, "the new cron schedule still reaches beat"
+    client.queue = "imports"
+    client.save()
+    assert PeriodicTask.objects.get(pk=task.pk).queue == "imports", "a changed column is written"
+
+
+@pytest.mark.django_db
+def test_an_interval_that_has_not_fired_is_announced_from_its_last_save_not_from_now(make_client) -> None:
+    from syncers.cron_preview import schedule_next_fire
+    from syncers.health import next_fire
+
+    client = make_client()
+    every = SyncSchedule.objects.create(client=client, kind="interval", every=10, period="minutes")
+    task = PeriodicTask.objects.get(sync_schedule=every)
+    due = task.date_changed + timedelta(minutes=10)
+    later = task.date_changed + timedelta(minutes=3)
+
+    assert schedule_next_fire(every, now=later) == due, "the same time however late one looks"
+    assert next_fire(task) == (due + timedelta(microseconds=500_000)).replace(microsecond=0).isoformat()
+    PeriodicTask.objects.filter(pk=task.pk).update(last_run_at=due)
+    every.periodic_task.refresh_from_db()
+    assert schedule_next_fire(every, now=later) == due + timedelta(minutes=10)

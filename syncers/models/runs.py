@@ -68,6 +68,11 @@ class SyncRun(models.Model):
         blank=True,
         help_text="User name, or the schedule, that asked for the run.",
     )
+    forced = models.BooleanField(
+        "forced",
+        default=False,
+        help_text="Run once anyway although the client was paused (sync_run --force): the pause stays.",
+    )
     status = models.CharField(
         "status",
         max_length=20,

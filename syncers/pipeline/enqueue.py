@@ -23,9 +23,13 @@ def enqueue_run(
     who: str = "",
     schedule: SyncSchedule | None = None,
     send: bool = True,
+    forced: bool = False,
 ) -> SyncRun:
-    """Record a queued run; with `send`, dispatch it once the row is committed."""
-    run = SyncRun.objects.create(client=client, trigger=trigger, triggered_by=who[:150], schedule=schedule)
+    """Record a queued run; with `send`, dispatch it once the row is committed. A `forced` run
+    goes ahead although the client is paused (the operator said so)."""
+    run = SyncRun.objects.create(
+        client=client, trigger=trigger, triggered_by=who[:150], schedule=schedule, forced=forced
+    )
     if send:
         transaction.on_commit(partial(send_run, run.pk, client.queue))
     return run

@@ -58,7 +58,7 @@ def _run_sync(run_id: int, *, max_pages: int | None, on_page: PageHook | None) -
     run = SyncRun.objects.select_related("client__connection").get(pk=run_id)
     client = run.client
     set_log_field(client=client.name)
-    if not client.may_run:
+    if not (client.may_run or run.forced):
         finish_early(run, SyncRun.Status.SKIPPED_PAUSED, _paused_text(client))
         return _reload(run)
     token = new_token()
@@ -87,7 +87,7 @@ def _start(run: SyncRun, token: str) -> bool:
             .select_related("connection")
             .get(pk=run.client_id)
         )
-        if not client.may_run:  # paused while this run waited for the lease
+        if not (client.may_run or run.forced):  # paused while this run waited for the lease
             finish_early(run, SyncRun.Status.SKIPPED_PAUSED, _paused_text(client))
             return False
         run.fence = take_fence(client.pk)

@@ -1,4 +1,4 @@
-"""Schedules under a running beat (issue 9, scenarios 13 and 14).
+"""Schedules under a running beat (issue 9, scenarios 13 and 14; issue 14, scenario 15).
 
 13. DST: crons at 02:30 and 02:45 Europe/Berlin (on two clients) across the spring and the
     autumn change. There is no libfaketime here, so a real `celery beat` runs
@@ -22,6 +22,11 @@
     (each client reads its own page size, so requests tell whose they are), nor from anyone
     once every schedule is disabled or its client paused. Beat is then killed; every send is
     one recorded run and the oracle holds for all five clients.
+15. A client is saved (an unrelated edit, then a new cron schedule) while a real beat waits to
+    send its 15 s interval for the first time. The time announced before the save - by the
+    admin's preview, `sync_schedules` and `sync_status` alike - is the time beat sends it, within
+    a tick, and the save does not move it; the time announced after that first send is the
+    second send's. The oracle holds.
 """
 
 from __future__ import annotations
@@ -40,8 +45,10 @@ from django.db.models import QuerySet
 from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
-from syncers.cron_preview import cron_next_fires, dst_notes
+from syncers.cron_preview import cron_next_fires, dst_notes, schedule_next_fire
 from syncers.models import SyncClient, SyncRun, SyncSchedule
+from syncers.selectors import client_schedules
+from syncers.status import client_status
 from tests.processes import Service, wait_until
 
 from .conftest import Scenario
@@ -360,3 +367,52 @@ def test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_
         runs = SyncRun.objects.filter(client=client, trigger="schedule").count()
         assert runs == sum(len(sends[name[s.pk]]) for s in schedules), f"{client}: one run per send"
     assert_consistent(scenario, b, c, d, e)
+
+
+# --- 15. A client saved under a running beat keeps its interval clock; the preview says when ---
+
+
+def announced(schedule: SyncSchedule) -> float:
+    """The next send as the admin, `sync_schedules` and `sync_status` announce it (one answer)."""
+    schedule = SyncSchedule.objects.select_related("client", "periodic_task__interval").get(pk=schedule.pk)
+    admin = schedule_next_fire(schedule)
+    listed = datetime.fromisoformat(client_schedules(client=schedule.client)[0]["next"])
+    status = datetime.fromisoformat(client_status(schedule.client)["schedules"][0]["next"])
+    assert admin is not None and abs((listed - admin).total_seconds()) < 0.1
+    assert abs((status - admin).total_seconds()) <= 0.5, "sync_status rounds to the second"
+    return admin.timestamp()
+
+
+def test_saving_a_client_under_a_running_beat_keeps_its_interval_clock_and_the_preview_names_the_send(
+    scenario: Scenario,
+) -> None:
+    scenario.serve(records=20)
+    client = scenario.make_client()
+    scenario.worker()
+    every = SyncSchedule.objects.create(client=client, kind="interval", every=15, period="seconds")
+    name = PeriodicTask.objects.get(sync_schedule=every).name
+    beat = scenario.procs.beat()
+    first = announced(every)
+    time.sleep(3)
+
+    client.description = "saved while beat waits"
+    client.save()
+    SyncSchedule.objects.create(client=client, kind="cron", cron="0 3 * * *", timezone="UTC")
+    assert announced(every) == first, "looking again, or saving the client, does not move the time"
+    wait_until(lambda: send_times(beat)[name], timeout=30, what="the first send")
+    sent = send_times(beat)[name][0]
+    assert abs(sent - first) <= TICK, f"sent {sent - first:+.2f} s from the announced time"
+
+    # Beat writes last_run_at every few seconds (rounded down to the second); then the
+    # announcement counts from it.
+    wait_until(lambda: PeriodicTask.objects.get(name=name).last_run_at, timeout=15, what="last_run_at")
+    second = announced(every)
+    wait_until(lambda: len(send_times(beat)[name]) > 1, timeout=30, what="the second send")
+    again = send_times(beat)[name][1]
+    assert -TICK <= again - second <= 1 + TICK, f"second send {again - second:+.2f} s from announced"
+    log.info("15: first send %+.2f s, second %+.2f s from the announced times", sent - first, again - second)
+
+    every.enabled = False
+    every.save()
+    beat.stop()
+    assert_consistent(scenario)

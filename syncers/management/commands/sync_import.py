@@ -13,7 +13,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from syncers.models import SyncClient, SyncRun
 from syncers.registry import Page
 from syncers.selectors import client_get, run_summary, run_wait_final
-from syncers.services import client_checkpoint_reset, sync_fetch_here, sync_run_now_here
+from syncers.services import (
+    client_checkpoint_reset,
+    client_pause_text,
+    sync_fetch_here,
+    sync_run_now_here,
+)
 
 
 class Progress:
@@ -65,6 +70,10 @@ class Command(BaseCommand):
         except (SyncClient.DoesNotExist, ValueError) as exc:
             raise CommandError(str(exc)) from None
         target.refresh_from_db()
+        if not target.may_run:  # its run would only end skipped
+            raise CommandError(
+                f"client {target.name} is paused ({client_pause_text(target)}): resume it first"
+            )
         resume = f", resuming at checkpoint {target.checkpoint}" if target.checkpoint else " from the start"
         self.stdout.write(f"importing {target.name}{resume}")
         progress = Progress(self.stdout, tty=sys.stdout.isatty())

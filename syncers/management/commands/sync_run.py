@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from syncers.management.cli import client_arg, exit_code, record_action
 from syncers.models import SyncRun
 from syncers.selectors import run_summary, run_wait_final
-from syncers.services import sync_run_now_here, sync_run_request
+from syncers.services import ClientPaused, sync_run_now_here, sync_run_request
 
 
 class Command(BaseCommand):
@@ -22,26 +22,47 @@ class Command(BaseCommand):
         parser.add_argument(
             "--inline", action="store_true", help="run fetch and load in this process (no worker needed)"
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run a paused client once anyway (the run is recorded as forced; the pause stays)",
+        )
 
     def handle(
-        self, *args: Any, clients: list[str], wait: bool, timeout: float, inline: bool, **options: Any
+        self,
+        *args: Any,
+        clients: list[str],
+        wait: bool,
+        timeout: float,
+        inline: bool,
+        force: bool,
+        **options: Any,
     ) -> None:
         targets = [client_arg(ref) for ref in clients]  # every name is checked before any run starts
+        paused = [c for c in targets if not c.may_run]
+        if paused and not force:  # and every pause: nothing is queued when one client refuses
+            raise CommandError("; ".join(str(ClientPaused(c)) for c in paused))
+        forced = " --force" if force else ""
         if inline:
-            who = "manage.py sync_run --inline"
-            finals = [sync_run_now_here(client=c, who=who) for c in targets]
+            who = f"manage.py sync_run --inline{forced}"
+            finals = [sync_run_now_here(client=c, who=who, force=force) for c in targets]
             for run in finals:
-                record_action(run.client, f"Run now (in this process): run #{run.pk} {run.status}", by=who)
+                what = "Run once anyway although paused" if run.forced else "Run now"
+                record_action(run.client, f"{what} (in this process): run #{run.pk} {run.status}", by=who)
                 self.stdout.write(run_summary(run))
             self._exit(finals)
             return
+        who = f"manage.py sync_run{forced}"
         runs = [
-            sync_run_request(client=c, trigger=SyncRun.Trigger.COMMAND, who="manage.py sync_run")
-            for c in targets
+            sync_run_request(client=c, trigger=SyncRun.Trigger.COMMAND, who=who, force=force) for c in targets
         ]
         for run in runs:
-            record_action(run.client, f"Run now: queued run #{run.pk}", by="manage.py sync_run")
-            self.stdout.write(f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'")
+            what = "Run once anyway although paused" if run.forced else "Run now"
+            record_action(run.client, f"{what}: queued run #{run.pk}", by=who)
+            note = " (forced: the client is paused)" if run.forced else ""
+            self.stdout.write(
+                f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'{note}"
+            )
         if not wait:
             return
         finals = []

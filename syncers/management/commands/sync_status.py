@@ -1,5 +1,7 @@
 """Health check and overview: beat, workers, broker, Redis, then each client. Exits 1 when
-infrastructure is unhealthy or a client waits for an operator (auth failure, pause)."""
+infrastructure is unhealthy or a client waits for an operator (syncers.status.needs_operator:
+auth failure, a pause with no end). A beat that started less than a heartbeat ago is
+"starting", not unhealthy."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from syncers.health import system_checks
 from syncers.models import SyncClient
 from syncers.plugins.status import plugins_status, worker_service_state
 from syncers.selectors import client_get
-from syncers.status import NEEDS_OPERATOR, client_status
+from syncers.status import client_status
 
 
 class Command(BaseCommand):
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         statuses = [client_status(c) for c in clients]
         plugins = plugins_status()
         worker_service = worker_service_state()
-        waiting = [s["client"] for s in statuses if s["state"] in NEEDS_OPERATOR]
+        waiting = [(s["client"], s["needs_operator"]) for s in statuses if s["needs_operator"]]
         healthy = all(c.ok for c in checks) and not waiting and worker_service["state"] == "ok"
         if json:
             report = {"healthy": healthy, "checks": [c.as_dict() for c in checks], "clients": statuses}
@@ -44,7 +46,7 @@ class Command(BaseCommand):
             self._print_plugins(plugins, worker_service)
         if not healthy:
             problems = [c.name for c in checks if not c.ok] + [
-                f"client {n} needs an operator" for n in waiting
+                f"client {n} needs an operator ({'; '.join(why)})" for n, why in waiting
             ]
             if worker_service["state"] != "ok":
                 problems.append(f"{worker_service['unsent_tasks']} plugin task(s) not sent to the broker")
