@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.html import format_html, format_html_join
 
 from .models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
 from .plugins import PluginError
@@ -30,6 +31,7 @@ from .plugins.operations import (
     plugin_start,
     plugin_stop,
 )
+from .plugins.services.scheduler import describe_jobs
 
 plugin_setup.ready()
 
@@ -51,7 +53,7 @@ class InstalledPluginAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "mode", "installed"]
     fields = [
         "name", "version", "description", "mode", "actions", "enabled", "config",
-        "installed", "discovered_at", "started_at", "stopped_at", "last_error",
+        "installed", "discovered_at", "started_at", "stopped_at", "last_error", "jobs",
     ]  # fmt: skip
     readonly_fields = [f for f in fields if f not in ("enabled", "config")]
     inlines = [PermissionInline]
@@ -68,6 +70,31 @@ class InstalledPluginAdmin(admin.ModelAdmin):
     @admin.display(description="granted")
     def grants(self, obj: InstalledPlugin) -> str:
         return f"{obj.n_granted} of {obj.n_perms}"
+
+    @admin.display(description="jobs")
+    def jobs(self, obj: InstalledPlugin) -> str:
+        """The plugin's jobs in beat, with their arguments (what list_jobs() returns)."""
+        rows = describe_jobs(obj.name)
+        if not rows:
+            return "none"
+        return format_html(
+            "<table><thead><tr><th>job</th><th>method</th><th>arguments</th><th>schedule</th>"
+            "<th>next run</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        j["id"],
+                        j["call"],
+                        json.dumps(j["kwargs"]) if j["kwargs"] else "-",
+                        j["schedule"],
+                        j["next_run"] or "paused",
+                    )
+                    for j in rows
+                ),
+            ),
+        )
 
     def save_model(self, request: HttpRequest, obj: InstalledPlugin, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

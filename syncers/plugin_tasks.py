@@ -1,6 +1,7 @@
 """Celery tasks of plugins: thin, ids only, names frozen (beat stores them as strings).
 
-- `plugins.run_job(plugin, job, call)`: what a plugin's PeriodicTask runs.
+- `plugins.run_job(plugin, job, call, kwargs=None, once_at=None)`: what a plugin's
+  PeriodicTask runs (`once_at`: a one-shot job, claimed once).
 - `plugins.reconcile()`: re-sends plugin task messages a broker or a dead worker lost.
 - one task per name a plugin declares with @task (e.g. "tasks.sync:process_batch"), taking
   the id of the PluginRun row that holds its kwargs; registered at start-up in every process.
@@ -20,8 +21,11 @@ RUN_JOB_TASK = "plugins.run_job"
 
 
 @shared_task(name=RUN_JOB_TASK)
-def run_job(plugin: str, job: str, call: str) -> str:
-    host.run_job(plugin, job, call)
+def run_job(
+    plugin: str, job: str, call: str, kwargs: dict[str, Any] | None = None, once_at: str | None = None
+) -> str:
+    if host.run_job(plugin, job, call, kwargs=kwargs or {}, once_at=once_at) is None:
+        return "already fired"
     return "done"
 
 

@@ -9,10 +9,12 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from syncers.models.plugins import PluginRun
 
@@ -109,21 +111,43 @@ def call_action(name: str, action: str, payload: dict[str, Any], *, who: str = "
     return run, result
 
 
-def run_job(name: str, job: str, call: str) -> dict[str, Any]:
-    """A scheduled job firing (from beat, through the plugins.run_job task)."""
+def run_job(
+    name: str, job: str, call: str, *, kwargs: dict[str, Any] | None = None, once_at: str | None = None
+) -> dict[str, Any] | None:
+    """A scheduled job firing (from beat, through the plugins.run_job task), with the
+    arguments stored in the job. A one-shot job (`once_at`) is first claimed by deleting its
+    row: None when another message already claimed it (a second beat, a re-sent message)."""
     plugin = instance(name)
-    run = PluginRun.objects.create(
-        plugin=name, kind=PluginRun.Kind.JOB, name=job[:200], requested_by="schedule"
-    )
+    kwargs = kwargs or {}
+    with transaction.atomic():
+        if once_at is not None and not _claim_one_shot(name, job, once_at):
+            log.warning("plugin %s: one-shot job %s for %s already fired; not run again", name, job, once_at)
+            return None
+        run = PluginRun.objects.create(
+            plugin=name, kind=PluginRun.Kind.JOB, name=job[:200], payload=kwargs, requested_by="schedule"
+        )
     with run_scope(run):
         # The call comes from a PeriodicTask's kwargs, which beat's admin can edit: only a
         # job method of this plugin runs.
         if problem := job_method_problem(type(plugin), call):
             raise PluginError(f"job {job} of plugin {name} refused: {problem}")
-        method: Callable[[], Any] = getattr(plugin, call)
-        result = _checked_result(name, f"job {job}", method())
+        method: Callable[..., Any] = getattr(plugin, call)
+        result = _checked_result(name, f"job {job}", method(**kwargs))
         _finish(run, PluginRun.Status.SUCCEEDED, result=result)
     return result
+
+
+def _claim_one_shot(name: str, job: str, once_at: str) -> bool:
+    """Delete the one-shot's row if it is still the one armed for `once_at`: exactly one
+    message wins. A job re-armed for another time is a different firing and stays."""
+    task = PeriodicTask.objects.filter(name=f"plugin:{name}:{job}", one_off=True).select_related("clocked")
+    task = task.select_for_update(of=("self",)).first()
+    if task is None or task.clocked is None:
+        return False
+    if task.clocked.clocked_time != datetime.fromisoformat(once_at):
+        return False
+    task.delete()  # through the model: beat's change marker moves, beat drops the entry
+    return True
 
 
 def run_task(task_name: str, run_id: int) -> str:

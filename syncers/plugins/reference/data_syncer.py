@@ -73,8 +73,10 @@ class DataSyncerPlugin(Plugin):
         raise UnknownAction(self.manifest.name, action, self.manifest.actions)
 
     @cron("0 * * * *", job_id="hourly_sync")
-    def hourly_sync(self) -> dict[str, Any]:
-        return self.sync(trigger="schedule")
+    def hourly_sync(self, trigger: str = "schedule") -> dict[str, Any]:
+        """Also the method of one-shot jobs: `add_job("catch_up", call="hourly_sync",
+        run_at=..., kwargs={"trigger": "catch-up"})` records that trigger on its sync."""
+        return self.sync(trigger=trigger)
 
     def sync(self, *, trigger: str) -> dict[str, Any]:
         cfg = self.ctx.config
