@@ -23,6 +23,7 @@ from syncers.models import FailedRecord, Notification, PendingDeletion, SyncedRe
 from syncers.pipeline.reconcile import reconcile
 from syncers.selectors import run_wait_final
 from syncers.services import failed_records_retry, sync_run_request
+from syncers.status import needs_operator
 
 from .processes import wait_until
 
@@ -278,10 +279,13 @@ def test_thirty_percent_missing_over_a_ten_percent_guard_waits_and_reject_keeps_
     assert run.deleted == 0 and len(live_skus()) == 250
     waiting = deletions_waiting(client)
     assert sorted(waiting.keys) == [f"SKU-{i:07d}" for i in range(1, 76)]
+    (reason,) = needs_operator(client)
+    assert reason.startswith("75 deletion(s) waiting for approval: ")
 
     pending_deletion_reject(pending=waiting, who="tester")
 
     assert deletions_waiting(client) is None and len(live_skus()) == 250
+    assert needs_operator(client) == []
     with pytest.raises(ValueError, match="not waiting"):
         pending_deletion_reject(pending=waiting, who="tester")
 
