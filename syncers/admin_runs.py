@@ -157,11 +157,16 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
 
 @admin.register(FailedRecord)
 class FailedRecordAdmin(ClientScopedAdmin):
-    list_display = ["pk", "client", "external_id", "reason", "attempts", "run", "created_at", "payload_short"]
+    list_display = [
+        "pk", "client", "external_id", "reason", "attempts", "run", "created_at", "last_seen_at", "payload_short",
+    ]  # fmt: skip
     list_filter = [CLIENT_FILTER]
     search_fields = ["external_id", "reason"]
     actions = ["retry_selected"]
-    fields = ["client", "run", "batch", "external_id", "reason", "attempts", "created_at", "payload_pretty"]
+    fields = [
+        "client", "run", "batch", "external_id", "record_key", "reason", "attempts", "created_at", "last_seen_at",
+        "payload_pretty",
+    ]  # fmt: skip
     readonly_fields = ["payload_pretty"]
 
     @admin.display(description="payload")

@@ -132,3 +132,17 @@ def test_a_cancel_request_on_a_running_run_is_shown_on_the_run_and_in_the_lists(
         in admin_client.get(f"/admin/syncers/syncrun/{run.pk}/change/").content.decode()
     )
     assert "(cancel requested)" in admin_client.get("/admin/syncers/syncrun/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_failed_records_list_shows_attempts_first_and_last_seen(admin_client, make_client) -> None:
+    failed = FailedRecord.objects.create(
+        client=make_client(), external_id="7", payload='{"id": 7}', reason="x", attempts=3
+    )
+
+    page = admin_client.get("/admin/syncers/failedrecord/").content.decode()
+    detail = admin_client.get(f"/admin/syncers/failedrecord/{failed.pk}/change/").content.decode()
+
+    for column in ("attempts", "created_at", "last_seen_at"):  # attempts, first seen, last seen
+        assert f"column-{column}" in page
+    assert "last seen" in detail.lower() and "record key" in detail.lower()
