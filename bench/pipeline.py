@@ -81,6 +81,20 @@ def _groups() -> list[tuple[str, str]]:
     ]
 
 
+def one_process_result(start: float, n: int, written: int, cpu: dict[str, float]) -> dict[str, Any]:
+    """A LIMIT's row: wall time since `start` (perf_counter), rate, rows written, this process's
+    peak RSS and the CPU spent since `cpu`."""
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall,
+        "records": n,
+        "records_per_s": n / wall,
+        "rows_written": written,
+        "peak_rss_mb": peak_rss_mb(os.getpid()),
+        "cpu_s": cpu_delta(cpu),
+    }
+
+
 def cpu_delta(before: dict[str, float]) -> dict[str, float]:
     after = _cpu_seconds()
     return {
@@ -120,15 +134,7 @@ def measure_limit(api: FakeApi, n: int) -> dict[str, Any]:
             "ON CONFLICT (external_id) DO UPDATE SET data = excluded.data"
         )
         written = cur.rowcount
-    wall = time.perf_counter() - start
-    return {
-        "wall_s": wall,
-        "records": n,
-        "records_per_s": n / wall,
-        "rows_written": written,
-        "peak_rss_mb": peak_rss_mb(os.getpid()),
-        "cpu_s": cpu_delta(cpu),
-    }
+    return one_process_result(start, n, written, cpu)
 
 
 def _copy_escape(text: str) -> str:

@@ -7,7 +7,6 @@ is set up (see bench/__main__.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,17 +15,12 @@ import requests
 from django.db import connection, transaction
 
 from fakeapi.control import FakeApi
+from fakeapi.listings import CATALOG_PRODUCT_FIELDS
 
 PAGE = 1000
 
 # Model field <- dotted record path, as the destination maps it (category: natural key `code`).
-FIELDS: dict[str, Any] = {
-    "sku": "sku",
-    "name": "name",
-    "price": "price",
-    "category": {"path": "category.code", "lookup": "code"},
-    "updated_at": "updated_at",
-}
+FIELDS = CATALOG_PRODUCT_FIELDS
 
 # The shape of catalog.Product / catalog.Category as Django creates it on PostgreSQL
 # (identity keys, deferrable FK with its index, a unique key column).
@@ -107,7 +101,7 @@ def measure_typed_limit(
     api: FakeApi, n: int, *, fields: dict[str, Any] = FIELDS, path: str = "/catalog/products"
 ) -> dict[str, Any]:
     """One process: fetch every page, COPY each into typed staging, one merge at the end."""
-    from bench.pipeline import _cpu_seconds, cpu_delta, peak_rss_mb
+    from bench.pipeline import _cpu_seconds, one_process_result
 
     getters = [getter(p) for p in _paths(fields)]
     cpu = _cpu_seconds()
@@ -127,12 +121,4 @@ def measure_typed_limit(
             page += 1
         cur.execute(_MERGE)
         written = cur.rowcount
-    wall = time.perf_counter() - start
-    return {
-        "wall_s": wall,
-        "records": n,
-        "records_per_s": n / wall,
-        "rows_written": written,
-        "peak_rss_mb": peak_rss_mb(os.getpid()),
-        "cpu_s": cpu_delta(cpu),
-    }
+    return one_process_result(start, n, written, cpu)

@@ -107,6 +107,16 @@ CATEGORIES = [{"code": f"c{n}", "name": name} for n, name in enumerate(
     ("Lighting", "Kitchen", "Furniture", "Bags", "Seating", "Decor", "Stationery", "Garden")
 )]  # fmt: skip
 
+# How a /catalog/products record maps onto the demo's catalog.Product (model field <- dotted
+# path; the category by its natural key): the demo client, the tests and the bench share it.
+CATALOG_PRODUCT_FIELDS: dict[str, Any] = {
+    "sku": "sku",
+    "name": "name",
+    "price": "price",
+    "category": {"path": "category.code", "lookup": "code"},
+    "updated_at": "updated_at",
+}
+
 
 def catalog_row(text: str) -> str:
     """A product as the catalog listing serves it: with `category: {"code": "c<id % 8>"}`

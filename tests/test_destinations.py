@@ -13,7 +13,7 @@ from django.core.cache import cache
 from catalog.models import Category, Product
 from catalog.sync import COUNTS_KEY, FAIL_KEY, category_counts
 from fakeapi.control import FakeApi
-from fakeapi.listings import CATEGORIES
+from fakeapi.listings import CATALOG_PRODUCT_FIELDS, CATEGORIES
 from syncers.destinations.deletions import (
     deletions_waiting,
     pending_deletion_approve,
@@ -32,13 +32,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 DESTINATION = {
     "model": "catalog.Product",
     "key": ["sku"],
-    "fields": {
-        "sku": "sku",
-        "name": "name",
-        "price": "price",
-        "category": {"path": "category.code", "lookup": "code"},
-        "updated_at": "updated_at",
-    },
+    "fields": CATALOG_PRODUCT_FIELDS,
 }
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from catalog.models import Category, Product
-from fakeapi.listings import CATEGORIES
+from fakeapi.listings import CATALOG_PRODUCT_FIELDS, CATEGORIES
 from syncers.models import FailedRecord, SyncBatch, SyncedRecord, SyncRun
 from syncers.pipeline import load_and_finalise
 from tests.processes import wait_until
@@ -22,13 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 DESTINATION = {
     "model": "catalog.Product",
     "key": ["sku"],
-    "fields": {
-        "sku": "sku",
-        "name": "name",
-        "price": "price",
-        "category": {"path": "category.code", "lookup": "code"},
-        "updated_at": "updated_at",
-    },
+    "fields": CATALOG_PRODUCT_FIELDS,
     "hooks": {"before_write": "tests.faults.slow_handler:slow_rows"},
 }
 

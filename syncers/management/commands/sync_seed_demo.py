@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
+from fakeapi.listings import CATALOG_PRODUCT_FIELDS
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncRun, SyncSchedule
 from syncers.services import sync_run_now_here, sync_run_request
@@ -32,13 +33,7 @@ CATALOG_CLIENTS = {
         "destination": {
             "model": "catalog.Product",
             "key": ["sku"],
-            "fields": {
-                "sku": "sku",
-                "name": "name",
-                "price": "price",
-                "category": {"path": "category.code", "lookup": "code"},
-                "updated_at": "updated_at",
-            },
+            "fields": CATALOG_PRODUCT_FIELDS,
             "on_missing": "soft",
             "soft_delete_field": "is_active",
             "max_delete_fraction": 0.10,
