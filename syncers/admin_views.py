@@ -163,7 +163,11 @@ class ClientViews:
     def resume_clients(self, request: HttpRequest, clients: list[SyncClient], *, run_now: bool) -> None:
         for client in clients:
             run = client_resume(client=client, who=request.user.get_username(), run_now=run_now)
-            how = f", queued run #{run.pk}" if run else " (missed runs skipped)"
+            if run is None and run_now:
+                how = f", not run: {client_pause_text(client)}"
+                self.message_user(request, f"{client.name}: resumed{how}", messages.WARNING)
+            else:
+                how = f", queued run #{run.pk}" if run else " (missed runs skipped)"
             self.log_change(request, client, f"Resumed{how}")
         self.message_user(request, f"Resumed {len(clients)} client(s).", messages.SUCCESS)
 

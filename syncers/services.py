@@ -131,11 +131,13 @@ def client_resume(*, client: SyncClient, who: str, run_now: bool = False) -> Syn
     )
     client.refresh_from_db()
     log.info("client %s resumed by %s", client, who)
-    if run_now and not client.may_run:  # its connection is paused: the run would be refused
-        log.warning("client %s resumed but not run: %s", client, client_pause_text(client))
-    elif run_now:
+    if not run_now:
+        return None
+    try:
         return sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who=who)
-    return None
+    except ClientPaused as exc:  # its connection is still paused
+        log.warning("client %s resumed but not run: %s", client, exc)
+        return None
 
 
 def sync_run_now_here(

@@ -248,3 +248,24 @@ def test_one_401_sends_each_recipient_one_notification_the_auth_pause(api: FakeA
     assert sent == [("oncall@example.com", "auth_pause"), ("team@example.com", "auth_pause")], (
         "the first failure caused the pause: one message, the most severe"
     )
+
+
+@pytest.mark.django_db
+def test_resume_and_run_with_its_connection_paused_resumes_and_says_why_it_did_not_run(
+    admin_client: Client, make_client
+) -> None:
+    from gateway.services import connection_pause
+
+    client = make_client()
+    client_pause(client=client, who="op", reason="vendor window")
+    connection_pause(connection=client.connection, reason="supplier API down for everyone")
+
+    response = admin_client.post(
+        "/admin/syncers/syncclient/",
+        {"action": "resume_and_run", "_selected_action": [client.pk], "index": "0"},
+        follow=True,
+    )
+
+    said = [str(m) for m in response.context["messages"]]
+    assert f"{client.name}: resumed, not run: connection fake-api: supplier API down for everyone" in said
+    assert state(client)[0] == "active" and not SyncRun.objects.filter(client=client).exists()
