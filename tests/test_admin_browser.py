@@ -10,7 +10,7 @@ import re
 import pytest
 from django.contrib.auth.models import Permission
 from django_celery_beat.models import PeriodicTask
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from fakeapi.control import FakeApi
 from gateway.models import Connection
@@ -80,7 +80,7 @@ def test_operator_sets_up_connection_client_and_cron_schedule_which_becomes_one_
     page.fill("#id_name", "fake-api")
     page.fill("#id_base_url", api.url)
     page.click("input[name=_save]")
-    assert "was added successfully" in page.locator(".messagelist .success").inner_text()
+    expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
     connection = Connection.objects.get(name="fake-api")
     assert connection.base_url == api.url
 
@@ -89,7 +89,7 @@ def test_operator_sets_up_connection_client_and_cron_schedule_which_becomes_one_
     add_cron_schedule(page, "*/15 * * * *", "Europe/Berlin")
     page.click("input[name=_continue]")
 
-    assert "was added successfully" in page.locator(".messagelist .success").inner_text()
+    expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
     client = SyncClient.objects.get(name="products")
     assert (client.connection, client.handler) == (connection, "demo_products")
     assert client.config["page_size"] == 50
