@@ -19,7 +19,7 @@ from django.utils.text import Truncator
 from . import charts, selectors
 from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
-from .permissions import user_can, user_grants, visible_client_ids
+from .permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
 from .selectors import older_copies_text
 
 
@@ -48,16 +48,13 @@ class ClientScopedAdmin(admin.ModelAdmin):
         return False
 
     def _model_view(self, request: HttpRequest) -> bool:
-        return super().has_view_permission(request)
+        return sees_all_rows(request.user, self.model)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) or bool(user_grants(request.user))
 
     def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        if self._model_view(request):
-            return True
-        grants = user_grants(request.user)
-        return bool(grants) if obj is None else obj.client_id in grants
+        return may_see_rows(request.user, self.model, getattr(obj, "client_id", None) if obj else None)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request).select_related("client")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Model, Q
 
 from .models import ClientGrant, SyncClient
 from .models.grants import ACTIONS
@@ -87,6 +87,23 @@ def may_see_client(user: Any, client: SyncClient | int | None = None) -> bool:
     if client is None:
         return bool(visible)
     return (client if isinstance(client, int) else client.pk) in visible
+
+
+def sees_all_rows(user: Any, model: type[Model]) -> bool:
+    """The model's own view (or change) permission: every run, failed record... of every client."""
+    opts = model._meta
+    return user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or user.has_perm(
+        f"{opts.app_label}.change_{opts.model_name}"
+    )
+
+
+def may_see_rows(user: Any, model: type[Model], client_id: int | None = None) -> bool:
+    """A client's runs, failed records...: with the model's view permission, or a grant on
+    that client. Without a client: any of them at all."""
+    if sees_all_rows(user, model):
+        return True
+    grants = user_grants(user)
+    return bool(grants) if client_id is None else client_id in grants
 
 
 def usable_connection_ids(user: Any) -> set[int] | None:

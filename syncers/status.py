@@ -1,11 +1,53 @@
-"""What `sync_status` reports about each client, as plain data (printed or as JSON)."""
+"""What `sync_status` (and the API's /api/health/) reports: the system checks and each
+client's state, as plain data (printed or as JSON)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from .health import next_fire
+from .health import next_fire, system_checks
 from .models import SyncClient, SyncRun
+from .plugins.status import plugins_status, worker_service_state
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    healthy: bool
+    problems: list[str]  # why not healthy, one line each (empty when healthy)
+    checks: list[Any]  # syncers.health checks, in order: the database first
+    clients: list[dict[str, Any]]  # client_status of each client reported
+    plugins: list[dict[str, Any]]
+    plugin_tasks: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The document `sync_status --json` prints."""
+        return {
+            "healthy": self.healthy,
+            "checks": [c.as_dict() for c in self.checks],
+            "clients": self.clients,
+            "plugins": self.plugins,
+            "plugin_tasks": self.plugin_tasks,
+        }
+
+
+def health_report(*, clients: list[SyncClient] | None = None) -> HealthReport:
+    """Beat, workers, broker, Redis, then each client (all, or these). Unhealthy when a check
+    fails, a client waits for an operator (needs_operator) or plugin tasks wait unsent.
+    Without a database only the checks are reported."""
+    checks = system_checks()
+    if not checks[0].ok:
+        return HealthReport(False, [checks[0].detail], checks, [], [], {})
+    targets = list(SyncClient.objects.order_by("name")) if clients is None else clients
+    statuses = [client_status(c) for c in targets]
+    worker_service = worker_service_state()
+    waiting = [(s["client"], s["needs_operator"]) for s in statuses if s["needs_operator"]]
+    problems = [c.name for c in checks if not c.ok] + [
+        f"client {n} needs an operator ({'; '.join(why)})" for n, why in waiting
+    ]
+    if worker_service["state"] != "ok":
+        problems.append(f"{worker_service['unsent_tasks']} plugin task(s) not sent to the broker")
+    return HealthReport(not problems, problems, checks, statuses, plugins_status(), worker_service)
 
 
 def needs_operator(client: SyncClient) -> list[str]:

@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "rest_framework",  # the HTTP API (syncers.api)
+    "drf_spectacular",  # its OpenAPI schema at /api/schema/
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "gateway",
     "syncers",
     "catalog",  # the demo app the demo client loads into (README "Destinations")
@@ -214,6 +217,33 @@ SYNC_HOOK_TOLERANCE = env.int("SYNC_HOOK_TOLERANCE", default=300)
 # Prometheus metrics at /metrics; with a token, scrapers send "Authorization: Bearer <token>".
 SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
 SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
+
+# --- HTTP API (syncers.api; README "HTTP API") -------------------------------------------
+# Bearer tokens (sync_api_token) for scripts, the admin's session for the docs page; JSON only;
+# every refusal is a JSON error naming the field (syncers.api.errors).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "syncers.api.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["syncers.api.auth.StaffOnly"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "syncers.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "xcoresite sync API",
+    "DESCRIPTION": "Run, watch, pause and resume sync clients: the admin's operator verbs over HTTP.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["syncers.api.auth.StaffOnly"],  # schema and docs: staff, as the admin
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- Logging ----------------------------------------------------------------------------
 # LOG_FORMAT=json writes one JSON object per line with client, run, batch and page ids.

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from syncers.hooks import receive
@@ -7,6 +7,7 @@ from syncers.views import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("syncers.api.urls")),
     path("metrics", metrics_view, name="metrics"),
     path("hooks/<slug:name>/", receive, name="sync-hook"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

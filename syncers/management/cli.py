@@ -7,13 +7,13 @@ import json
 import re
 from datetime import timedelta
 
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import CommandError
 from django.db.models import Model
 
 from gateway.models import Connection
+from syncers.audit import record_change
 from syncers.models import SyncClient, SyncRun
 from syncers.selectors import client_get
 
@@ -78,6 +78,4 @@ def record_action(obj: Model, message: str, *, by: str) -> None:
             defaults={"is_active": False, "password": make_password(None)},
         )
         message = f"{message} (by {by})"
-    LogEntry.objects.log_actions(
-        user_id=user.pk, queryset=[obj], action_flag=CHANGE, change_message=message, single_object=True
-    )
+    record_change(user=user, obj=obj, message=message)

@@ -1,4 +1,5 @@
 from . import plugins  # noqa: F401  (registers the plugin models; import them from .plugins)
+from .api_tokens import ApiToken
 from .clients import SyncClient, SyncSchedule
 from .grants import ClientGrant
 from .lease import Lease
@@ -8,6 +9,7 @@ from .runs import SyncBatch, SyncRun
 from .webhooks import HookDelivery
 
 __all__ = [
+    "ApiToken",
     "ClientGrant",
     "FailedRecord",
     "HookDelivery",

@@ -39,6 +39,7 @@ class SyncRun(models.Model):
         COMMAND = "command", "command"
         RECOVERY = "recovery", "recovery (resumes an abandoned run)"
         WEBHOOK = "webhook", "webhook (records pushed to /hooks/<client>/)"
+        API = "api", "API (POST /api/clients/<client>/run/)"
 
     client = models.ForeignKey(
         SyncClient,

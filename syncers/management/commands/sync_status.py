@@ -9,12 +9,11 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
-from syncers.health import system_checks
 from syncers.models import SyncClient
-from syncers.plugins.status import plugins_status, worker_service_state
 from syncers.selectors import client_get
-from syncers.status import client_status
+from syncers.status import health_report
 
 
 class Command(BaseCommand):
@@ -25,32 +24,21 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON document")
 
     def handle(self, *args: Any, client: str | None, json: bool, **options: Any) -> None:
-        checks = system_checks()
-        if not checks[0].ok:  # no database: nothing more to say
-            self._print(checks, [])
-            raise CommandError(f"unhealthy: {checks[0].detail}", returncode=1)
         try:
-            clients = [client_get(ref=client)] if client else list(SyncClient.objects.order_by("name"))
+            targets = [client_get(ref=client)] if client else None
         except SyncClient.DoesNotExist as exc:
             raise CommandError(str(exc)) from None
-        statuses = [client_status(c) for c in clients]
-        plugins = plugins_status()
-        worker_service = worker_service_state()
-        waiting = [(s["client"], s["needs_operator"]) for s in statuses if s["needs_operator"]]
-        healthy = all(c.ok for c in checks) and not waiting and worker_service["state"] == "ok"
+        except DatabaseError:  # no database: health_report says so
+            targets = None
+        report = health_report(clients=targets)
         if json:
-            report = {"healthy": healthy, "checks": [c.as_dict() for c in checks], "clients": statuses}
-            self.stdout.write(_dumps(report | {"plugins": plugins, "plugin_tasks": worker_service}))
+            self.stdout.write(_dumps(report.as_dict()))
         else:
-            self._print(checks, statuses)
-            self._print_plugins(plugins, worker_service)
-        if not healthy:
-            problems = [c.name for c in checks if not c.ok] + [
-                f"client {n} needs an operator ({'; '.join(why)})" for n, why in waiting
-            ]
-            if worker_service["state"] != "ok":
-                problems.append(f"{worker_service['unsent_tasks']} plugin task(s) not sent to the broker")
-            raise CommandError("unhealthy: " + "; ".join(problems), returncode=1)
+            self._print(report.checks, report.clients)
+            if report.checks[0].ok:
+                self._print_plugins(report.plugins, report.plugin_tasks)
+        if not report.healthy:
+            raise CommandError("unhealthy: " + "; ".join(report.problems), returncode=1)
 
     def _print(self, checks: list, statuses: list[dict[str, Any]]) -> None:
         for check in checks:
