@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views_clients as clients
@@ -34,4 +34,5 @@ urlpatterns = [
     path("runs/<int:run>/", runs.RunDetail.as_view(), name="api-run"),
     path("runs/<int:run>/cancel/", runs.RunCancel.as_view(), name="api-run-cancel"),
     path("plugins/<str:name>/actions/<str:action>", ops.PluginAction.as_view(), name="api-plugin-action"),
+    re_path(r"", ops.no_such_endpoint),  # a JSON 404 for any other path under /api/, not an HTML page
 ]

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -172,6 +174,13 @@ class PluginAction(APIView):
 class ActionFailed(exceptions.APIException):
     status_code = 422
     default_code = "action_failed"
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def no_such_endpoint(request: Request) -> Response:
+    raise exceptions.NotFound(f"no API endpoint {request.path[:200]} (see /api/docs/)")
 
 
 class Health(APIView):
