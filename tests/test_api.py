@@ -430,3 +430,4 @@ def test_the_schema_and_the_docs_page_are_served_to_staff_without_a_cdn(admin_cl
     assert "swagger-ui" in docs and "/static/drf_spectacular_sidecar/" in docs
     assert "cdn" not in docs.lower() and "unpkg" not in docs
     assert Client().get("/api/schema/").status_code == 401
+    assert Client().get("/api/docs/")["Location"] == "/admin/login/?next=/api/docs/"

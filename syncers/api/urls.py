@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,7 +12,10 @@ from . import views_runs as runs
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The docs page is for people: not logged in as staff, go to the admin's login first.
+    path(
+        "docs/", staff_member_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"
+    ),
     path("health/", ops.Health.as_view(), name="api-health"),
     path("clients/", clients.ClientList.as_view(), name="api-clients"),
     path("clients/<str:client>/", clients.ClientDetail.as_view(), name="api-client"),
