@@ -18,7 +18,8 @@ pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_token_created_in_the_admin_is_shown_once_and_works(page: Page, operator) -> None:  # noqa: F811
+@pytest.mark.usefixtures("operator")
+def test_a_token_created_in_the_admin_is_shown_once_and_works(page: Page) -> None:
     admin_login(page, "operator", PASSWORD)
     page.goto("/admin/syncers/apitoken/add/")
     page.select_option("#id_user", label="operator")
@@ -33,9 +34,8 @@ def test_a_token_created_in_the_admin_is_shown_once_and_works(page: Page, operat
     assert ApiToken.objects.get().prefix in page.content() and raw not in page.content()
 
 
-def test_the_swagger_page_lists_every_operation_from_local_files_only(
-    page: Page, operator, live_server
-) -> None:  # noqa: F811
+@pytest.mark.usefixtures("operator")
+def test_the_swagger_page_lists_every_operation_from_local_files_only(page: Page, live_server) -> None:
     hosts = set()
     page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
     admin_login(page, "operator", PASSWORD)
