@@ -5,6 +5,10 @@ Run now through a real worker: test_api_e2e.py; the schema fuzzed: test_api_sche
 from __future__ import annotations
 
 import json
+import socket
+import sys
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -30,6 +34,7 @@ from syncers.models import (
 )
 from syncers.models.plugins import InstalledPlugin, PluginRun
 
+from .processes import Service, child_env
 from .test_destinations import DESTINATION
 
 SECRET = "sk-live-CANARY-0123456789"
@@ -431,3 +436,35 @@ def test_the_schema_and_the_docs_page_are_served_to_staff_without_a_cdn(admin_cl
     assert "cdn" not in docs.lower() and "unpkg" not in docs
     assert Client().get("/api/schema/").status_code == 401
     assert Client().get("/api/docs/")["Location"] == "/admin/login/?next=/api/docs/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_database_the_api_answers_503_in_json_not_a_500() -> None:
+    """A web process whose database is down cannot check a token: it says so (health checks
+    scripts read a 503 as "unhealthy"), as JSON."""
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = (
+        "from wsgiref.simple_server import make_server\n"
+        "from xcoresite.wsgi import application\n"
+        f"server = make_server('127.0.0.1', {port}, application)\n"
+        "print('serving', flush=True)\n"
+        "server.serve_forever()\n"
+    )
+    dead = child_env(DATABASE_URL="postgres://postgres@127.0.0.1:1/nowhere", DEBUG="true")
+    web = Service("web-without-db", [sys.executable, "-c", serve], ready_marker="serving", env=dead)
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/health/", headers={"Authorization": "Bearer xcs_" + "a" * 43}
+        )
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        body = answer.value.read()  # before the server stops
+    finally:
+        web.stop()
+    assert answer.value.code == 503
+    assert json.loads(body) == {
+        "error": "database unavailable: OperationalError",
+        "field": None,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -40,6 +41,11 @@ def _field(detail: Any, prefix: str = "") -> str | None:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, (OperationalError, InterfaceError)):  # no database: tokens cannot be checked
+        return Response(
+            {"error": f"database unavailable: {type(exc).__name__}", "field": None},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None
