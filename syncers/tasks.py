@@ -20,9 +20,10 @@ def run_sync(run_id: int) -> str:
 
 
 @shared_task(name="syncers.scheduled_sync")
-def scheduled_sync(client_id: int) -> str:
-    run = services.sync_run_scheduled(client_id=client_id)
-    return run.status if run else "no such client"
+def scheduled_sync(client_id: int, schedule_id: int | None = None) -> str:
+    # schedule_id is absent from messages sent before schedules carried it.
+    run = services.sync_run_scheduled(client_id=client_id, schedule_id=schedule_id)
+    return run.status if run else "not run (no such client, or the schedule's bounds refused it)"
 
 
 @shared_task(name="syncers.load_batch")

@@ -15,6 +15,8 @@ exported back out in the same format.
         schedules:
           - {cron: "*/15 * * * *", timezone: Europe/Berlin}
           - {every: 6, period: hours, enabled: false}
+          - {every: 1, period: hours, start: "2026-12-07T09:00:00+01:00", max_runs: 5}
+          - {cron: "0 18 * * *", end: "2026-12-13T18:00:00+01:00"}
           - {at: "2026-12-01T03:00:00+01:00"}
     notifications:                        # see .notifications
       - {email: oncall@example.com, level: error}

@@ -46,4 +46,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{target.name} has no schedule")
         for s in rows:
             state = f"next {s['next']}" if s["next"] else ("disabled" if not s["enabled"] else "never again")
-            self.stdout.write(f"  schedule {s['id']}: {s['schedule']}: {state}")
+            bounds = f" ({s['bounds']})" if s["bounds"] else ""
+            self.stdout.write(f"  schedule {s['id']}: {s['schedule']}: {state}{bounds}")
