@@ -34,8 +34,8 @@ class SyncScheduleInline(admin.TabularInline):
     model = SyncSchedule
     extra = 0
     fields = [
-        *("kind", "cron", "timezone", "every", "period", "run_at", "start", "end", "max_runs", "enabled"),
-        *("preview", "beat_entry"),
+        *("kind", "cron", "timezone", "every", "period", "run_at", "start", "end", "max_runs"),
+        *("params", "full", "enabled", "preview", "beat_entry"),
     ]
     readonly_fields = ["preview", "beat_entry"]
 

@@ -205,6 +205,8 @@ def client_schedules(*, client: SyncClient) -> list[dict[str, Any]]:
                 "max_runs": s.max_runs,
                 "runs_left": s.runs_left,
                 "bounds": schedule_bounds_left(s, now=now),
+                "params": s.params,
+                "full": s.full,
                 "next": when.isoformat() if when else None,
                 "beat_entry": task.name if task else None,
                 "last_fired": task.last_run_at.isoformat() if task and task.last_run_at else None,

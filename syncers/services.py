@@ -24,6 +24,7 @@ from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedul
 from .pipeline import enqueue_run, run_inline, run_sync
 from .pipeline.push import stage_records
 from .registry import FetchContext, get_handler
+from .run_context import schedule_context
 from .schedule_fires import schedule_fire_claim
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,18 @@ def sync_run_scheduled(*, client_id: int, schedule_id: int | None = None) -> Syn
     if not schedule_fire_claim(schedule_id=schedule_id):
         return None
     schedule = SyncSchedule.objects.filter(pk=schedule_id).first() if schedule_id else None
+    context = (
+        schedule_context(schedule_id=schedule.pk, params=schedule.params, full=schedule.full)
+        if schedule
+        else {}
+    )
     run = enqueue_run(
-        client=client, trigger=SyncRun.Trigger.SCHEDULE, who="schedule", schedule=schedule, send=False
+        client=client,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        who="schedule",
+        schedule=schedule,
+        send=False,
+        context=context,
     )
     return run_sync(run.pk)
 

@@ -22,7 +22,8 @@ CONNECTION_FIELDS = (
 )
 # Schedule keys that change a declared schedule in place (the timing keys identify it).
 BOUNDS = ("start", "end", "max_runs")
-SCHEDULE_SETTINGS = ("enabled", *BOUNDS)
+CONTEXT = ("params", "full")
+SCHEDULE_SETTINGS = ("enabled", *BOUNDS, *CONTEXT)
 CLIENT_FIELDS = (
     *("description", "handler", "config", "batch_size", "queue", "pause_durations", "max_failures"),
     *("max_duration", "notify_emails", "destination"),
@@ -101,7 +102,7 @@ def _apply_schedules(client: SyncClient, specs: list[Any], where: str, plan: Pla
 def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: a schedule is a mapping with cron, every or at")
-    refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled", *BOUNDS}, where)
+    refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled", *BOUNDS, *CONTEXT}, where)
     schedule = SyncSchedule(client=client, enabled=bool(spec.get("enabled", True)))
     for key in ("start", "end"):
         if spec.get(key) is not None:
@@ -112,6 +113,14 @@ def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
                 f"{where}.max_runs: a whole number of runs (1 or more), not {spec['max_runs']!r}"
             )
         schedule.max_runs = spec["max_runs"]
+    if "params" in spec:
+        if not isinstance(spec["params"], dict):
+            raise ConfigError(f"{where}.params: a mapping of query parameters, e.g. {{region: eu}}")
+        schedule.params = spec["params"]
+    if "full" in spec:
+        if not isinstance(spec["full"], bool):
+            raise ConfigError(f"{where}.full: true or false, not {spec['full']!r}")
+        schedule.full = spec["full"]
     if "cron" in spec:
         schedule.kind, schedule.cron = SyncSchedule.Kind.CRON, str(spec["cron"])
         schedule.timezone = str(spec.get("timezone", "UTC"))
@@ -197,6 +206,10 @@ def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
             item[key] = getattr(schedule, key).isoformat()
     if schedule.max_runs is not None:
         item["max_runs"] = schedule.max_runs
+    if schedule.params:
+        item["params"] = schedule.params
+    if schedule.full:
+        item["full"] = True
     if not schedule.enabled:
         item["enabled"] = False
     return item

@@ -350,6 +350,19 @@ class SyncSchedule(models.Model):
         editable=False,
         help_text="When the worker last counted a fire against max runs.",
     )
+    params = models.JSONField(
+        "extra query parameters",
+        default=dict,
+        blank=True,
+        help_text="Merged into the source's query parameters for the runs this schedule fires, e.g. "
+        '{"region": "eu"}; checked against the client\'s source options.',
+    )
+    full = models.BooleanField(
+        "full listing",
+        default=False,
+        help_text="Runs it fires read the whole listing from the start, ignoring an incremental "
+        "cursor, so they can find (and delete) records that are gone.",
+    )
     enabled = models.BooleanField("enabled", default=True, help_text="Disabled schedules do not fire.")
     periodic_task = models.OneToOneField(
         PeriodicTask,
@@ -418,6 +431,25 @@ class SyncSchedule(models.Model):
             if self.enabled and self.run_at < timezone.now() and self._state.adding:
                 raise ValidationError({"run_at": "This date and time is in the past."})
         self._clean_bounds()
+        self._clean_context()
+
+    def _clean_context(self) -> None:
+        """Params must make a valid source config when merged into the client's own."""
+        from syncers.registry import get_handler
+        from syncers.run_context import check_params, config_with_params
+
+        if not self.params:
+            return
+        try:
+            client = self.client
+        except SyncClient.DoesNotExist:
+            client = None  # a new client's inline: checked again when a run starts
+        try:
+            check_params(self.params)
+            if client is not None:
+                config_with_params(get_handler(client.handler), client.config or {}, self.params)
+        except ValidationError as exc:
+            raise ValidationError({"params": exc.messages}) from None
 
     def _clean_bounds(self) -> None:
         """Start only for intervals, an end for intervals and cron, a run limit for intervals
