@@ -20,7 +20,7 @@ from django.utils.timesince import timesince
 
 from gateway.models import Connection
 
-from . import admin_beat, admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
+from . import admin_beat, admin_jobs, admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
 from .cron_preview import TIME_FORMAT, cron_preview, schedule_bounds_left, schedule_next_fire
 from .destinations.preview import field_choices, model_choices

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.dateparse import parse_datetime
 
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncSchedule
 from syncers.registry import get_handler
 
-from .common import ConfigError, Plan, messages, refuse_unknown, validated
+from .common import ConfigError, Plan, datetime_at, messages, refuse_unknown, validated
 
 CONNECTION_FIELDS = (
     *("base_url", "headers", "default_params", "auth_kind", "auth_name", "auth_username", "token_url"),
@@ -106,7 +104,7 @@ def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
     schedule = SyncSchedule(client=client, enabled=bool(spec.get("enabled", True)))
     for key in ("start", "end"):
         if spec.get(key) is not None:
-            setattr(schedule, key, _datetime(spec[key], where, key))
+            setattr(schedule, key, datetime_at(spec[key], where, key))
     if spec.get("max_runs") is not None:
         if isinstance(spec["max_runs"], bool) or not isinstance(spec["max_runs"], int):
             raise ConfigError(
@@ -128,7 +126,7 @@ def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
         schedule.kind, schedule.every = SyncSchedule.Kind.INTERVAL, spec["every"]
         schedule.period = str(spec.get("period", "minutes"))
     elif "at" in spec:
-        schedule.kind, schedule.run_at = SyncSchedule.Kind.ONCE, _datetime(spec["at"], where, "at")
+        schedule.kind, schedule.run_at = SyncSchedule.Kind.ONCE, datetime_at(spec["at"], where, "at")
     else:
         raise ConfigError(f"{where}: say when — cron, every or at")
     return schedule
@@ -140,18 +138,6 @@ def _same_schedule(a: SyncSchedule, b: SyncSchedule) -> bool:
         return False
     relevant = {"cron": ("cron", "timezone"), "interval": ("every", "period"), "once": ("run_at",)}[a.kind]
     return all(getattr(a, k) == getattr(b, k) for k in keys if k in relevant)
-
-
-def _datetime(value: Any, where: str, key: str) -> datetime:
-    try:
-        parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
-    except ValueError:
-        parsed = None  # well formed but impossible, e.g. 2026-02-30
-    if parsed is None or parsed.tzinfo is None:
-        raise ConfigError(
-            f"{where}: '{key}' must be an ISO date-time with a UTC offset, e.g. 2026-12-01T03:00:00+01:00"
-        )
-    return parsed
 
 
 def _assign(obj: Any, spec: dict[str, Any], names: tuple[str, ...]) -> list[str]:
