@@ -439,6 +439,7 @@ class SyncSchedule(models.Model):
         from syncers.run_context import check_params, config_with_params
 
         if not self.params:
+            self.params = {}  # a cleared admin field arrives as None; the column holds an object
             return
         try:
             client = self.client
