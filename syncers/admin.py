@@ -20,9 +20,9 @@ from django.utils.timesince import timesince
 
 from gateway.models import Connection
 
-from . import admin_beat, admin_notify, admin_runs, admin_tokens, charts  # noqa: F401  (they register their admins)
+from . import admin_beat, admin_jobs, admin_notify, admin_runs, admin_tokens, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
-from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
+from .cron_preview import TIME_FORMAT, cron_preview, schedule_bounds_left, schedule_next_fire
 from .destinations.preview import field_choices, model_choices
 from .forms import PauseForm, SyncClientForm
 from .models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
@@ -33,7 +33,10 @@ from .selectors import client_list_queryset
 class SyncScheduleInline(admin.TabularInline):
     model = SyncSchedule
     extra = 0
-    fields = ["kind", "cron", "timezone", "every", "period", "run_at", "enabled", "preview", "beat_entry"]
+    fields = [
+        *("kind", "cron", "timezone", "every", "period", "run_at", "start", "end", "max_runs"),
+        *("params", "full", "enabled", "preview", "beat_entry"),
+    ]
     readonly_fields = ["preview", "beat_entry"]
 
     @admin.display(description="beat")
@@ -51,10 +54,17 @@ class SyncScheduleInline(admin.TabularInline):
         if obj.kind == SyncSchedule.Kind.CRON:
             preview = cron_preview(obj.cron, obj.timezone)
             fires = [when.strftime(TIME_FORMAT) for when in preview.fires]
-            context = {"preview": preview, "fires": fires, "zone": obj.timezone}
+            context = {
+                "preview": preview,
+                "fires": fires,
+                "zone": obj.timezone,
+                "bounds": schedule_bounds_left(obj),
+            }
             return render_to_string("admin/syncers/syncclient/cron_preview.html", context)
         when = schedule_next_fire(obj)
-        return when.strftime(TIME_FORMAT) if when else "never (disabled or past)"
+        text = when.strftime(TIME_FORMAT) if when else "never (disabled, ended or past)"
+        bounds = schedule_bounds_left(obj)
+        return f"{text} · {bounds}" if bounds else text
 
     # Schedules are part of the client: whoever may edit the client may edit its schedules.
     def has_add_permission(self, request: HttpRequest, obj: SyncClient | None = None) -> bool:

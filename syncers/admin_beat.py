@@ -12,22 +12,29 @@ from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
 from .models import SyncSchedule
+from .static_jobs import PREFIX as STATIC_PREFIX
+
+
+def _managed(obj: PeriodicTask) -> bool:
+    """A schedule's task (change it on its client's page) or a static job's (in the file)."""
+    return obj.name.startswith(STATIC_PREFIX) or SyncSchedule.objects.filter(periodic_task=obj).exists()
 
 
 class ManagedPeriodicTaskAdmin(PeriodicTaskAdmin):
     def has_change_permission(self, request: HttpRequest, obj: PeriodicTask | None = None) -> bool:
-        if obj is not None and SyncSchedule.objects.filter(periodic_task=obj).exists():
-            return False  # view only: change the schedule on its client's page
+        if obj is not None and _managed(obj):
+            return False  # view only
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: PeriodicTask | None = None) -> bool:
-        if obj is not None and SyncSchedule.objects.filter(periodic_task=obj).exists():
+        if obj is not None and _managed(obj):
             return False
         return super().has_delete_permission(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
-        # Bulk delete leaves the schedules' own tasks alone (delete the schedule instead).
-        super().delete_queryset(request, queryset.filter(sync_schedule__isnull=True))
+        # Bulk delete leaves managed tasks alone (delete the schedule, or the job from the file).
+        unmanaged = queryset.filter(sync_schedule__isnull=True).exclude(name__startswith=STATIC_PREFIX)
+        super().delete_queryset(request, unmanaged)
 
     def enable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
         super().enable_tasks(request, queryset)

@@ -20,6 +20,7 @@ from . import charts, selectors
 from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
+from .run_context import describe_context
 from .selectors import older_copies_text
 
 
@@ -71,7 +72,10 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     search_fields = ["client__name", "error", "triggered_by"]
     date_hierarchy = "queued_at"
     fieldsets = [
-        (None, {"fields": ["client", "trigger", "schedule", "triggered_by", "forced", "status"]}),
+        (
+            None,
+            {"fields": ["client", "trigger", "schedule", "context_note", "triggered_by", "forced", "status"]},
+        ),
         ("Timing", {"fields": ["queued_at", "started_at", "finished_at", "took"]}),
         (
             "Counts",
@@ -80,7 +84,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         ("Error", {"fields": ["error", "error_kind", "retry_after", "notes"]}),
         ("Cancel", {"fields": ["cancel_requested", "cancel_requested_by", "cancel_requested_at"]}),
     ]
-    readonly_fields = ["took", "older_note"]
+    readonly_fields = ["took", "older_note", "context_note"]
 
     def get_fieldsets(self, request: HttpRequest, obj: SyncRun | None = None) -> list:
         # The cancel section folds away unless someone asked to cancel this run.
@@ -92,6 +96,10 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         return False  # the sync log is the audit trail; deleting a running run would drop its batches
 
     @admin.display(description="duration")
+    @admin.display(description="extra context")
+    def context_note(self, obj: SyncRun) -> str:
+        return describe_context(obj.context or {}) or "-"
+
     def took(self, obj: SyncRun) -> str:
         return f"{obj.duration:.1f}s" if obj.duration is not None else "-"
 

@@ -212,8 +212,36 @@ def cron_preview(expr: str, tz_name: str, *, count: int = 5, after: datetime | N
 def schedule_next_fire(schedule: SyncSchedule, *, now: datetime | None = None) -> datetime | None:
     """When beat fires this schedule next (in its own zone for cron); None if it never will."""
     now = now or timezone.now()
-    if not schedule.enabled:
+    if not schedule.enabled or schedule.runs_left == 0:
         return None
+    when = _unbounded_next_fire(schedule, now)
+    if when is not None and schedule.end is not None and when >= schedule.end:
+        return None  # beat disables it at its end instead
+    return when
+
+
+BOUND_FORMAT = "%d %b %H:%M %Z"
+
+
+def schedule_bounds_left(schedule: SyncSchedule, *, now: datetime | None = None) -> str:
+    """What is left of a schedule's bounds, in words: "3 runs left", "ends 13 Dec 18:00 CET",
+    "starts …", "ended …" (times in the schedule's zone); "" for an unbounded schedule."""
+    now = now or timezone.now()
+    zone = schedule.zone()
+    parts = []
+    if schedule.start is not None and schedule.start > now and schedule.kind == SyncSchedule.Kind.INTERVAL:
+        parts.append(f"starts {timezone.localtime(schedule.start, zone):{BOUND_FORMAT}}")
+    if schedule.end is not None:
+        verb = "ended" if schedule.end <= now else "ends"
+        parts.append(f"{verb} {timezone.localtime(schedule.end, zone):{BOUND_FORMAT}}")
+    if (left := schedule.runs_left) is not None:
+        parts.append(
+            f"{left} run{'' if left == 1 else 's'} left" if left else f"all {schedule.max_runs} runs done"
+        )
+    return ", ".join(parts)
+
+
+def _unbounded_next_fire(schedule: SyncSchedule, now: datetime) -> datetime | None:
     if schedule.kind == SyncSchedule.Kind.CRON:
         try:
             return cron_next_fires(schedule.cron, schedule.timezone, count=1, after=now)[0]
@@ -221,7 +249,9 @@ def schedule_next_fire(schedule: SyncSchedule, *, now: datetime | None = None) -
             return None
     if schedule.kind == SyncSchedule.Kind.INTERVAL:
         task = schedule.periodic_task
-        if task is None or task.interval_id is None:
-            return now + timedelta(**{schedule.period: schedule.every or 0})  # not published yet
+        if task is None or task.interval_id is None:  # not published yet
+            if schedule.start is not None:
+                return max(schedule.start, now)
+            return now + timedelta(**{schedule.period: schedule.every or 0})
         return interval_due_at(task, now=now)
     return schedule.run_at if schedule.run_at and schedule.run_at > now else None

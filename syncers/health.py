@@ -120,12 +120,16 @@ def next_fire(task: PeriodicTask) -> str | None:
     now_dt = timezone.now()
     if task.interval_id:
         when = interval_due_at(task, now=now_dt) + timedelta(microseconds=500_000)
+        if task.expires is not None and when >= task.expires:
+            return None  # beat disables it at its end instead
         return when.replace(microsecond=0).isoformat()
     schedule = task.schedule
     last = task.last_run_at or task.start_time or now_dt
     remaining = schedule.remaining_estimate(last)
     # Estimates drift by the microseconds spent computing them; fire times are whole seconds.
     when = now_dt + max(remaining, timedelta(0)) + timedelta(microseconds=500_000)
+    if task.expires is not None and when >= task.expires:
+        return None
     if task.crontab_id:
         when = when.astimezone(task.crontab.timezone)
     return when.replace(microsecond=0).isoformat()

@@ -54,6 +54,11 @@ class SyncHandler:
     def pages(self, ctx: FetchContext) -> Iterator[Page]:
         raise NotImplementedError
 
+    def reserved_params(self, config: Mapping[str, Any]) -> set[str]:
+        """Query parameters the handler sets itself (paging, cursors): a schedule's extra
+        params may not name them, they would be overwritten or break the paging."""
+        return set()
+
     def checkpoint_after_listing(
         self, last: Mapping[str, Any] | None, config: Mapping[str, Any]
     ) -> dict[str, Any] | None:

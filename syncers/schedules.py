@@ -1,12 +1,16 @@
 """Mirror SyncSchedule rows into django-celery-beat: one PeriodicTask per schedule, with the
-frozen task name and only the client id in its kwargs. PeriodicTask.save() bumps beat's
-change marker, so edits take effect without restarting beat."""
+frozen task name and only the client and schedule ids in its kwargs. A schedule's start and
+end are beat's own `start_time` and `expires` (beat holds an entry until its start, disables it
+once its end has passed, and a message still queued at the end expires); a run limit is
+counted by the worker (syncers.schedule_fires). PeriodicTask.save() bumps beat's change
+marker, so edits take effect without restarting beat."""
 
 from __future__ import annotations
 
 import json
 
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import (
     ClockedSchedule,
     CrontabSchedule,
@@ -48,10 +52,12 @@ def _task_columns(schedule: SyncSchedule) -> dict[str, object]:
     columns: dict[str, object] = {
         "name": periodic_task_name(schedule),
         "task": SCHEDULED_SYNC_TASK,
-        "kwargs": json.dumps({"client_id": schedule.client_id}),
+        "kwargs": json.dumps({"client_id": schedule.client_id, "schedule_id": schedule.pk}),
         "args": "[]",
         "queue": schedule.client.queue or None,  # save() stores "" as None
-        "enabled": schedule.enabled,
+        "enabled": schedule.enabled and not schedule_finished(schedule),
+        "start_time": schedule.start if schedule.kind == SyncSchedule.Kind.INTERVAL else None,
+        "expires": schedule.end if schedule.kind != SyncSchedule.Kind.ONCE else None,
         "description": f"{schedule.describe()} — managed by xcoresite; edit the sync client instead.",
         "crontab_id": None,
         "interval_id": None,
@@ -70,6 +76,13 @@ def _task_columns(schedule: SyncSchedule) -> dict[str, object]:
         clocked, _ = ClockedSchedule.objects.get_or_create(clocked_time=schedule.run_at)
         columns |= {"clocked_id": clocked.pk, "one_off": True}
     return columns
+
+
+def schedule_finished(schedule: SyncSchedule) -> bool:
+    """Its end has passed or its runs are used up: it fires no more whatever `enabled` says."""
+    if schedule.end is not None and schedule.end <= timezone.now():
+        return True
+    return schedule.max_runs is not None and schedule.runs_fired >= schedule.max_runs
 
 
 def schedule_unpublish(schedule: SyncSchedule) -> None:

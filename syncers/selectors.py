@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from .cron_preview import schedule_next_fire
+from .cron_preview import schedule_bounds_left, schedule_next_fire
 from .models import FailedRecord, SyncBatch, SyncClient, SyncRun, SyncSchedule
 
 
@@ -200,6 +200,13 @@ def client_schedules(*, client: SyncClient) -> list[dict[str, Any]]:
                 "kind": s.kind,
                 "schedule": s.describe(),
                 "enabled": s.enabled,
+                "start": s.start.isoformat() if s.start else None,
+                "end": s.end.isoformat() if s.end else None,
+                "max_runs": s.max_runs,
+                "runs_left": s.runs_left,
+                "bounds": schedule_bounds_left(s, now=now),
+                "params": s.params,
+                "full": s.full,
                 "next": when.isoformat() if when else None,
                 "beat_entry": task.name if task else None,
                 "last_fired": task.last_run_at.isoformat() if task and task.last_run_at else None,

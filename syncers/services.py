@@ -20,10 +20,12 @@ from gateway.session import session_for
 
 from .destinations.config import parse_destination
 from .destinations.preview import PreviewRow, preview_rows
-from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun
+from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
 from .pipeline import enqueue_run, run_inline, run_sync
 from .pipeline.push import stage_records
 from .registry import FetchContext, get_handler
+from .run_context import schedule_context
+from .schedule_fires import schedule_fire_claim
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +80,29 @@ def _check_may_run(client: SyncClient, *, force: bool, who: str) -> bool:
     return True
 
 
-def sync_run_scheduled(*, client_id: int) -> SyncRun | None:
-    """What beat fires: record the run and carry it out in this same task."""
+def sync_run_scheduled(*, client_id: int, schedule_id: int | None = None) -> SyncRun | None:
+    """What beat fires: record the run and carry it out in this same task. None when the
+    client is gone, or the schedule's bounds refuse this fire (see schedule_fires)."""
     client = SyncClient.objects.filter(pk=client_id).first()
     if client is None:
         log.warning("schedule fired for client %s, which no longer exists", client_id)
         return None
-    run = enqueue_run(client=client, trigger=SyncRun.Trigger.SCHEDULE, who="schedule", send=False)
+    if not schedule_fire_claim(schedule_id=schedule_id):
+        return None
+    schedule = SyncSchedule.objects.filter(pk=schedule_id).first() if schedule_id else None
+    context = (
+        schedule_context(schedule_id=schedule.pk, params=schedule.params, full=schedule.full)
+        if schedule
+        else {}
+    )
+    run = enqueue_run(
+        client=client,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        who="schedule",
+        schedule=schedule,
+        send=False,
+        context=context,
+    )
     return run_sync(run.pk)
 
 

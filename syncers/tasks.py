@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_ready
 from django import db
 
-from . import health, pipeline, services
+from . import health, pipeline, services, static_jobs
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +20,15 @@ def run_sync(run_id: int) -> str:
 
 
 @shared_task(name="syncers.scheduled_sync")
-def scheduled_sync(client_id: int) -> str:
-    run = services.sync_run_scheduled(client_id=client_id)
-    return run.status if run else "no such client"
+def scheduled_sync(client_id: int, schedule_id: int | None = None) -> str:
+    # schedule_id is absent from messages sent before schedules carried it.
+    run = services.sync_run_scheduled(client_id=client_id, schedule_id=schedule_id)
+    return run.status if run else "not run (no such client, or the schedule's bounds refused it)"
+
+
+@shared_task(name="syncers.static_job")
+def static_job(job: str, func: str, kwargs: dict[str, Any] | None = None, once_at: str | None = None) -> Any:
+    return static_jobs.static_job_run(job=job, func=func, kwargs=kwargs, once_at=once_at)
 
 
 @shared_task(name="syncers.load_batch")

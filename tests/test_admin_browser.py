@@ -99,7 +99,7 @@ def test_operator_sets_up_connection_client_and_cron_schedule_which_becomes_one_
     assert tasks.count() == 1, "one schedule is exactly one beat entry"
     task = tasks.get()
     assert task.pk == schedule.periodic_task_id
-    assert json.loads(task.kwargs) == {"client_id": client.pk}
+    assert json.loads(task.kwargs) == {"client_id": client.pk, "schedule_id": schedule.pk}
     assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == (
         "*/15",
         "*",

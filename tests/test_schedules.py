@@ -18,7 +18,7 @@ from .processes import start_beat, wait_until
 
 
 @pytest.mark.django_db
-def test_each_schedule_is_one_periodic_task_with_frozen_name_and_only_the_client_id(make_client) -> None:
+def test_each_schedule_is_one_periodic_task_with_frozen_name_and_only_the_ids(make_client) -> None:
     client = make_client(queue="imports")
     cron = SyncSchedule.objects.create(
         client=client, kind="cron", cron="*/15 6-18 * * 1-5", timezone="Europe/Berlin"
@@ -30,7 +30,7 @@ def test_each_schedule_is_one_periodic_task_with_frozen_name_and_only_the_client
     assert tasks.count() == 3
     for schedule in (cron, every, once):
         task = PeriodicTask.objects.get(sync_schedule=schedule)
-        assert json.loads(task.kwargs) == {"client_id": client.pk}
+        assert json.loads(task.kwargs) == {"client_id": client.pk, "schedule_id": schedule.pk}
         assert task.queue == "imports" and task.enabled
     cron_task = PeriodicTask.objects.get(sync_schedule=cron)
     assert (cron_task.crontab.minute, cron_task.crontab.hour, cron_task.crontab.day_of_week) == (

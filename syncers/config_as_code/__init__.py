@@ -15,16 +15,20 @@ exported back out in the same format.
         schedules:
           - {cron: "*/15 * * * *", timezone: Europe/Berlin}
           - {every: 6, period: hours, enabled: false}
+          - {every: 1, period: hours, start: "2026-12-07T09:00:00+01:00", max_runs: 5}
+          - {cron: "0 18 * * *", end: "2026-12-13T18:00:00+01:00"}
           - {at: "2026-12-01T03:00:00+01:00"}
     notifications:                        # see .notifications
       - {email: oncall@example.com, level: error}
     plugins:                              # see .plugins
       - name: data_syncer
         permissions: [{resource: service:scheduler, actions: write}]
+    jobs:                                 # see .jobs
+      - {id: refresh_counts, func: catalog.refresh_category_counts, trigger: interval, hours: 1}
 
 A declared client's schedules are exactly the listed ones; so are the notification routes and
 a declared plugin's decided permissions when those keys are present. `prune` also deletes
-connections and clients the file no longer declares — only of sections the file has, and more
+connections, clients and static jobs the file no longer declares — only of sections the file has, and more
 than PRUNE_CONFIRM_ABOVE objects only when confirmed."""
 
 from __future__ import annotations
@@ -36,12 +40,13 @@ from django.db import transaction
 
 from .clients import apply_client, apply_connection, export_clients, export_connections, prune
 from .common import ConfigError, Plan, items
+from .jobs import apply_jobs, export_jobs
 from .notifications import apply_notifications, export_notifications
 from .plugins import apply_plugins, export_plugins
 
 __all__ = ["ConfigError", "Plan", "apply_config", "dump_yaml", "export_config", "load_file"]
 
-SECTIONS = ("connections", "clients", "notifications", "plugins")
+SECTIONS = ("connections", "clients", "notifications", "plugins", "jobs")
 
 
 def load_file(path: str) -> dict[str, Any]:
@@ -86,6 +91,7 @@ def apply_config(
                 )
         apply_notifications(data, plan)
         apply_plugins(data, plan)
+        apply_jobs(data, plan, prune_undeclared=prune_undeclared)
         if dry_run:
             transaction.set_rollback(True)
     return plan
@@ -98,6 +104,7 @@ def export_config() -> dict[str, Any]:
         "clients": export_clients(),
         "notifications": export_notifications(),
         "plugins": export_plugins(),
+        "jobs": export_jobs(),
     }
 
 

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.utils.dateparse import parse_datetime
 
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncSchedule
 from syncers.registry import get_handler
 
-from .common import ConfigError, Plan, messages, refuse_unknown, validated
+from .common import ConfigError, Plan, datetime_at, messages, refuse_unknown, validated
 
 CONNECTION_FIELDS = (
     *("base_url", "headers", "default_params", "auth_kind", "auth_name", "auth_username", "token_url"),
     *("token_scope", "connect_timeout", "read_timeout", "total_timeout", "max_body_bytes", "max_retries"),
     *("retry_budget", "rate_limit", "rate_burst", "allowed_hosts"),
 )
+# Schedule keys that change a declared schedule in place (the timing keys identify it).
+BOUNDS = ("start", "end", "max_runs")
+CONTEXT = ("params", "full")
+SCHEDULE_SETTINGS = ("enabled", *BOUNDS, *CONTEXT)
 CLIENT_FIELDS = (
     *("description", "handler", "config", "batch_size", "queue", "pause_durations", "max_failures"),
     *("max_duration", "notify_emails", "destination"),
@@ -82,10 +84,14 @@ def _apply_schedules(client: SyncClient, specs: list[Any], where: str, plan: Pla
             plan.note(f"+ schedule {client.name}: {schedule.describe()}")
             continue
         existing.remove(twin)
-        if twin.enabled != schedule.enabled:
-            twin.enabled = schedule.enabled
+        changed = [f for f in SCHEDULE_SETTINGS if getattr(twin, f) != getattr(schedule, f)]
+        if changed:
+            for f in changed:
+                setattr(twin, f, getattr(schedule, f))
+            validated(twin, f"{where}.schedules[{i}]", exclude=["client", "periodic_task"])
             twin.save()
-            plan.note(f"~ schedule {client.name}: {twin.describe()} enabled={twin.enabled}")
+            settings = ", ".join(f"{f}={getattr(twin, f)}" for f in changed)
+            plan.note(f"~ schedule {client.name}: {twin.describe()} {settings}")
     for leftover in existing:
         plan.note(f"- schedule {client.name}: {leftover.describe()}")
         leftover.delete()
@@ -94,8 +100,25 @@ def _apply_schedules(client: SyncClient, specs: list[Any], where: str, plan: Pla
 def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: a schedule is a mapping with cron, every or at")
-    refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled"}, where)
+    refuse_unknown(spec, {"cron", "timezone", "every", "period", "at", "enabled", *BOUNDS, *CONTEXT}, where)
     schedule = SyncSchedule(client=client, enabled=bool(spec.get("enabled", True)))
+    for key in ("start", "end"):
+        if spec.get(key) is not None:
+            setattr(schedule, key, datetime_at(spec[key], where, key))
+    if spec.get("max_runs") is not None:
+        if isinstance(spec["max_runs"], bool) or not isinstance(spec["max_runs"], int):
+            raise ConfigError(
+                f"{where}.max_runs: a whole number of runs (1 or more), not {spec['max_runs']!r}"
+            )
+        schedule.max_runs = spec["max_runs"]
+    if "params" in spec:
+        if not isinstance(spec["params"], dict):
+            raise ConfigError(f"{where}.params: a mapping of query parameters, e.g. {{region: eu}}")
+        schedule.params = spec["params"]
+    if "full" in spec:
+        if not isinstance(spec["full"], bool):
+            raise ConfigError(f"{where}.full: true or false, not {spec['full']!r}")
+        schedule.full = spec["full"]
     if "cron" in spec:
         schedule.kind, schedule.cron = SyncSchedule.Kind.CRON, str(spec["cron"])
         schedule.timezone = str(spec.get("timezone", "UTC"))
@@ -103,7 +126,7 @@ def _schedule(client: SyncClient, spec: Any, where: str) -> SyncSchedule:
         schedule.kind, schedule.every = SyncSchedule.Kind.INTERVAL, spec["every"]
         schedule.period = str(spec.get("period", "minutes"))
     elif "at" in spec:
-        schedule.kind, schedule.run_at = SyncSchedule.Kind.ONCE, _datetime(spec["at"], where)
+        schedule.kind, schedule.run_at = SyncSchedule.Kind.ONCE, datetime_at(spec["at"], where, "at")
     else:
         raise ConfigError(f"{where}: say when — cron, every or at")
     return schedule
@@ -115,15 +138,6 @@ def _same_schedule(a: SyncSchedule, b: SyncSchedule) -> bool:
         return False
     relevant = {"cron": ("cron", "timezone"), "interval": ("every", "period"), "once": ("run_at",)}[a.kind]
     return all(getattr(a, k) == getattr(b, k) for k in keys if k in relevant)
-
-
-def _datetime(value: Any, where: str) -> datetime:
-    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if parsed is None or parsed.tzinfo is None:
-        raise ConfigError(
-            f"{where}: 'at' must be an ISO date-time with a UTC offset, e.g. 2026-12-01T03:00:00+01:00"
-        )
-    return parsed
 
 
 def _assign(obj: Any, spec: dict[str, Any], names: tuple[str, ...]) -> list[str]:
@@ -173,6 +187,15 @@ def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
         item = {"every": schedule.every, "period": schedule.period}
     else:
         item = {"at": schedule.run_at.isoformat()}
+    for key in ("start", "end"):
+        if getattr(schedule, key) is not None:
+            item[key] = getattr(schedule, key).isoformat()
+    if schedule.max_runs is not None:
+        item["max_runs"] = schedule.max_runs
+    if schedule.params:
+        item["params"] = schedule.params
+    if schedule.full:
+        item["full"] = True
     if not schedule.enabled:
         item["enabled"] = False
     return item

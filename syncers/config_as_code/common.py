@@ -4,9 +4,11 @@ changes, and the checks that name where in the file something is wrong."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.dateparse import parse_datetime
 
 
 class ConfigError(Exception):
@@ -52,3 +54,16 @@ def validated(obj: Any, where: str, **full_clean: Any) -> None:
         obj.full_clean(**full_clean)
     except ValidationError as exc:
         raise ConfigError(f"{where}: {messages(exc)}") from None
+
+
+def datetime_at(value: Any, where: str, key: str) -> datetime:
+    """An aware datetime from the file (ISO 8601 with an offset); ConfigError naming `key`."""
+    try:
+        parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    except ValueError:
+        parsed = None  # well formed but impossible, e.g. 2026-02-30
+    if parsed is None or parsed.tzinfo is None:
+        raise ConfigError(
+            f"{where}: '{key}' must be an ISO date-time with a UTC offset, e.g. 2026-12-01T03:00:00+01:00"
+        )
+    return parsed

@@ -69,6 +69,12 @@ class RestHandler(SyncHandler):
             pos = nxt
         raise PayloadError(f"stopped after max_pages={cfg['max_pages']} pages without a last page")
 
+    def reserved_params(self, config: Mapping[str, Any]) -> set[str]:
+        names = {config.get(k) for k in ("page_param", "page_size_param", "offset_param", "cursor_param")}
+        if config.get("incremental"):
+            names.add(config["incremental"]["param"])
+        return {n for n in names if isinstance(n, str) and n}
+
     def checkpoint_after_listing(
         self, last: Mapping[str, Any] | None, config: Mapping[str, Any]
     ) -> dict[str, Any] | None:

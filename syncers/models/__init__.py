@@ -2,6 +2,7 @@ from . import plugins  # noqa: F401  (registers the plugin models; import them f
 from .api_tokens import ApiToken
 from .clients import SyncClient, SyncSchedule
 from .grants import ClientGrant
+from .jobs import StaticJob
 from .lease import Lease
 from .notifications import Notification, NotificationRoute
 from .records import FailedRecord, PendingDeletion, SyncedRecord
@@ -17,6 +18,7 @@ __all__ = [
     "Notification",
     "NotificationRoute",
     "PendingDeletion",
+    "StaticJob",
     "SyncBatch",
     "SyncClient",
     "SyncRun",

@@ -296,7 +296,7 @@ class SyncSchedule(models.Model):
         max_length=64,
         default="UTC",
         validators=[validate_timezone],
-        help_text="IANA time zone the cron expression is read in.",
+        help_text="IANA time zone the cron expression is read in and the start and end are shown in.",
     )
     every = models.PositiveIntegerField(
         "every",
@@ -314,6 +314,54 @@ class SyncSchedule(models.Model):
     )
     run_at = models.DateTimeField(
         "run at", null=True, blank=True, help_text="Date and time of a one-shot run."
+    )
+    start = models.DateTimeField(
+        "starts",
+        null=True,
+        blank=True,
+        help_text="Interval schedules: the first fire is at this instant, then every interval after it. "
+        "Empty: the first fire is one interval after the schedule is saved.",
+    )
+    end = models.DateTimeField(
+        "ends",
+        null=True,
+        blank=True,
+        help_text="Interval and cron schedules: nothing fires at or after this instant, and beat "
+        "disables the schedule when it passes.",
+    )
+    max_runs = models.PositiveIntegerField(
+        "max runs",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1, "Give at least 1 run, or leave it empty for no limit.")],
+        help_text="Interval schedules: after this many fires the schedule disables itself "
+        "(a fire while the client is paused counts). Not together with an end.",
+    )
+    runs_fired = models.PositiveIntegerField(
+        "runs fired",
+        default=0,
+        editable=False,
+        help_text="Fires counted against max runs, by the worker that received them.",
+    )
+    last_fired_at = models.DateTimeField(
+        "last counted fire",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the worker last counted a fire against max runs.",
+    )
+    params = models.JSONField(
+        "extra query parameters",
+        default=dict,
+        blank=True,
+        help_text="Merged into the source's query parameters for the runs this schedule fires, e.g. "
+        '{"region": "eu"}; checked against the client\'s source options.',
+    )
+    full = models.BooleanField(
+        "full listing",
+        default=False,
+        help_text="Runs it fires read the whole listing from the start, ignoring an incremental "
+        "cursor, so they can find (and delete) records that are gone.",
     )
     enabled = models.BooleanField("enabled", default=True, help_text="Disabled schedules do not fire.")
     periodic_task = models.OneToOneField(
@@ -335,11 +383,38 @@ class SyncSchedule(models.Model):
         return f"{self.client} · {self.describe()}"
 
     def describe(self) -> str:
+        bounds = self.describe_bounds()
+        return f"{self._describe_when()}, {bounds}" if bounds else self._describe_when()
+
+    def _describe_when(self) -> str:
         if self.kind == self.Kind.CRON:
             return f"cron '{self.cron}' ({self.timezone})"
         if self.kind == self.Kind.INTERVAL:
             return f"every {self.every} {self.period}"
         return f"once at {self.run_at:%Y-%m-%d %H:%M %Z}" if self.run_at else "once"
+
+    def describe_bounds(self) -> str:
+        """The fixed limits ("from …", "until …", "5 times"), without what is left of them."""
+        zone = self.zone()
+        parts = []
+        if self.start:
+            parts.append(f"from {timezone.localtime(self.start, zone):%Y-%m-%d %H:%M %Z}")
+        if self.end:
+            parts.append(f"until {timezone.localtime(self.end, zone):%Y-%m-%d %H:%M %Z}")
+        if self.max_runs:
+            parts.append(f"{self.max_runs} time{'s' if self.max_runs != 1 else ''}")
+        return ", ".join(parts)
+
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The schedule's time zone (UTC while the field holds no valid zone)."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
+
+    @property
+    def runs_left(self) -> int | None:
+        return None if self.max_runs is None else max(self.max_runs - self.runs_fired, 0)
 
     def clean(self) -> None:
         if self.kind == self.Kind.CRON:
@@ -355,3 +430,41 @@ class SyncSchedule(models.Model):
                 raise ValidationError({"run_at": "A one-shot schedule needs a date and time."})
             if self.enabled and self.run_at < timezone.now() and self._state.adding:
                 raise ValidationError({"run_at": "This date and time is in the past."})
+        self._clean_bounds()
+        self._clean_context()
+
+    def _clean_context(self) -> None:
+        """Params must make a valid source config when merged into the client's own."""
+        from syncers.registry import get_handler
+        from syncers.run_context import check_params, config_with_params
+
+        if not self.params:
+            self.params = {}  # a cleared admin field arrives as None; the column holds an object
+            return
+        try:
+            client = self.client
+        except SyncClient.DoesNotExist:
+            client = None  # a new client's inline: checked again when a run starts
+        try:
+            check_params(self.params)
+            if client is not None:
+                config_with_params(get_handler(client.handler), client.config or {}, self.params)
+        except ValidationError as exc:
+            raise ValidationError({"params": exc.messages}) from None
+
+    def _clean_bounds(self) -> None:
+        """Start only for intervals, an end for intervals and cron, a run limit for intervals
+        and never with an end (two ways to stop one schedule would contradict each other)."""
+        errors: dict[str, str] = {}
+        if self.start and self.kind != self.Kind.INTERVAL:
+            errors["start"] = "Only interval schedules take a start (a cron expression says when it fires)."
+        if self.end and self.kind == self.Kind.ONCE:
+            errors["end"] = "A one-shot schedule takes no end; its date and time is its only fire."
+        if self.max_runs is not None and self.kind != self.Kind.INTERVAL:
+            errors["max_runs"] = "Only interval schedules take a number of runs."
+        if self.end and self.max_runs is not None and "max_runs" not in errors:
+            errors["max_runs"] = "Give either an end or a number of runs, not both."
+        if self.start and self.end and self.end <= self.start and "start" not in errors:
+            errors["end"] = "The end must be after the start."
+        if errors:
+            raise ValidationError(errors)

@@ -63,6 +63,12 @@ class SyncRun(models.Model):
         verbose_name="schedule",
         help_text="The schedule that fired it, if any.",
     )
+    context = models.JSONField(
+        "extra context",
+        default=dict,
+        blank=True,
+        help_text='What the schedule that fired it added: {"schedule": id, "params": {...}, "full": true}.',
+    )
     triggered_by = models.CharField(
         "who",
         max_length=150,

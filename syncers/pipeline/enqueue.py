@@ -24,11 +24,17 @@ def enqueue_run(
     schedule: SyncSchedule | None = None,
     send: bool = True,
     forced: bool = False,
+    context: dict | None = None,
 ) -> SyncRun:
     """Record a queued run; with `send`, dispatch it once the row is committed. A `forced` run
     goes ahead although the client is paused (the operator said so)."""
     run = SyncRun.objects.create(
-        client=client, trigger=trigger, triggered_by=who[:150], schedule=schedule, forced=forced
+        client=client,
+        trigger=trigger,
+        triggered_by=who[:150],
+        schedule=schedule,
+        forced=forced,
+        context=context or {},
     )
     if send:
         transaction.on_commit(partial(send_run, run.pk, client.queue))

@@ -18,6 +18,7 @@ from syncers.logcontext import log_context, set_log_field
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.pause import client_probe_succeeded
 from syncers.registry import FetchContext, Page, get_handler
+from syncers.run_context import config_with_params
 
 from .chunk import dispatch_batches
 from .fence import FenceLost, take_fence
@@ -114,13 +115,18 @@ def _start(run: SyncRun, token: str) -> bool:
 def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page: PageHook | None) -> None:
     client = run.client
     staged = 0
-    last: dict[str, Any] | None = client.checkpoint
-    started_from_start = not client.checkpoint
+    context = run.context or {}
+    full = bool(context.get("full"))  # a schedule's forced complete listing: from the start
+    checkpoint = None if full else client.checkpoint
+    last: dict[str, Any] | None = checkpoint
+    started_from_start = not checkpoint
     handler = get_handler(client.handler)
     try:
-        config = handler.clean_config(client.config or {})
+        config = config_with_params(handler, client.config or {}, context.get("params") or {})
         with session_for(client.connection) as session:
-            ctx = FetchContext(config=config, session=session, checkpoint=client.checkpoint)
+            ctx = FetchContext(
+                config=config, session=session, checkpoint=checkpoint, extras={"context": context}
+            )
             for page in prefetched(handler.pages(ctx), limit=max_pages):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
@@ -141,8 +147,8 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                 if max_pages is not None and staged >= max_pages and not page.is_last:
                     finish_fetch(run=run, keep_checkpoint=True)
                     return
-        # Only a listing read from its start, in full mode, shows which keys are gone.
-        complete = started_from_start and not config.get("incremental")
+        # Only a listing read from its start, in full mode (or forced full), shows which keys are gone.
+        complete = started_from_start and (full or not config.get("incremental"))
         finish_fetch(
             run=run, next_checkpoint=handler.checkpoint_after_listing(last, config), complete=complete
         )

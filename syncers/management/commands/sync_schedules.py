@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from syncers.management.cli import client_arg, dumps, record_action
+from syncers.run_context import describe_extras
 from syncers.selectors import client_schedules
 from syncers.services import client_schedules_set_enabled
 
@@ -46,4 +47,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{target.name} has no schedule")
         for s in rows:
             state = f"next {s['next']}" if s["next"] else ("disabled" if not s["enabled"] else "never again")
-            self.stdout.write(f"  schedule {s['id']}: {s['schedule']}: {state}")
+            notes = ", ".join(n for n in (s["bounds"], describe_extras(s["params"], s["full"])) if n)
+            notes = f" ({notes})" if notes else ""
+            self.stdout.write(f"  schedule {s['id']}: {s['schedule']}: {state}{notes}")
