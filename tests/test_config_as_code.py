@@ -18,6 +18,7 @@ from syncers.models import Notification, NotificationRoute, SyncClient, SyncSche
 from syncers.models.plugins import InstalledPlugin, PluginPermission
 from syncers.notify import EmailChannel, WebhookChannel, notify
 from syncers.pause import Event
+from syncers.plugins.config import plugin_row
 from syncers.plugins.grants import allowed
 
 from .processes import ROOT, child_env
@@ -254,3 +255,19 @@ def test_the_command_line_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "invalid YAML at line 2" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_fresh_installations_export_applies_as_a_no_op_with_its_plugins_not_yet_configured(
+    tmp_path: Path,
+) -> None:
+    """data_syncer requires a connection; nobody configured it yet. Its export must still apply."""
+    InstalledPlugin.objects.all().delete()
+    for name in ("data_syncer", "gateway"):
+        plugin_row(name)
+    assert "connection" not in InstalledPlugin.objects.get(name="data_syncer").config, "not configured yet"
+    path = tmp_path / "fresh.yaml"
+    path.write_text(export())
+
+    assert "data_syncer" in path.read_text()
+    assert apply(str(path)).strip() == "nothing to change"

@@ -49,6 +49,10 @@ def apply_plugins(data: dict[str, Any], plan: Plan) -> None:
 
 
 def _apply_config(row: InstalledPlugin, config: Any, where: str, plan: Plan) -> None:
+    if (config or {}) == row.config:
+        # Unchanged: an export of a plugin nobody configured yet (required keys still missing)
+        # applies as a no-op instead of failing; the plugin itself refuses to run until it is.
+        return
     try:
         wanted = validate_plugin_config(row.name, config or {})
     except ValidationError as exc:
@@ -120,7 +124,8 @@ def export_plugins() -> list[dict[str, Any]]:
             if perm.state == PluginPermission.State.REFUSED:
                 item["state"] = "refused"
             permissions.append(item)
-        out.append(
-            {"name": row.name, "enabled": row.enabled, "config": row.config, "permissions": permissions}
-        )
+        entry: dict[str, Any] = {"name": row.name, "enabled": row.enabled}
+        if row.config:  # never configured: nothing to write (an empty config would not validate)
+            entry["config"] = row.config
+        out.append({**entry, "permissions": permissions})
     return out
