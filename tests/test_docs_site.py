@@ -162,3 +162,31 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     for page in ("reference/environment", "reference/yaml", "reference/commands", "guarantees"):
         assert (tmp_path / "site" / page / "index.html").exists()
+
+
+def test_destination_keys_page_lists_exactly_the_keys_the_destination_accepts() -> None:
+    from syncers.destinations.config import KNOWN_KEYS
+
+    page = (ROOT / "docs" / "concepts" / "destinations.md").read_text()
+    table = page.split("| Key | Meaning |", 1)[1].split("\n\n", 1)[0]
+    assert documented(table) & set(KNOWN_KEYS) == set(KNOWN_KEYS)
+    assert {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")} == set(KNOWN_KEYS)
+
+
+@pytest.mark.django_db
+def test_the_yaml_guide_file_applies_as_written_and_twice_changes_nothing(monkeypatch: Any) -> None:
+    import yaml
+
+    from syncers.config_as_code import ConfigError, apply_config
+    from syncers.models import SyncClient
+
+    guide = (ROOT / "docs" / "guides" / "first-client-yaml.md").read_text()
+    data = yaml.safe_load(re.search(r"```yaml\n(.*?)```", guide, re.DOTALL)[1])
+    monkeypatch.setenv("SHOP_API_TOKEN", "any-token")
+    first = apply_config(data)
+    assert "+ client products" in first.changes
+    assert SyncClient.objects.get(name="products").schedules.count() == 2
+    assert apply_config(data).changes == []
+    data["clients"][0]["colour"] = "red"
+    with pytest.raises(ConfigError, match=re.escape("clients[0] (products): unknown key(s) colour")):
+        apply_config(data)
