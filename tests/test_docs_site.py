@@ -190,3 +190,42 @@ def test_the_yaml_guide_file_applies_as_written_and_twice_changes_nothing(monkey
     data["clients"][0]["colour"] = "red"
     with pytest.raises(ConfigError, match=re.escape("clients[0] (products): unknown key(s) colour")):
         apply_config(data)
+
+
+@pytest.mark.django_db
+def test_the_own_model_guide_file_applies_as_written() -> None:
+    import yaml
+
+    from syncers.config_as_code import ConfigError, apply_config
+    from syncers.models import SyncClient
+
+    guide = (ROOT / "docs" / "guides" / "own-model.md").read_text()
+    data = yaml.safe_load(re.search(r"```yaml\n(.*?)```", guide, re.DOTALL)[1])
+    apply_config(data)
+    assert SyncClient.objects.get(name="shop-products").destination["model"] == "catalog.Product"
+    data["clients"][1]["destination"]["fields"]["prix"] = "price"
+    message = "clients[1] (shop-products): destination: fields.prix: catalog.Product has no field 'prix'"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_config(data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_handler_guide_code_registers_a_handler_that_syncs(connection_to: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    from syncers.models import SyncClient
+    from syncers.registry import get_handler
+    from syncers.services import sync_run_now_here
+
+    guide = (ROOT / "docs" / "guides" / "handler.md").read_text()
+    code = re.search(r"```python\n(# myapp/sync_handlers.py\n.*?)```", guide, re.DOTALL)[1]
+    exec(compile(code, "docs/guides/handler.md", "exec"), {"__name__": "myapp.sync_handlers"})
+    with pytest.raises(ValidationError, match="Unknown option"):
+        get_handler("shop_categories").clean_config({"colour": "red"})
+    client = SyncClient(name="categories", connection=connection_to, handler="shop_categories")
+    client.config = get_handler("shop_categories").clean_config({})
+    client.full_clean()
+    client.save()
+    run = sync_run_now_here(client=client, who="test")
+    assert (run.status, run.fetched, run.created) == ("succeeded", 8, 8)
+    assert client.records.count() == 8
