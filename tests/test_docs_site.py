@@ -6,6 +6,7 @@ the commands on disk, the URL patterns of the API — so nothing the code has ca
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 import subprocess
@@ -51,9 +52,8 @@ def accepted_keys() -> dict[str, set[str]]:
     YAML parser, with <allowed> evaluated in its own module (constants included)."""
     found: dict[str, set[str]] = {}
     for path in (ROOT / "syncers" / "config_as_code").glob("*.py"):
-        module = sys.modules[f"syncers.config_as_code.{path.stem}"] if path.stem != "__init__" else None
-        if module is None:
-            continue
+        name = "syncers.config_as_code" + ("" if path.stem == "__init__" else f".{path.stem}")
+        module = importlib.import_module(name)
         for func in ast.walk(ast.parse(path.read_text())):
             if not isinstance(func, ast.FunctionDef):
                 continue

@@ -36,6 +36,12 @@ def render() -> str:
     out.append("")
     for path, method, op in operations:
         out.append(_operation(schema, path, method, op))
+    out.append("## Schemas\n\nThe JSON objects named above, field by field.\n")
+    for name, component in schema.get("components", {}).get("schemas", {}).items():
+        out.append(f"### `{name}` {{#schema-{name.lower()}}}\n")
+        if component.get("description"):
+            out.append(_text(component["description"]) + "\n")
+        out += _fields(schema, component) or [f"{_type(schema, component)}\n"]
     return "\n".join(out)
 
 
@@ -94,8 +100,11 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _type(schema: dict[str, Any], node: dict[str, Any]) -> str:
+    if node.get("nullable"):
+        return _type(schema, {k: v for k, v in node.items() if k != "nullable"}) + " or null"
     if "$ref" in node:
-        return f"`{node['$ref'].rsplit('/', 1)[-1]}`"
+        name = node["$ref"].rsplit("/", 1)[-1]
+        return f"[`{name}`](#schema-{name.lower()})"
     if "allOf" in node and len(node["allOf"]) == 1:
         return _type(schema, node["allOf"][0])
     if node.get("type") == "array":
