@@ -195,6 +195,7 @@ def render() -> str:
     return (
         "# Environment variables\n\n"
         "Generated from the `env(...)` calls in `xcoresite/settings.py` (the only settings module) "
-        "and `xcoresite/devstack.py` (`make run` only). Every process reads them at start-up.\n\n"
+        "and `xcoresite/devstack.py` (`make run` only). `settings.py` reads its variables once, when "
+        "a process starts: change one, then restart the processes.\n\n"
         "| Variable | Type | Default | Meaning |\n|---|---|---|---|\n" + rows + "\n"
     )

@@ -13,7 +13,7 @@ MEANINGS: dict[str, str] = {
     "path": "Endpoint under the connection's base URL.",
     "records_path": "Dotted path to the list of records in the body (empty: the body is the list).",
     "id_field": "Top-level field of the *stored* record (after `fields`) that identifies it.",
-    "page_size": "Records per request (1 to 10000).",
+    "page_size": "Records per request (1 to {MAX_PAGE_SIZE}).",
     "page_size_param": "Query parameter that carries `page_size` (empty: not sent).",
     "params": "Extra query parameters (a JSON object).",
     "max_pages": "A run that reads this many pages without a last one fails (`PayloadError`).",
@@ -68,11 +68,14 @@ def rest_options() -> list[Option]:
 
 
 def render() -> str:
+    from syncers.handlers.options import MAX_PAGE_SIZE
+
     rows = []
     for option in rest_options():
         if option.name not in MEANINGS:
             raise LookupError(f"REST option {option.name}: add its meaning to docs/gen/handler_options.py")
-        rows.append(f"| `{option.name}` | {_styles(option)} | {_default(option)} | {MEANINGS[option.name]} |")
+        meaning = MEANINGS[option.name].replace("{MAX_PAGE_SIZE}", str(MAX_PAGE_SIZE))
+        rows.append(f"| `{option.name}` | {_styles(option)} | {_default(option)} | {meaning} |")
     return (
         "# Handler options (REST source)\n\n"
         "The built-in handler `rest` reads its options from the client's source config (JSON). "
