@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults test-protections lint check bench venv clean
+.PHONY: run test test-faults test-protections lint check docs bench venv clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,12 @@ test-protections: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The documentation site (docs/, mkdocs.yml) into var/site/; strict: a broken link, a missing
+# page or a reference generator's error (docs/gen/) fails the build.
+docs: export NO_MKDOCS_2_WARNING = 1
+docs: venv
+	$(BIN)/mkdocs build --strict --quiet
 
 check: export DEBUG ?= true
 check: venv
