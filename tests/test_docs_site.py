@@ -72,6 +72,7 @@ PARSER_SECTIONS = {
     "_route": "notifications[]",
     "apply_plugins": "plugins[]",
     "_permission": "plugins[].permissions[]",
+    "parse_job": "jobs[]",
 }
 
 

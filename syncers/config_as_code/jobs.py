@@ -46,6 +46,7 @@ UNITS = {
 }
 TRIGGER_KEYS = {"interval": set(UNITS), "cron": {"cron", "timezone"}, "date": {"run_date"}}
 COMMON = {"id", "func", "trigger", "kwargs", "enabled"}
+JOB_KEYS = COMMON.union(*TRIGGER_KEYS.values())
 
 
 def apply_jobs(data: dict[str, Any], plan: Plan, *, prune_undeclared: bool) -> None:
@@ -72,7 +73,9 @@ def parse_job(spec: dict[str, Any], where: str) -> StaticJob:
         raise ConfigError(f"{where}.id: 1-80 letters, digits, '.', '_' or '-'")
     if trigger not in TRIGGER_KEYS:
         raise ConfigError(f"{where}.trigger: interval, cron or date, not {trigger!r}")
-    refuse_unknown(spec, COMMON | TRIGGER_KEYS[trigger], where)
+    refuse_unknown(spec, JOB_KEYS, where)
+    if other := sorted(set(spec) - COMMON - TRIGGER_KEYS[trigger]):  # e.g. hours on a cron job
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(other)} for a {trigger} job")
     if not isinstance(func, str):
         raise ConfigError(f"{where}.func: the name of a registered job callable")
     try:

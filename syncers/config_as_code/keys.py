@@ -16,7 +16,7 @@ from django.db import models
 from gateway.models import Connection
 from syncers.models import NotificationRoute, SyncClient, SyncSchedule
 
-from .clients import CLIENT_FIELDS, CONNECTION_FIELDS
+from .clients import BOUNDS, CLIENT_FIELDS, CONNECTION_FIELDS, CONTEXT
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ SECTIONS: tuple[Section, ...] = (
                 default="none",
             ),
             Key("enabled"),
+            *(Key(name) for name in (*BOUNDS, *CONTEXT)),
         ),
     ),
     Section(
@@ -147,9 +148,49 @@ SECTIONS: tuple[Section, ...] = (
             Key("state", "`granted` or `refused`.", type="string", default="granted"),
         ),
     ),
+    Section(
+        "jobs[]",
+        "Static jobs, matched by id: each runs a callable registered with `@sync_job` in an app's "
+        "`sync_jobs` module on a trigger; with `--prune`, jobs the file does not name are deleted.",
+        None,
+        (
+            Key("id", "The job's id (letters, digits, `.`, `_`, `-`).", type="string", default="required"),
+            Key(
+                "func",
+                "Name of a registered job callable (never an import path).",
+                type="string",
+                default="required",
+            ),
+            Key("trigger", "`interval`, `cron` or `date`.", type="string", default="required"),
+            Key(
+                "kwargs",
+                "Arguments passed to the callable (JSON values, no secrets).",
+                type="mapping",
+                default="empty",
+            ),
+            Key("enabled", "Disabled jobs do not fire.", type="boolean", default="`true`"),
+            *(
+                Key(
+                    unit,
+                    f"`interval`: every this many {unit} (exactly one unit).",
+                    type="integer",
+                    default="none",
+                )
+                for unit in ("weeks", "days", "hours", "minutes", "seconds")
+            ),
+            Key("cron", "`cron`: a five-field cron expression.", type="string", default="none"),
+            Key("timezone", "`cron`: the IANA time zone it is read in.", type="string", default="`UTC`"),
+            Key(
+                "run_date",
+                "`date`: when it runs once, ISO 8601 with a UTC offset, in the future.",
+                type="date-time",
+                default="none",
+            ),
+        ),
+    ),
 )
 
-TOP_LEVEL = ("connections", "clients", "notifications", "plugins")
+TOP_LEVEL = ("connections", "clients", "notifications", "plugins", "jobs")
 
 
 def key_type(section: Section, key: Key) -> str:
