@@ -6,13 +6,16 @@ from typing import Any
 
 from django import forms
 
+from .config_widget import SourceConfigWidget
 from .models import SyncClient
 from .registry import handler_choices
 
 
 class SyncClientForm(forms.ModelForm):
     handler = forms.ChoiceField(
-        choices=handler_choices, help_text=SyncClient._meta.get_field("handler").help_text
+        choices=handler_choices,
+        initial=SyncClient._meta.get_field("handler").default,  # the generic REST handler
+        help_text=SyncClient._meta.get_field("handler").help_text,
     )
 
     class Meta:
@@ -31,6 +34,7 @@ class SyncClientForm(forms.ModelForm):
             "max_duration",
             "notify_emails",
         ]
+        widgets = {"config": SourceConfigWidget()}
 
 
 class PauseForm(forms.Form):

@@ -105,6 +105,10 @@ def get_handler(name: str) -> SyncHandler:
         raise ValidationError(f"Unknown sync handler {name!r}.") from None
 
 
+def all_handlers() -> list[SyncHandler]:
+    return sorted(_handlers.values(), key=lambda h: h.name)
+
+
 def handler_choices() -> list[tuple[str, str]]:
     return sorted((h.name, h.label or h.name) for h in _handlers.values())
 

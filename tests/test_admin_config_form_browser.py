@@ -1,0 +1,101 @@
+"""The source config as a form, in a real headless Chromium at 1400×900: an operator creates
+a REST client without typing JSON — picks a pagination style (only its options show), fills
+numbers and adds a query parameter row — saves it, and the client stores exactly what was
+set; the raw JSON stays one toggle away. Screenshots are saved as artefacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page, expect
+
+from fakeapi.control import FakeApi
+from gateway.models import Connection
+from syncers.models import SyncClient
+
+from .test_admin_browser import PASSWORD, admin_login
+
+pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
+
+
+def snapshot(page: Page, name: str) -> Path:
+    """A full-page screenshot at the operator's 1400×900 window, kept as a test artefact."""
+    folder = Path(settings.VAR_DIR) / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def row(page: Page, option: str):
+    return page.locator(f".sync-config-row[data-option='{option}']")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_operator_creates_a_rest_client_through_the_form_fields_without_typing_json(
+    page: Page, operator, connection_to: Connection, api: FakeApi
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+    page.goto("/admin/syncers/syncclient/add/")
+
+    expect(page.locator("#id_handler")).to_have_value("rest")
+    expect(page.locator("#id_config")).to_be_hidden()
+    expect(row(page, "page_param")).to_be_visible()
+    page.fill("#id_name", "newcomer-api")
+    page.select_option("#id_connection", label=connection_to.name)
+    page.select_option("#id_config__pagination", "cursor")
+    expect(row(page, "page_param")).to_be_hidden()
+    expect(row(page, "cursor_param")).to_be_visible()
+    expect(page.locator("#id_config__page_size_param")).to_have_attribute("placeholder", "limit")
+    assert page.locator("#id_config__page_size").get_attribute("type") == "number"
+    page.fill("#id_config__path", "/products/cursor")
+    page.fill("#id_config__page_size", "25")
+    page.click("#id_config__params .sync-pair-add")
+    page.locator("#id_config__params .sync-pair-key").fill("lang")
+    page.locator("#id_config__params .sync-pair-value").fill("en")
+    snapshot(page, "config-form-filled")
+
+    page.check(".sync-config-json-toggle")  # the raw JSON says what the fields say
+    assert '"page_size": 25' in page.locator("#id_config").input_value()
+    page.uncheck(".sync-config-json-toggle")
+    page.click("input[name=_continue]")
+
+    expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
+    client = SyncClient.objects.get(name="newcomer-api")
+    assert client.handler == "rest"
+    assert client.config == {
+        "pagination": "cursor",
+        "path": "/products/cursor",
+        "page_size": 25,
+        "params": {"lang": "en"},
+    }, "only what the operator set is stored"
+    expect(page.locator("#id_config__page_size")).to_have_value("25")
+    expect(row(page, "offset_param")).to_be_hidden()
+    snapshot(page, "config-form-saved")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_value_typed_in_the_form_is_refused_naming_the_option(
+    page: Page, operator, connection_to: Connection
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+    page.goto("/admin/syncers/syncclient/add/")
+    page.fill("#id_name", "bad-size")
+    page.select_option("#id_connection", label=connection_to.name)
+
+    page.fill("#id_config__page_size", "0")
+    page.click("input[name=_save]")
+
+    errors = page.locator(".form-row.field-config .errorlist")
+    expect(errors).to_contain_text("'page_size' must be an integer from 1 to 10000.")
+    expect(page.locator("#id_config__page_size")).to_have_value("0")
+    assert not SyncClient.objects.filter(name="bad-size").exists()
