@@ -1,4 +1,4 @@
-"""The source config as a form, in a real headless Chromium at 1400×900: an operator creates
+"""The source config as a form, in a real headless Chromium at 1400x900: an operator creates
 a REST client without typing JSON — picks a pagination style (only its options show), fills
 numbers and adds a query parameter row — saves it, and the client stores exactly what was
 set; the raw JSON stays one toggle away. Screenshots are saved as artefacts."""
@@ -26,7 +26,7 @@ def operator(django_user_model):
 
 
 def snapshot(page: Page, name: str) -> Path:
-    """A full-page screenshot at the operator's 1400×900 window, kept as a test artefact."""
+    """A full-page screenshot at the operator's 1400x900 window, kept as a test artefact."""
     folder = Path(settings.VAR_DIR) / "artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
