@@ -24,7 +24,7 @@ from . import admin_beat, admin_notify, admin_runs, charts  # noqa: F401  (they 
 from .admin_views import ClientViews, client_console, run_url
 from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
 from .destinations.preview import field_choices, model_choices
-from .forms import PauseForm, SyncClientForm
+from .forms import PauseForm, SyncClientForm, admin_form
 from .models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
 from .permissions import may_see_client, usable_connection_ids, user_can, visible_client_ids
 from .selectors import client_list_queryset
@@ -279,6 +279,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Pause sync clients",
             "form": form,
+            "adminform": admin_form(form),
             "clients": clients,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,

@@ -30,7 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from . import charts, dashboard, selectors
 from .cron_preview import cron_preview
 from .destinations.deletions import deletions_waiting, pending_deletion_approve, pending_deletion_reject
-from .forms import PauseForm
+from .forms import PauseForm, admin_form
 from .models import PendingDeletion, SyncClient, SyncRun
 from .permissions import may_see_client, sees_all_clients, user_can
 from .services import (
@@ -154,6 +154,7 @@ class ClientViews:
             **self.admin_site.each_context(request),
             "title": f"Pause {client.name}",
             "form": form,
+            "adminform": admin_form(form),
             "clients": [client],
             "opts": SyncClient._meta,
             "original": client,

@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
+from .forms import admin_form
 from .models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
 from .plugins import PluginError
 from .plugins import setup as plugin_setup
@@ -169,6 +170,7 @@ class InstalledPluginAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "original": plugin,
             "form": form,
+            "adminform": admin_form(form),
             "result": json.dumps(result, indent=2, default=str) if result is not None else None,
             "title": f"Call an action of {plugin.name}",
         }
@@ -176,8 +178,15 @@ class InstalledPluginAdmin(admin.ModelAdmin):
 
 
 class CallForm(forms.Form):
+    fieldsets = [(None, {"fields": ["action", "payload"]})]
+
     action = forms.ChoiceField(help_text="One of the actions the plugin's manifest offers.")
-    payload = forms.JSONField(initial=dict, required=False, help_text="A JSON object passed to handle().")
+    payload = forms.JSONField(
+        initial=dict,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "class": "vLargeTextField"}),
+        help_text='A JSON object passed to handle(), e.g. {"limit": 10}; empty: {}.',
+    )
 
     def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -99,3 +99,35 @@ def test_a_bad_value_typed_in_the_form_is_refused_naming_the_option(
     expect(errors).to_contain_text("'page_size' must be an integer from 1 to 10000.")
     expect(page.locator("#id_config__page_size")).to_have_value("0")
     assert not SyncClient.objects.filter(name="bad-size").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connection_numbers_show_whole_with_units_and_the_pause_form_reads_like_the_admin(
+    page: Page, operator, make_client
+) -> None:
+    client = make_client("newcomer-api")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+
+    page.goto(f"/admin/gateway/connection/{client.connection_id}/change/")
+    expect(page.locator("#id_max_body_bytes")).to_have_value("50 MB")
+    expect(page.locator("#id_connect_timeout")).to_have_value("2s")
+    for field in ("max_body_bytes", "connect_timeout", "read_timeout", "total_timeout", "retry_budget"):
+        fits = page.locator(f"#id_{field}").evaluate("e => e.scrollWidth <= e.clientWidth")
+        assert fits, f"{field}'s value is cut off"
+    snapshot(page, "connection-form")
+    page.fill("#id_max_body_bytes", "8 MB")
+    page.fill("#id_read_timeout", "1m")
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    expect(page.locator("#id_max_body_bytes")).to_have_value("8 MB")
+    expect(page.locator("#id_read_timeout")).to_have_value("1m")
+
+    page.goto(f"/admin/syncers/syncclient/{client.pk}/pause/")
+    expect(page.locator("label.required[for=id_reason]")).to_have_text("Reason:")
+    expect(page.locator("fieldset h2.fieldset-heading")).to_have_text("How long")
+    expect(page.locator("#id_hours_helptext")).to_contain_text("Resume by itself")
+    page.click("#pause-submit")
+    expect(page.locator(".errornote")).to_contain_text("Please correct the error below.")
+    expect(page.locator(".field-reason .errorlist")).to_contain_text("This field is required.")
+    snapshot(page, "pause-form")
