@@ -22,7 +22,7 @@ from gateway.models import Connection
 
 from . import admin_beat, admin_notify, admin_runs, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
-from .cron_preview import TIME_FORMAT, cron_preview, schedule_next_fire
+from .cron_preview import TIME_FORMAT, schedule_next_fire, schedule_preview
 from .destinations.preview import field_choices, model_choices
 from .forms import PauseForm, SyncClientForm, admin_form
 from .models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
@@ -48,10 +48,13 @@ class SyncScheduleInline(admin.TabularInline):
     def preview(self, obj: SyncSchedule) -> SafeString | str:
         if obj.pk is None:
             return ""
-        if obj.kind == SyncSchedule.Kind.CRON:
-            preview = cron_preview(obj.cron, obj.timezone)
+        if obj.kind == SyncSchedule.Kind.CRON or (obj.kind == SyncSchedule.Kind.INTERVAL and obj.enabled):
+            preview = schedule_preview(obj)
             fires = [when.strftime(TIME_FORMAT) for when in preview.fires]
-            context = {"preview": preview, "fires": fires, "zone": obj.timezone}
+            zone = (
+                obj.timezone if obj.kind == SyncSchedule.Kind.CRON else timezone.get_current_timezone_name()
+            )
+            context = {"preview": preview, "fires": fires, "zone": zone}
             return render_to_string("admin/syncers/syncclient/cron_preview.html", context)
         when = schedule_next_fire(obj)
         return when.strftime(TIME_FORMAT) if when else "never (disabled or past)"

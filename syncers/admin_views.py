@@ -28,7 +28,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import charts, dashboard, selectors
-from .cron_preview import cron_preview
+from .cron_preview import cron_preview, interval_preview
 from .destinations.deletions import deletions_waiting, pending_deletion_approve, pending_deletion_reject
 from .forms import PauseForm, admin_form
 from .models import PendingDeletion, SyncClient, SyncRun
@@ -240,7 +240,10 @@ class ClientViews:
     def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
         if not may_see_client(request.user):
             raise PermissionDenied
-        preview = cron_preview(request.GET.get("cron", ""), request.GET.get("timezone", "UTC"))
+        if "every" in request.GET:  # an interval row
+            preview = interval_preview(request.GET["every"], request.GET.get("period", ""))
+        else:
+            preview = cron_preview(request.GET.get("cron", ""), request.GET.get("timezone", "UTC"))
         return JsonResponse(
             {
                 "words": preview.words,

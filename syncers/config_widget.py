@@ -34,7 +34,7 @@ class SourceConfigWidget(forms.Textarea):
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         context["schemas"] = {
-            handler.name: form_schema(handler.options)
+            handler.name: form_schema(handler.options, handler.default_config)
             for handler in all_handlers()
             if handler.options is not None
         }

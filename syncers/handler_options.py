@@ -5,7 +5,7 @@ so a plugin's handler that sets `options` gets all three for free."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
@@ -135,8 +135,17 @@ def clean_options(
     return cfg, errors
 
 
-def form_schema(schema: OptionSchema) -> dict[str, Any]:
-    """What the admin's config form needs (JSON-serialisable): each option's input."""
+def form_schema(schema: OptionSchema, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the admin's config form needs (JSON-serialisable): each option's input, with the
+    handler's own `defaults` (its default_config) in place of the schema's."""
+    options = [
+        replace(o, default=defaults[o.name], default_text="", style_defaults={})
+        if defaults
+        and o.name in defaults
+        and defaults[o.name] != o.default_for(defaults.get(schema.style_option))
+        else o
+        for o in schema.options
+    ]
     return {
         "style_option": schema.style_option,
         "options": [
@@ -152,7 +161,7 @@ def form_schema(schema: OptionSchema) -> dict[str, Any]:
                 "minimum": o.minimum,
                 "maximum": o.maximum,
             }
-            for o in schema.options
+            for o in options
         ],
     }
 

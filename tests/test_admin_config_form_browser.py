@@ -131,3 +131,43 @@ def test_connection_numbers_show_whole_with_units_and_the_pause_form_reads_like_
     expect(page.locator(".errornote")).to_contain_text("Please correct the error below.")
     expect(page.locator(".field-reason .errorlist")).to_contain_text("This field is required.")
     snapshot(page, "pause-form")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schedule_rows_show_their_kinds_inputs_and_preview_as_you_type(
+    page: Page, operator, make_client
+) -> None:
+    client = make_client("newcomer-api")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncclient/{client.pk}/change/")
+
+    page.click("#schedules-group .add-row a")
+    page.select_option("#id_schedules-0-kind", "interval")
+    expect(page.locator("#id_schedules-0-timezone")).to_be_hidden()
+    expect(page.locator("#id_schedules-0-run_at_0")).to_be_hidden()
+    expect(page.locator("#id_schedules-0-cron")).to_be_hidden()
+    page.fill("#id_schedules-0-every", "6")
+    page.select_option("#id_schedules-0-period", "hours")
+    live = page.locator("#schedules-0 .sync-cron-live")
+    expect(live.locator("strong")).to_have_text("Every 6 hours")
+    expect(live.locator("ol.sync-fires li")).to_have_count(5)
+
+    page.click("#schedules-group .add-row a")
+    expect(page.locator("#id_schedules-1-period")).to_be_hidden()  # a new row is a cron row
+    expect(page.locator("#id_schedules-1-every")).to_be_hidden()
+    page.locator("#id_schedules-1-cron").press_sequentially("30 2 * * *")  # typing, no blur
+    expect(page.locator("#schedules-1 .sync-cron-live strong")).to_have_text("At 02:30")
+    page.locator("#id_schedules-1-cron").press_sequentially("x")
+    expect(page.locator("#schedules-1 .sync-cron-live")).not_to_contain_text("At 02:30")
+    page.locator("#id_schedules-1-cron").press("Backspace")
+    expect(page.locator("#schedules-1 .sync-cron-live strong")).to_have_text("At 02:30")
+    snapshot(page, "schedule-rows-live")
+
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    saved = page.locator("#schedules-0 td.field-preview")
+    expect(saved.locator(".sync-cron-words")).to_have_text("Every 6 hours")
+    expect(saved.locator("ol.sync-fires li")).to_have_count(5)
+    expect(page.locator("#id_schedules-0-timezone")).to_be_hidden()
+    snapshot(page, "schedule-rows-saved")

@@ -97,3 +97,12 @@ def test_the_rest_handler_validates_from_its_schema() -> None:
 def test_option_names_are_unique() -> None:
     with pytest.raises(ValueError, match="duplicate"):
         OptionSchema(options=(Option("a", "string", "x"), Option("a", "integer", "y")))
+
+
+def test_the_form_shows_a_handlers_own_defaults() -> None:
+    demo = get_handler("demo_products")
+
+    options = {o["name"]: o for o in form_schema(demo.options, demo.default_config)["options"]}
+
+    assert (options["path"]["default"], options["path"]["default_text"]) == ("/products", "`/products`")
+    assert options["page_param"]["default"] == "page"
