@@ -7,10 +7,12 @@ redirects. No business logic lives here."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -45,6 +47,13 @@ from .services import (
     run_cancel_request,
     sync_run_request,
 )
+
+# How long a test fetch's result page can be reloaded or gone back to.
+TEST_FETCH_KEPT_SECONDS = 3600
+
+
+def _fetch_key(client_pk: int, token: str) -> str:
+    return f"syncers:test-fetch:{client_pk}:{token}"
 
 
 def client_url(client: SyncClient | int) -> str:
@@ -94,6 +103,7 @@ class ClientViews:
             ("<int:pk>/pause/", self.pause_view, "pause"),
             ("<int:pk>/resume/", self.resume_view, "resume"),
             ("<int:pk>/test-fetch/", self.test_fetch_view, "test_fetch"),
+            ("<int:pk>/test-fetch/<str:token>/", self.test_fetch_result_view, "test_fetch_result"),
             ("<int:pk>/retry-failed/", self.retry_failed_view, "retry_failed"),
             ("<int:pk>/deletions/<int:held>/<str:decision>/", self.deletions_view, "deletions"),
             ("dashboard/", self.dashboard_view, "dashboard"),
@@ -190,23 +200,42 @@ class ClientViews:
         self.resume_clients(request, [client], run_now=run_now)
         return HttpResponseRedirect(client_url(client))
 
-    def test_fetch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if refused := _require_post(request):
-            return refused
+    def _test_fetch_client(self, request: HttpRequest, pk: int) -> SyncClient:
         client = get_object_or_404(SyncClient.objects.select_related("connection"), pk=pk)
         if not (user_can(request.user, "run", client) or user_can(request.user, "edit", client)):
             raise PermissionDenied
+        return client
+
+    def test_fetch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST fetches, keeps the result in the cache and redirects to its own URL, so the
+        result page survives reload and Back without fetching again."""
+        if refused := _require_post(request):
+            return refused
+        client = self._test_fetch_client(request, pk)
         result = client_test_fetch(client=client)
         outcome = result.error or f"page {result.page}, {result.page_records} record(s)"
         self.log_change(request, client, f"Test fetch ({result.seconds:.1f}s): {outcome[:200]}")
+        token = secrets.token_urlsafe(12)
+        kept = {"result": result, "at": timezone.now(), "by": request.user.get_username()}
+        cache.set(_fetch_key(client.pk, token), kept, TEST_FETCH_KEPT_SECONDS)
+        return HttpResponseRedirect(
+            reverse("admin:syncers_syncclient_test_fetch_result", args=[client.pk, token])
+        )
+
+    def test_fetch_result_view(self, request: HttpRequest, pk: int, token: str) -> HttpResponse:
+        client = self._test_fetch_client(request, pk)
+        kept = cache.get(_fetch_key(client.pk, token))
         context = {
             **self.admin_site.each_context(request),
             "title": f"Test fetch: {client.name}",
-            "result": result,
+            "result": kept and kept["result"],
+            "kept": kept,
+            "kept_minutes": TEST_FETCH_KEPT_SECONDS // 60,
             "opts": SyncClient._meta,
             "original": client,
         }
-        return TemplateResponse(request, "admin/syncers/syncclient/test_fetch.html", context)
+        status = 200 if kept else 404
+        return TemplateResponse(request, "admin/syncers/syncclient/test_fetch.html", context, status=status)
 
     def deletions_view(self, request: HttpRequest, pk: int, held: int, decision: str) -> HttpResponse:
         """Approve (apply exactly the listed keys) or reject deletions the guard held back."""

@@ -5,10 +5,12 @@ set; the raw JSON stays one toggle away. Screenshots are saved as artefacts."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from playwright.sync_api import Page, expect
 
 from fakeapi.control import FakeApi
@@ -80,6 +82,22 @@ def test_operator_creates_a_rest_client_through_the_form_fields_without_typing_j
     expect(page.locator("#id_config__page_size")).to_have_value("25")
     expect(row(page, "offset_param")).to_be_hidden()
     snapshot(page, "config-form-saved")
+
+    # Test fetch: the first page as pretty JSON, on a result URL that survives reload and Back.
+    page.click("#test-fetch-button")
+    expect(page.locator("#test-fetch-summary")).to_contain_text("Page 1: 25 records")
+    assert re.search(r"/test-fetch/[\w-]+/$", page.url), page.url
+    first = page.locator("#test-fetch-records pre.sync-payload").first.inner_text()
+    assert first.startswith('{\n  "id": 1,'), first
+    expect(page.locator("#test-fetch-set-aside")).to_have_text("Every record shown would load.")
+    snapshot(page, "test-fetch-result")
+    page.reload()
+    expect(page.locator("#test-fetch-summary")).to_contain_text("Page 1: 25 records")
+    page.click("text=Back to newcomer-api")
+    page.go_back()
+    expect(page.locator("#test-fetch-summary")).to_contain_text("Page 1: 25 records")
+    fetches = LogEntry.objects.filter(object_id=str(client.pk), change_message__startswith="Test fetch")
+    assert fetches.count() == 1, "reload and Back show the kept result, they do not fetch again"
 
 
 @pytest.mark.django_db(transaction=True)
