@@ -28,6 +28,7 @@ from .forms import PauseForm, SyncClientForm, admin_form
 from .models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
 from .permissions import may_see_client, usable_connection_ids, user_can, visible_client_ids
 from .selectors import client_list_queryset
+from .wording import run_status_label
 
 
 class SyncScheduleInline(admin.TabularInline):
@@ -216,7 +217,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {} ago',
             run_url(run),
             charts.colour(run.status),
-            run.status,
+            run_status_label(run.status),
             timesince(run.queued_at, timezone.now()),
         )
 
@@ -229,7 +230,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
                 seconds=(r.finished_at - r.started_at).total_seconds()
                 if r.finished_at and r.started_at
                 else None,
-                label=f"#{r.pk} {r.status} {r.queued_at:%d %b %H:%M}",
+                label=f"#{r.pk} {run_status_label(r.status)} {r.queued_at:%d %b %H:%M}",
             )
             for r in reversed(getattr(obj, "recent_runs", []))
         ]

@@ -21,6 +21,7 @@ from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .permissions import user_can, user_grants, visible_client_ids
 from .selectors import older_copies_text
+from .wording import run_status_label
 
 
 class VisibleClientFilter(admin.RelatedFieldListFilter):
@@ -104,7 +105,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         return format_html(
             '<span class="sync-nowrap"><span class="sync-dot" style="background:{}"></span>{}</span>{}',
             charts.colour(obj.status),
-            obj.status,
+            run_status_label(obj.status),
             cancel,
         )
 

@@ -47,6 +47,7 @@ from .services import (
     run_cancel_request,
     sync_run_request,
 )
+from .wording import counted, named
 
 # How long a test fetch's result page can be reloaded or gone back to.
 TEST_FETCH_KEPT_SECONDS = 3600
@@ -75,7 +76,9 @@ def retry_and_report(
     try:
         outcome = failed_records_retry(client=client, who=request.user.get_username(), record_ids=ids)
     except ValueError as exc:
-        model_admin.message_user(request, f"{client}: {exc}", messages.ERROR)
+        model_admin.message_user(
+            request, f"Did not retry the failed records of {client}: {exc}", messages.ERROR
+        )
         return
     run = f"run #{outcome.run.pk}" if outcome.run else "no run"
     model_admin.log_change(
@@ -83,9 +86,9 @@ def retry_and_report(
         client,
         f"Retry failed records: {outcome.staged} re-staged in {run}, {outcome.superseded} superseded",
     )
-    text = f"{client}: {outcome.staged} failed record(s) re-staged"
+    text = f"Re-staged {counted(outcome.staged, 'failed record')} of {client}"
     if outcome.superseded:
-        text += f", {outcome.superseded} dropped (a newer version is already stored)"
+        text += f", dropped {outcome.superseded} (a newer version is already stored)"
     if outcome.run:
         text = format_html('{} in <a href="{}">run #{}</a>.', text, run_url(outcome.run), outcome.run.pk)
     model_admin.message_user(request, text, messages.SUCCESS)
@@ -152,7 +155,9 @@ class ClientViews:
             ends = f" until {until:%Y-%m-%d %H:%M %Z}" if until else ""
             self.log_change(request, client, f"Paused{ends}: {reason}")
         done = "Disabled" if disable else "Paused"
-        self.message_user(request, f"{done} {len(clients)} client(s).", messages.SUCCESS)
+        self.message_user(
+            request, f"{done} {counted(len(clients), 'client')}: {named(clients)}.", messages.SUCCESS
+        )
 
     def pause_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         client = self._client(request, pk, "pause")
@@ -172,15 +177,34 @@ class ClientViews:
         return TemplateResponse(request, "admin/syncers/syncclient/pause.html", context)
 
     def resume_clients(self, request: HttpRequest, clients: list[SyncClient], *, run_now: bool) -> None:
+        quietly = []  # resumed without a run: one message for all of them
         for client in clients:
             run = client_resume(client=client, who=request.user.get_username(), run_now=run_now)
             if run is None and run_now:
                 how = f", not run: {client_pause_text(client)}"
-                self.message_user(request, f"{client.name}: resumed{how}", messages.WARNING)
+                self.message_user(
+                    request,
+                    f"Resumed {client.name}, but did not run it: {client_pause_text(client)}",
+                    messages.WARNING,
+                )
+            elif run is not None:
+                how = f", queued run #{run.pk}"
+                self.message_user(
+                    request,
+                    format_html(
+                        'Resumed {} and queued <a href="{}">run #{}</a>.', client.name, run_url(run), run.pk
+                    ),
+                    messages.SUCCESS,
+                )
             else:
-                how = f", queued run #{run.pk}" if run else " (missed runs skipped)"
+                how = " (missed runs skipped)"
+                quietly.append(client)
             self.log_change(request, client, f"Resumed{how}")
-        self.message_user(request, f"Resumed {len(clients)} client(s).", messages.SUCCESS)
+        if quietly:
+            text = (
+                f"Resumed {counted(len(quietly), 'client')}: {named(quietly)} (missed runs are not made up)."
+            )
+            self.message_user(request, text, messages.SUCCESS)
 
     def set_schedules(self, request: HttpRequest, clients: list[SyncClient], *, enabled: bool) -> None:
         verb = "Enabled" if enabled else "Disabled"
@@ -190,7 +214,10 @@ class ClientViews:
             total += changed
             if changed:
                 self.log_change(request, client, f"{verb} {changed} schedule(s)")
-        self.message_user(request, f"{verb} {total} schedule(s) of {len(clients)} client(s); beat follows.")
+        self.message_user(
+            request,
+            f"{verb} {counted(total, 'schedule')} of {counted(len(clients), 'client')}; beat follows.",
+        )
 
     def resume_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if refused := _require_post(request):
@@ -246,10 +273,10 @@ class ClientViews:
         try:
             if decision == "approve":
                 applied = pending_deletion_approve(pending=pending, who=request.user.get_username())
-                text = f"Approved {len(pending.keys)} deletion(s): {applied} row(s) {pending.action}-deleted"
+                text = f"Approved {counted(len(pending.keys), 'deletion')}: {counted(applied, 'row')} {pending.action}-deleted"
             elif decision == "reject":
                 pending_deletion_reject(pending=pending, who=request.user.get_username())
-                text = f"Rejected {len(pending.keys)} deletion(s); the rows stay"
+                text = f"Rejected {counted(len(pending.keys), 'deletion')}; the rows stay"
             else:
                 raise Http404("approve or reject")
         except ValueError as exc:
@@ -341,7 +368,11 @@ class RunViews:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             done = run.status == SyncRun.Status.CANCELLED
-            text = f"Run #{run.pk} " + ("cancelled." if done else "asked to stop; it stops between pages.")
+            text = (
+                f"Cancelled run #{run.pk}."
+                if done
+                else f"Cancel requested for run #{run.pk}: it stops between pages and batches."
+            )
             self.log_change(
                 request, run.client, f"Cancel run #{run.pk}: {'cancelled' if done else 'requested'}"
             )

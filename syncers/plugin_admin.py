@@ -114,9 +114,9 @@ class InstalledPluginAdmin(admin.ModelAdmin):
         for plugin in queryset:
             try:
                 fn(plugin.name)
-                self.message_user(request, f"{plugin.name}: {verb}.")
+                self.message_user(request, f"Plugin {plugin.name}: {verb}.")
             except (PluginError, ValidationError) as exc:
-                self.message_user(request, f"{plugin.name}: {exc}", messages.ERROR)
+                self.message_user(request, f"Plugin {plugin.name}: {exc}", messages.ERROR)
 
     @admin.action(description="Start (on_start: registers its jobs)", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[InstalledPlugin]) -> None:
@@ -211,7 +211,7 @@ class PluginPermissionAdmin(admin.ModelAdmin):
             try:
                 permission_decide(permission=perm, grant=grant, who=_who(request))
             except ValidationError as exc:
-                self.message_user(request, f"{perm}: {' '.join(exc.messages)}", messages.ERROR)
+                self.message_user(request, f"Permission {perm}: {' '.join(exc.messages)}", messages.ERROR)
         self.message_user(request, "Recorded. Services check grants on every call: it applies at once.")
 
     @admin.action(description="Grant selected permissions", permissions=["change"])

@@ -33,7 +33,7 @@ def test_retry_selected_failed_records_stages_only_those_in_a_new_run(admin_clie
     )
 
     messages = [str(m) for m in response.context["messages"]]
-    assert messages[0].startswith("products: 1 failed record(s) re-staged in <a href")
+    assert messages[0].startswith("Re-staged 1 failed record of products in <a href")
     run = SyncRun.objects.get()
     assert (run.status, run.fetched, run.fetch_done) == ("running", 1, True)
     assert SyncBatch.objects.get(run=run).size == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -15,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from fakeapi.control import FakeApi
 from gateway.models import Connection
-from syncers.models import SyncClient
+from syncers.models import SyncClient, SyncRun
 
 from .test_admin_browser import PASSWORD, admin_login
 
@@ -189,3 +190,38 @@ def test_schedule_rows_show_their_kinds_inputs_and_preview_as_you_type(
     expect(saved.locator("ol.sync-fires li")).to_have_count(5)
     expect(page.locator("#id_schedules-0-timezone")).to_be_hidden()
     snapshot(page, "schedule-rows-saved")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_name_objects_as_written_count_properly_and_use_plain_labels(
+    page: Page, operator, make_client
+) -> None:
+    client = make_client("newcomer-api")
+    SyncRun.objects.create(client=client, trigger="schedule", status=SyncRun.Status.SKIPPED_PAUSED)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+
+    page.goto("/admin/syncers/syncclient/")
+    expect(page.locator("td.field-last_run")).to_contain_text("skipped (paused)")
+    expect(page.locator("#nav-sidebar")).to_contain_text("Data syncer log")
+    expect(page.locator("#nav-sidebar")).not_to_contain_text("Data_syncer")
+    page.check(f"input[name=_selected_action][value='{client.pk}']")
+    page.select_option("select[name=action]", "pause")
+    page.click("button[name=index]")
+    expect(page.locator("#content p").first).to_have_text(re.compile(r"^Pause this sync client\?"))
+    page.fill("#id_reason", "vendor window")
+    page.fill("#id_hours", "2")
+    page.click("#pause-submit")
+    expect(page.locator(".messagelist .success")).to_have_text("Paused 1 client: newcomer-api.")
+
+    page.goto(f"/admin/syncers/syncclient/{client.pk}/change/")
+    client.refresh_from_db()
+    end = f"{client.paused_until.astimezone(ZoneInfo(settings.TIME_ZONE)):%H:%M}"
+    assert page.locator("#client-console").inner_text().count(end) == 1, "the pause's end, once"
+    page.click("#resume-run-button")
+    run = SyncRun.objects.filter(client=client, trigger=SyncRun.Trigger.ADMIN).get()
+    expect(page.locator(".messagelist .success")).to_have_text(
+        f"Resumed newcomer-api and queued run #{run.pk}."
+    )
+    expect(page.locator(f".messagelist a[href$='/syncrun/{run.pk}/change/']")).to_have_text(f"run #{run.pk}")
+    snapshot(page, "messages-resumed")
