@@ -117,6 +117,8 @@ def test_a_bad_value_typed_in_the_form_is_refused_naming_the_option(
     errors = page.locator(".form-row.field-config .errorlist")
     expect(errors).to_contain_text("'page_size' must be an integer from 1 to 10000.")
     expect(page.locator("#id_config__page_size")).to_have_value("0")
+    expect(row(page, "page_size")).to_have_class(re.compile(r"\bsync-config-error\b"))
+    expect(row(page, "path")).not_to_have_class(re.compile(r"\bsync-config-error\b"))
     assert not SyncClient.objects.filter(name="bad-size").exists()
 
 
