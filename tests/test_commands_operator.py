@@ -268,6 +268,7 @@ def test_test_fetch_shows_the_first_page_mapped_and_stores_nothing(api: FakeApi,
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
     assert (report["page"], report["page_records"], report["is_last"], report["error"]) == (1, 50, False, "")
     assert [r["external_id"] for r in report["records"]] == ["1", "2"]
+    assert [r["set_aside"] for r in report["records"]] == ["", ""], "the load's verdict on each"
     assert report["records"][0]["record"] == api.records()[0]
     assert not SyncRun.objects.exists() and not SyncedRecord.objects.exists()
     assert SyncClient.objects.get(pk=client.pk).checkpoint is None
