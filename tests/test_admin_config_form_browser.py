@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from fakeapi.control import FakeApi
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncRun
+from syncers.models.plugins import InstalledPlugin
 
 from .test_admin_browser import PASSWORD, admin_login
 
@@ -227,3 +228,23 @@ def test_messages_name_objects_as_written_count_properly_and_use_plain_labels(
     )
     expect(page.locator(f".messagelist a[href$='/syncrun/{run.pk}/change/']")).to_have_text(f"run #{run.pk}")
     snapshot(page, "messages-resumed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_call_an_action_form_reads_like_the_rest_of_the_admin(page: Page, operator) -> None:
+    from syncers.plugins.config import record_manifests
+
+    record_manifests()
+    plugin = InstalledPlugin.objects.get(name="data_syncer")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+
+    page.goto(f"/admin/syncers/installedplugin/{plugin.pk}/call/")
+
+    expect(page.locator("fieldset.module.aligned label.required[for=id_action]")).to_have_text("Action:")
+    expect(page.locator("#id_action_helptext")).to_contain_text("One of the actions")
+    expect(page.locator("#id_payload_helptext")).to_contain_text("A JSON object passed to handle()")
+    page.fill("#id_payload", "[1]")
+    page.click("#call-submit")
+    expect(page.locator(".field-payload .errorlist")).to_contain_text("The payload must be a JSON object.")
+    snapshot(page, "plugin-call-form")
