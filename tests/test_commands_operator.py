@@ -115,7 +115,7 @@ def test_cancel_with_wait_stops_a_running_run_between_pages(api: FakeApi, make_c
     running.refresh_from_db()
     assert running.status == "cancelled" and running.pages < 21, "it stopped before the end"
     assert running.cancel_requested_by == "alice"
-    assert "asked to stop; it stops between pages and batches" in out
+    assert "cancel requested; it stops between pages and batches" in out
     assert f"run #{running.pk} of products: cancelled" in out
     (entry,) = LogEntry.objects.filter(object_id=str(client.pk))
     assert (entry.user, entry.change_message) == (alice, f"Cancel run #{running.pk}: requested")
