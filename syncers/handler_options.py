@@ -4,6 +4,7 @@ so a plugin's handler that sets `options` gets all three for free."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -186,6 +187,4 @@ def _range_error(name: str, low: int | None, high: int | None) -> str:
 
 
 def _literal(value: Any) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value)
