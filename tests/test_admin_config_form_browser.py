@@ -248,3 +248,23 @@ def test_the_call_an_action_form_reads_like_the_rest_of_the_admin(page: Page, op
     page.click("#call-submit")
     expect(page.locator(".field-payload .errorlist")).to_contain_text("The payload must be a JSON object.")
     snapshot(page, "plugin-call-form")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_config_the_form_cannot_show_opens_as_json_and_saves_unchanged(
+    page: Page, operator, make_client
+) -> None:
+    written = {"page_size": 50, "page_size_param": "", "version_field": None}
+    client = make_client("newcomer-api", handler="rest", config=written)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    admin_login(page, "operator", PASSWORD)
+
+    page.goto(f"/admin/syncers/syncclient/{client.pk}/change/")
+
+    expect(page.locator(".sync-config-json-toggle")).to_be_checked()
+    expect(page.locator(".sync-config-problem")).to_contain_text('The form cannot show page_size_param: ""')
+    expect(page.locator("#id_config")).to_be_visible()
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    client.refresh_from_db()
+    assert client.config == written, "an empty parameter name and a null stay as written"
