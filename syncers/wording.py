@@ -25,5 +25,13 @@ def named(objects: Iterable[object]) -> str:
     return ", ".join(str(o) for o in objects)
 
 
+EVENT_LABELS = {"auto_pause": "auto-pause", "auth_pause": "paused: credentials refused"}
+
+
 def run_status_label(status: str) -> str:
     return RUN_STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def event_label(event: str) -> str:
+    """A notification's event in words: "first_failure" → "first failure"."""
+    return EVENT_LABELS.get(event, event.replace("_", " "))
