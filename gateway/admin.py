@@ -110,4 +110,4 @@ class ConnectionAdmin(admin.ModelAdmin):
         level = (
             messages.SUCCESS if result.ok else (messages.WARNING if not result.error_kind else messages.ERROR)
         )
-        self.message_user(request, f"{connection}: {result}", level)
+        self.message_user(request, f"Tested {connection}: {result}", level)

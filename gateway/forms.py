@@ -10,9 +10,38 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import Connection
+from .units import DurationField, SizeField
+
+NUMBER = {"style": "width: 10em"}  # wide enough for the largest value each field allows
+
+
+def _default(name: str) -> Any:
+    # A form field declared here replaces the model's, so the add form needs its default again.
+    return Connection._meta.get_field(name).default
 
 
 class ConnectionForm(forms.ModelForm):
+    connect_timeout = DurationField(
+        initial=_default("connect_timeout"),
+        label="Connect timeout",
+        help_text="How long to wait for the TCP/TLS connection, e.g. 5s or 500ms.",
+    )
+    read_timeout = DurationField(
+        initial=_default("read_timeout"),
+        label="Read timeout",
+        help_text="How long to wait between bytes of the answer, e.g. 30s or 2m.",
+    )
+    total_timeout = DurationField(
+        initial=_default("total_timeout"),
+        label="Total deadline",
+        help_text="Wall-clock cap on one request including redirects and the body, so a server that "
+        "drips bytes cannot hold a worker, e.g. 2m.",
+    )
+    max_body_bytes = SizeField(
+        initial=_default("max_body_bytes"),
+        label="Max body size",
+        help_text="Decoded answers larger than this are refused, not loaded, e.g. 50 MB (1 KB = 1024 bytes).",
+    )
     secret = forms.CharField(
         label="New secret",
         required=False,
@@ -52,6 +81,10 @@ class ConnectionForm(forms.ModelForm):
             "pause_reason",
             "paused_until",
         ]
+        widgets = {
+            name: forms.NumberInput(attrs=NUMBER)
+            for name in ("max_retries", "retry_budget", "rate_limit", "rate_burst")
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

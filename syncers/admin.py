@@ -22,12 +22,13 @@ from gateway.models import Connection
 
 from . import admin_beat, admin_jobs, admin_notify, admin_runs, admin_tokens, charts  # noqa: F401  (they register their admins)
 from .admin_views import ClientViews, client_console, run_url
-from .cron_preview import TIME_FORMAT, cron_preview, schedule_bounds_left, schedule_next_fire
+from .cron_preview import TIME_FORMAT, schedule_bounds_left, schedule_next_fire, schedule_preview
 from .destinations.preview import field_choices, model_choices
-from .forms import PauseForm, SyncClientForm
+from .forms import PauseForm, SyncClientForm, admin_form
 from .models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
 from .permissions import may_see_client, usable_connection_ids, user_can, visible_client_ids
 from .selectors import client_list_queryset
+from .wording import run_status_label
 
 
 class SyncScheduleInline(admin.TabularInline):
@@ -51,15 +52,13 @@ class SyncScheduleInline(admin.TabularInline):
     def preview(self, obj: SyncSchedule) -> SafeString | str:
         if obj.pk is None:
             return ""
-        if obj.kind == SyncSchedule.Kind.CRON:
-            preview = cron_preview(obj.cron, obj.timezone)
+        if obj.kind == SyncSchedule.Kind.CRON or (obj.kind == SyncSchedule.Kind.INTERVAL and obj.enabled):
+            preview = schedule_preview(obj)
             fires = [when.strftime(TIME_FORMAT) for when in preview.fires]
-            context = {
-                "preview": preview,
-                "fires": fires,
-                "zone": obj.timezone,
-                "bounds": schedule_bounds_left(obj),
-            }
+            zone = (
+                obj.timezone if obj.kind == SyncSchedule.Kind.CRON else timezone.get_current_timezone_name()
+            )
+            context = {"preview": preview, "fires": fires, "zone": zone, "bounds": schedule_bounds_left(obj)}
             return render_to_string("admin/syncers/syncclient/cron_preview.html", context)
         when = schedule_next_fire(obj)
         text = when.strftime(TIME_FORMAT) if when else "never (disabled, ended or past)"
@@ -223,7 +222,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {} ago',
             run_url(run),
             charts.colour(run.status),
-            run.status,
+            run_status_label(run.status),
             timesince(run.queued_at, timezone.now()),
         )
 
@@ -236,7 +235,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
                 seconds=(r.finished_at - r.started_at).total_seconds()
                 if r.finished_at and r.started_at
                 else None,
-                label=f"#{r.pk} {r.status} {r.queued_at:%d %b %H:%M}",
+                label=f"#{r.pk} {run_status_label(r.status)} {r.queued_at:%d %b %H:%M}",
             )
             for r in reversed(getattr(obj, "recent_runs", []))
         ]
@@ -289,6 +288,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Pause sync clients",
             "form": form,
+            "adminform": admin_form(form),
             "clients": clients,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .models import Notification, NotificationRoute
+from .wording import event_label
 
 
 @admin.register(NotificationRoute)
@@ -21,11 +22,15 @@ class NotificationRouteAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     """Written by the notifier only; here it is read."""
 
-    list_display = ["created_at", "client", "event", "level", "channel", "recipient", "delivered"]
+    list_display = ["created_at", "client", "event_column", "level", "channel", "recipient", "delivered"]
     list_filter = ["delivered", "level", "channel", "event"]
     search_fields = ["client__name", "recipient", "subject"]
     list_select_related = ["client"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="event", ordering="event")
+    def event_column(self, obj: Notification) -> str:
+        return event_label(obj.event)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -22,6 +22,7 @@ from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
 from .run_context import describe_context
 from .selectors import older_copies_text
+from .wording import run_status_label
 
 
 class VisibleClientFilter(admin.RelatedFieldListFilter):
@@ -109,7 +110,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         return format_html(
             '<span class="sync-nowrap"><span class="sync-dot" style="background:{}"></span>{}</span>{}',
             charts.colour(obj.status),
-            obj.status,
+            run_status_label(obj.status),
             cancel,
         )
 

@@ -7,10 +7,12 @@ redirects. No business logic lives here."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -28,9 +30,9 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import charts, dashboard, selectors
-from .cron_preview import cron_preview
+from .cron_preview import cron_preview, interval_preview
 from .destinations.deletions import deletions_waiting, pending_deletion_approve, pending_deletion_reject
-from .forms import PauseForm
+from .forms import PauseForm, admin_form
 from .models import PendingDeletion, SyncClient, SyncRun
 from .permissions import may_see_client, sees_all_clients, user_can
 from .services import (
@@ -45,6 +47,14 @@ from .services import (
     run_cancel_request,
     sync_run_request,
 )
+from .wording import counted, named
+
+# How long a test fetch's result page can be reloaded or gone back to.
+TEST_FETCH_KEPT_SECONDS = 3600
+
+
+def _fetch_key(client_pk: int, token: str) -> str:
+    return f"syncers:test-fetch:{client_pk}:{token}"
 
 
 def client_url(client: SyncClient | int) -> str:
@@ -66,7 +76,9 @@ def retry_and_report(
     try:
         outcome = failed_records_retry(client=client, who=request.user.get_username(), record_ids=ids)
     except ValueError as exc:
-        model_admin.message_user(request, f"{client}: {exc}", messages.ERROR)
+        model_admin.message_user(
+            request, f"Did not retry the failed records of {client}: {exc}", messages.ERROR
+        )
         return
     run = f"run #{outcome.run.pk}" if outcome.run else "no run"
     model_admin.log_change(
@@ -74,9 +86,9 @@ def retry_and_report(
         client,
         f"Retry failed records: {outcome.staged} re-staged in {run}, {outcome.superseded} superseded",
     )
-    text = f"{client}: {outcome.staged} failed record(s) re-staged"
+    text = f"Re-staged {counted(outcome.staged, 'failed record')} of {client}"
     if outcome.superseded:
-        text += f", {outcome.superseded} dropped (a newer version is already stored)"
+        text += f", dropped {outcome.superseded} (a newer version is already stored)"
     if outcome.run:
         text = format_html('{} in <a href="{}">run #{}</a>.', text, run_url(outcome.run), outcome.run.pk)
     model_admin.message_user(request, text, messages.SUCCESS)
@@ -94,6 +106,7 @@ class ClientViews:
             ("<int:pk>/pause/", self.pause_view, "pause"),
             ("<int:pk>/resume/", self.resume_view, "resume"),
             ("<int:pk>/test-fetch/", self.test_fetch_view, "test_fetch"),
+            ("<int:pk>/test-fetch/<str:token>/", self.test_fetch_result_view, "test_fetch_result"),
             ("<int:pk>/retry-failed/", self.retry_failed_view, "retry_failed"),
             ("<int:pk>/deletions/<int:held>/<str:decision>/", self.deletions_view, "deletions"),
             ("dashboard/", self.dashboard_view, "dashboard"),
@@ -142,7 +155,9 @@ class ClientViews:
             ends = f" until {until:%Y-%m-%d %H:%M %Z}" if until else ""
             self.log_change(request, client, f"Paused{ends}: {reason}")
         done = "Disabled" if disable else "Paused"
-        self.message_user(request, f"{done} {len(clients)} client(s).", messages.SUCCESS)
+        self.message_user(
+            request, f"{done} {counted(len(clients), 'client')}: {named(clients)}.", messages.SUCCESS
+        )
 
     def pause_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         client = self._client(request, pk, "pause")
@@ -154,6 +169,7 @@ class ClientViews:
             **self.admin_site.each_context(request),
             "title": f"Pause {client.name}",
             "form": form,
+            "adminform": admin_form(form),
             "clients": [client],
             "opts": SyncClient._meta,
             "original": client,
@@ -161,15 +177,34 @@ class ClientViews:
         return TemplateResponse(request, "admin/syncers/syncclient/pause.html", context)
 
     def resume_clients(self, request: HttpRequest, clients: list[SyncClient], *, run_now: bool) -> None:
+        quietly = []  # resumed without a run: one message for all of them
         for client in clients:
             run = client_resume(client=client, who=request.user.get_username(), run_now=run_now)
             if run is None and run_now:
                 how = f", not run: {client_pause_text(client)}"
-                self.message_user(request, f"{client.name}: resumed{how}", messages.WARNING)
+                self.message_user(
+                    request,
+                    f"Resumed {client.name}, but did not run it: {client_pause_text(client)}",
+                    messages.WARNING,
+                )
+            elif run is not None:
+                how = f", queued run #{run.pk}"
+                self.message_user(
+                    request,
+                    format_html(
+                        'Resumed {} and queued <a href="{}">run #{}</a>.', client.name, run_url(run), run.pk
+                    ),
+                    messages.SUCCESS,
+                )
             else:
-                how = f", queued run #{run.pk}" if run else " (missed runs skipped)"
+                how = " (missed runs skipped)"
+                quietly.append(client)
             self.log_change(request, client, f"Resumed{how}")
-        self.message_user(request, f"Resumed {len(clients)} client(s).", messages.SUCCESS)
+        if quietly:
+            text = (
+                f"Resumed {counted(len(quietly), 'client')}: {named(quietly)} (missed runs are not made up)."
+            )
+            self.message_user(request, text, messages.SUCCESS)
 
     def set_schedules(self, request: HttpRequest, clients: list[SyncClient], *, enabled: bool) -> None:
         verb = "Enabled" if enabled else "Disabled"
@@ -179,7 +214,10 @@ class ClientViews:
             total += changed
             if changed:
                 self.log_change(request, client, f"{verb} {changed} schedule(s)")
-        self.message_user(request, f"{verb} {total} schedule(s) of {len(clients)} client(s); beat follows.")
+        self.message_user(
+            request,
+            f"{verb} {counted(total, 'schedule')} of {counted(len(clients), 'client')}; beat follows.",
+        )
 
     def resume_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if refused := _require_post(request):
@@ -189,23 +227,42 @@ class ClientViews:
         self.resume_clients(request, [client], run_now=run_now)
         return HttpResponseRedirect(client_url(client))
 
-    def test_fetch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if refused := _require_post(request):
-            return refused
+    def _test_fetch_client(self, request: HttpRequest, pk: int) -> SyncClient:
         client = get_object_or_404(SyncClient.objects.select_related("connection"), pk=pk)
         if not (user_can(request.user, "run", client) or user_can(request.user, "edit", client)):
             raise PermissionDenied
+        return client
+
+    def test_fetch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """POST fetches, keeps the result in the cache and redirects to its own URL, so the
+        result page survives reload and Back without fetching again."""
+        if refused := _require_post(request):
+            return refused
+        client = self._test_fetch_client(request, pk)
         result = client_test_fetch(client=client)
         outcome = result.error or f"page {result.page}, {result.page_records} record(s)"
         self.log_change(request, client, f"Test fetch ({result.seconds:.1f}s): {outcome[:200]}")
+        token = secrets.token_urlsafe(12)
+        kept = {"result": result, "at": timezone.now(), "by": request.user.get_username()}
+        cache.set(_fetch_key(client.pk, token), kept, TEST_FETCH_KEPT_SECONDS)
+        return HttpResponseRedirect(
+            reverse("admin:syncers_syncclient_test_fetch_result", args=[client.pk, token])
+        )
+
+    def test_fetch_result_view(self, request: HttpRequest, pk: int, token: str) -> HttpResponse:
+        client = self._test_fetch_client(request, pk)
+        kept = cache.get(_fetch_key(client.pk, token))
         context = {
             **self.admin_site.each_context(request),
             "title": f"Test fetch: {client.name}",
-            "result": result,
+            "result": kept and kept["result"],
+            "kept": kept,
+            "kept_minutes": TEST_FETCH_KEPT_SECONDS // 60,
             "opts": SyncClient._meta,
             "original": client,
         }
-        return TemplateResponse(request, "admin/syncers/syncclient/test_fetch.html", context)
+        status = 200 if kept else 404
+        return TemplateResponse(request, "admin/syncers/syncclient/test_fetch.html", context, status=status)
 
     def deletions_view(self, request: HttpRequest, pk: int, held: int, decision: str) -> HttpResponse:
         """Approve (apply exactly the listed keys) or reject deletions the guard held back."""
@@ -216,10 +273,10 @@ class ClientViews:
         try:
             if decision == "approve":
                 applied = pending_deletion_approve(pending=pending, who=request.user.get_username())
-                text = f"Approved {len(pending.keys)} deletion(s): {applied} row(s) {pending.action}-deleted"
+                text = f"Approved {counted(len(pending.keys), 'deletion')}: {counted(applied, 'row')} {pending.action}-deleted"
             elif decision == "reject":
                 pending_deletion_reject(pending=pending, who=request.user.get_username())
-                text = f"Rejected {len(pending.keys)} deletion(s); the rows stay"
+                text = f"Rejected {counted(len(pending.keys), 'deletion')}; the rows stay"
             else:
                 raise Http404("approve or reject")
         except ValueError as exc:
@@ -239,7 +296,10 @@ class ClientViews:
     def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
         if not may_see_client(request.user):
             raise PermissionDenied
-        preview = cron_preview(request.GET.get("cron", ""), request.GET.get("timezone", "UTC"))
+        if "every" in request.GET:  # an interval row
+            preview = interval_preview(request.GET["every"], request.GET.get("period", ""))
+        else:
+            preview = cron_preview(request.GET.get("cron", ""), request.GET.get("timezone", "UTC"))
         return JsonResponse(
             {
                 "words": preview.words,
@@ -308,7 +368,11 @@ class RunViews:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             done = run.status == SyncRun.Status.CANCELLED
-            text = f"Run #{run.pk} " + ("cancelled." if done else "asked to stop; it stops between pages.")
+            text = (
+                f"Cancelled run #{run.pk}."
+                if done
+                else f"Cancel requested for run #{run.pk}: it stops between pages and batches."
+            )
             self.log_change(
                 request, run.client, f"Cancel run #{run.pk}: {'cancelled' if done else 'requested'}"
             )

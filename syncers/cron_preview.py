@@ -18,6 +18,7 @@ from celery.utils.time import remaining
 from cron_descriptor import ExpressionDescriptor, Options
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule
 
 from .beat import RepeatSafeCrontab, interval_due_at
 from .models import SyncSchedule
@@ -207,6 +208,33 @@ def cron_preview(expr: str, tz_name: str, *, count: int = 5, after: datetime | N
         return CronPreview(error=" ".join(exc.messages))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         return CronPreview(error=f"{tz_name!r} is not an IANA time zone ({exc})")
+
+
+def interval_preview(
+    every: object, period: str, *, first: datetime | None = None, count: int = 5
+) -> CronPreview:
+    """An interval in words and its next `count` fire times: `first` (beat's next send for a
+    published schedule), else one interval from now, as an unsaved row will count."""
+    periods = dict(IntervalSchedule.PERIOD_CHOICES)
+    try:
+        amount = int(str(every))
+    except ValueError:
+        amount = 0
+    if amount < 1:
+        return CronPreview(error="'every' must be a whole number from 1 up.")
+    if period not in periods:
+        return CronPreview(error=f"'period' must be one of: {', '.join(periods)}.")
+    step = timedelta(**{period: amount})
+    start = timezone.localtime(first or timezone.now() + step)
+    unit = period if amount != 1 else period.rstrip("s")
+    return CronPreview(f"Every {amount} {unit}", [start + step * i for i in range(count)])
+
+
+def schedule_preview(schedule: SyncSchedule, *, now: datetime | None = None) -> CronPreview:
+    """What the schedule inline shows for a saved cron or (enabled) interval row."""
+    if schedule.kind == SyncSchedule.Kind.CRON:
+        return cron_preview(schedule.cron, schedule.timezone, after=now)
+    return interval_preview(schedule.every, schedule.period, first=schedule_next_fire(schedule, now=now))
 
 
 def schedule_next_fire(schedule: SyncSchedule, *, now: datetime | None = None) -> datetime | None:

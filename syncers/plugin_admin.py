@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
+from .forms import admin_form
 from .models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
 from .plugins import PluginError
 from .plugins import setup as plugin_setup
@@ -113,9 +114,9 @@ class InstalledPluginAdmin(admin.ModelAdmin):
         for plugin in queryset:
             try:
                 fn(plugin.name)
-                self.message_user(request, f"{plugin.name}: {verb}.")
+                self.message_user(request, f"Plugin {plugin.name}: {verb}.")
             except (PluginError, ValidationError) as exc:
-                self.message_user(request, f"{plugin.name}: {exc}", messages.ERROR)
+                self.message_user(request, f"Plugin {plugin.name}: {exc}", messages.ERROR)
 
     @admin.action(description="Start (on_start: registers its jobs)", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[InstalledPlugin]) -> None:
@@ -169,6 +170,7 @@ class InstalledPluginAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "original": plugin,
             "form": form,
+            "adminform": admin_form(form),
             "result": json.dumps(result, indent=2, default=str) if result is not None else None,
             "title": f"Call an action of {plugin.name}",
         }
@@ -176,8 +178,15 @@ class InstalledPluginAdmin(admin.ModelAdmin):
 
 
 class CallForm(forms.Form):
+    fieldsets = [(None, {"fields": ["action", "payload"]})]
+
     action = forms.ChoiceField(help_text="One of the actions the plugin's manifest offers.")
-    payload = forms.JSONField(initial=dict, required=False, help_text="A JSON object passed to handle().")
+    payload = forms.JSONField(
+        initial=dict,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "class": "vLargeTextField"}),
+        help_text='A JSON object passed to handle(), e.g. {"limit": 10}; empty: {}.',
+    )
 
     def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -202,7 +211,7 @@ class PluginPermissionAdmin(admin.ModelAdmin):
             try:
                 permission_decide(permission=perm, grant=grant, who=_who(request))
             except ValidationError as exc:
-                self.message_user(request, f"{perm}: {' '.join(exc.messages)}", messages.ERROR)
+                self.message_user(request, f"Permission {perm}: {' '.join(exc.messages)}", messages.ERROR)
         self.message_user(request, "Recorded. Services check grants on every call: it applies at once.")
 
     @admin.action(description="Grant selected permissions", permissions=["change"])

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import autodiscover_modules
 
+from .handler_options import OptionSchema, clean_options
+
 if TYPE_CHECKING:
     from gateway.session import GatewaySession
 
@@ -41,15 +43,25 @@ class FetchContext:
 
 
 class SyncHandler:
-    """Base class. Subclasses set `name`/`label` and implement `clean_config` and `pages`."""
+    """Base class. Subclasses set `name`/`label`, declare their `options` and implement
+    `pages` (and `clean_config` for checks the option schema cannot express)."""
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     default_config: ClassVar[dict[str, Any]] = {}
+    # Declared once: validated here, rendered as the admin's config form, listed in docs.
+    # None: the handler takes any JSON object (edited as JSON in the admin).
+    options: ClassVar[OptionSchema | None] = None
 
     def clean_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate and normalise an operator's config; raise ValidationError at the field."""
-        return dict(config)
+        """The full config the run uses (defaults filled in); raise ValidationError at the
+        field, each message naming its option."""
+        if self.options is None:
+            return dict(config)
+        cfg, errors = clean_options(self.options, config, self.default_config)
+        if errors:
+            raise ValidationError(errors)
+        return cfg
 
     def pages(self, ctx: FetchContext) -> Iterator[Page]:
         raise NotImplementedError
@@ -96,6 +108,10 @@ def get_handler(name: str) -> SyncHandler:
         return _handlers[name]
     except KeyError:
         raise ValidationError(f"Unknown sync handler {name!r}.") from None
+
+
+def all_handlers() -> list[SyncHandler]:
+    return sorted(_handlers.values(), key=lambda h: h.name)
 
 
 def handler_choices() -> list[tuple[str, str]]:

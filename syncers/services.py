@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from gateway.errors import GatewayError
-from gateway.session import session_for
-
-from .destinations.config import parse_destination
-from .destinations.preview import PreviewRow, preview_rows
+from .fetch_preview import FetchPreview, client_test_fetch  # noqa: F401  (the edges' entry point)
 from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
 from .pipeline import enqueue_run, run_inline, run_sync
 from .pipeline.push import stage_records
-from .registry import FetchContext, get_handler
 from .run_context import schedule_context
 from .schedule_fires import schedule_fire_claim
 
@@ -268,61 +261,6 @@ def _stage_retry(client: SyncClient, who: str, failed: list[FailedRecord]) -> Sy
     """A run with nothing to fetch: workers load its batches and finalise it."""
     records = [json.loads(f.payload) for f in failed]
     return stage_records(client=client, records=records, trigger=SyncRun.Trigger.ADMIN, who=who)
-
-
-@dataclass(frozen=True)
-class FetchPreview:
-    records: list[tuple[str | None, Any]]  # (external id or None when unusable, record)
-    page: int | None = None
-    page_records: int = 0
-    is_last: bool = True
-    seconds: float = 0.0
-    error: str = ""
-    # Destination clients: the page as model rows (typed values, per-row load errors).
-    columns: list[str] = field(default_factory=list)
-    rows: list[PreviewRow] = field(default_factory=list)
-
-
-def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
-    """Fetch the first page through the client's real connection and handler and map its
-    records to ids, as a run would; store nothing (no run, no batch, no checkpoint)."""
-    started = time.monotonic()
-    try:
-        handler = get_handler(client.handler)
-        config = handler.clean_config(client.config or {})
-        with session_for(client.connection) as session:
-            pages = handler.pages(FetchContext(config=config, session=session, checkpoint=None))
-            try:
-                page = next(iter(pages), None)
-            finally:
-                close = getattr(pages, "close", None)
-                if close is not None:
-                    close()
-    except (GatewayError, ValidationError) as exc:
-        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        return FetchPreview(
-            records=[], error=f"{type(exc).__name__}: {message}", seconds=time.monotonic() - started
-        )
-    took = time.monotonic() - started
-    if page is None:
-        return FetchPreview(records=[], seconds=took)
-    mapped = [(handler.external_id(r, config), r) for r in page.records[:limit]]
-    columns, rows = [], []
-    if client.destination:
-        try:
-            dest = parse_destination(client.destination)
-        except ValidationError as exc:
-            return FetchPreview(records=mapped, error="destination: " + " ".join(exc.messages), seconds=took)
-        columns, rows = [f.name for f in dest.fields], preview_rows(dest, page.records[:limit])
-    return FetchPreview(
-        records=mapped,
-        page=page.number,
-        page_records=len(page.records),
-        is_last=page.is_last,
-        seconds=took,
-        columns=columns,
-        rows=rows,
-    )
 
 
 def client_schedules_set_enabled(*, client: SyncClient, enabled: bool) -> int:

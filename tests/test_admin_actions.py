@@ -33,7 +33,7 @@ def test_retry_selected_failed_records_stages_only_those_in_a_new_run(admin_clie
     )
 
     messages = [str(m) for m in response.context["messages"]]
-    assert messages[0].startswith("products: 1 failed record(s) re-staged in <a href")
+    assert messages[0].startswith("Re-staged 1 failed record of products in <a href")
     run = SyncRun.objects.get()
     assert (run.status, run.fetched, run.fetch_done) == ("running", 1, True)
     assert SyncBatch.objects.get(run=run).size == 1
@@ -107,10 +107,17 @@ def test_client_list_filters_by_state_including_running_and_searches(admin_clien
 @pytest.mark.django_db
 def test_test_fetch_page_lists_the_mapped_records(admin_client, make_client, api: FakeApi) -> None:
     client = make_client(config={"page_size": 50})
-    page = admin_client.post(f"/admin/syncers/syncclient/{client.pk}/test-fetch/").content.decode()
+    posted = admin_client.post(f"/admin/syncers/syncclient/{client.pk}/test-fetch/")
+    assert posted.status_code == 302, "POST, then GET the result's own URL"
+    page = admin_client.get(posted["Location"]).content.decode()
     assert "Page 1: 50 records" in page and "Nothing was stored" in page
     assert page.count("<code>") == 20  # the first 20 records, each with its external id
+    assert "&quot;id&quot;: 1," in page and "{&#x27;id&#x27;" not in page, "pretty JSON, not a repr"
+    assert admin_client.get(posted["Location"]).content.decode().count("<code>") == 20, "reloads"
+    assert api.stats()["pages"] == {"1": 1}, "a reload shows the kept result, it does not fetch again"
     assert not SyncRun.objects.exists()
+    gone = admin_client.get(f"/admin/syncers/syncclient/{client.pk}/test-fetch/unknown-token/")
+    assert gone.status_code == 404 and "no longer kept" in gone.content.decode()
 
 
 @pytest.mark.django_db

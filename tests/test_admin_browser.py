@@ -59,6 +59,7 @@ def fill_client_form(page: Page, *, name: str, connection: str, config: str) -> 
     page.fill("#id_name", name)
     page.select_option("#id_connection", label=connection)
     page.select_option("#id_handler", "demo_products")
+    page.check(".sync-config-json-toggle")  # typed as JSON: the raw editor behind the toggle
     page.fill("#id_config", config)
 
 
@@ -137,6 +138,7 @@ def test_unknown_config_key_is_shown_at_the_config_field_and_nothing_is_saved(
     admin_login(page, "operator", PASSWORD)
     page.goto(f"/admin/syncers/syncclient/{client.pk}/change/")
 
+    page.check(".sync-config-json-toggle")
     page.fill("#id_config", '{"page_size": 50, "colour": "red"}')
     page.click("input[name=_save]")
 

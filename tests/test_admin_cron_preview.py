@@ -17,6 +17,7 @@ from syncers.cron_preview import (
     cron_preview,
     cron_words,
     dst_notes,
+    interval_preview,
     schedule_next_fire,
 )
 from syncers.models import SyncSchedule
@@ -155,3 +156,15 @@ def test_next_fire_of_interval_one_shot_and_disabled_schedules(make_client) -> N
     assert schedule_next_fire(once, now=now + timedelta(days=2)) is None, "a past one-shot never fires again"
     disabled = SyncSchedule(client=client, kind="cron", cron="* * * * *", enabled=False)
     assert schedule_next_fire(disabled, now=now) is None
+
+
+def test_an_interval_shows_its_next_five_fire_times_one_interval_apart() -> None:
+    first = datetime(2026, 12, 7, 2, 52, tzinfo=UTC)
+
+    preview = interval_preview(6, "hours", first=first)
+
+    assert preview.words == "Every 6 hours" and not preview.error
+    assert [f - first for f in preview.fires] == [timedelta(hours=6 * i) for i in range(5)]
+    assert interval_preview(1, "days", first=first).words == "Every 1 day"
+    assert interval_preview("0", "hours").error == "'every' must be a whole number from 1 up."
+    assert interval_preview(5, "fortnights").error.startswith("'period' must be one of: days, hours")

@@ -12,6 +12,8 @@ from django.contrib.auth.models import Permission
 from fakeapi.control import FakeApi
 from syncers.models import FailedRecord, SyncBatch, SyncClient, SyncedRecord, SyncRun
 from syncers.pipeline import run_sync
+from syncers.pipeline.load import NUL_REASON, prepare_rows
+from syncers.registry import get_handler
 from syncers.services import client_test_fetch, failed_records_retry, run_cancel_request
 
 from .processes import wait_until
@@ -133,8 +135,8 @@ def test_test_fetch_shows_the_first_page_mapped_and_stores_nothing(make_client, 
 
     assert (result.error, result.page, result.page_records, result.is_last) == ("", 1, 50, False)
     assert len(result.records) == 10
-    assert [external_id for external_id, _ in result.records[:5]] == ["1", "2", "3", None, "5"]
-    assert result.records[0][1]["id"] == 1
+    assert [r.external_id for r in result.records[:5]] == ["1", "2", "3", None, "5"]
+    assert result.records[0].record["id"] == 1
     assert api.stats()["pages"] == {"1": 1}, "one request, for the first page only"
     for model in (SyncRun, SyncBatch, SyncedRecord, FailedRecord):
         assert not model.objects.exists(), model.__name__
@@ -155,3 +157,30 @@ def test_the_new_permissions_exist_for_the_admin_to_assign() -> None:
         Permission.objects.filter(content_type__app_label="syncers").values_list("codename", flat=True)
     )
     assert {"run_syncclient", "pause_syncclient", "cancel_syncclient", "retry_syncclient"} <= codenames
+
+
+@pytest.mark.django_db
+def test_test_fetch_flags_each_record_the_load_would_set_aside_with_the_loads_own_reason(
+    make_client, api: FakeApi, settings
+) -> None:
+    client = make_client(config={"page_size": 10})
+    api.replace(1, {"name": "no id here"})
+    api.replace(2, {"id": "x" * 300})
+    api.replace(3, {"id": 4, "name": "nul \u0000 inside"})
+    api.replace(4, {"id": 5, "name": "y" * 600})
+    settings.SYNC_MAX_RECORD_BYTES = 500
+
+    result = client_test_fetch(client=client)
+
+    reasons = [r.set_aside for r in result.records[:6]]
+    assert reasons[0] == "" and reasons[5] == ""
+    assert reasons[1] == "no usable id in field 'id'"
+    assert reasons[2] == "id longer than 255 characters"
+    assert reasons[3] == NUL_REASON
+    assert reasons[4].startswith("record of ") and "over SYNC_MAX_RECORD_BYTES (500)" in reasons[4]
+    assert result.set_aside == 4
+    handler = get_handler(client.handler)
+    config = handler.clean_config(client.config)
+    load = prepare_rows([r.record for r in result.records], handler, config)
+    assert [f.reason for f in load.failures] == [r for r in reasons if r], "the load says the same"
+    assert '"name": "no id here"' in result.records[1].pretty, "pretty JSON, not a Python repr"

@@ -115,7 +115,7 @@ def test_cancel_with_wait_stops_a_running_run_between_pages(api: FakeApi, make_c
     running.refresh_from_db()
     assert running.status == "cancelled" and running.pages < 21, "it stopped before the end"
     assert running.cancel_requested_by == "alice"
-    assert "asked to stop; it stops between pages and batches" in out
+    assert "cancel requested; it stops between pages and batches" in out
     assert f"run #{running.pk} of products: cancelled" in out
     (entry,) = LogEntry.objects.filter(object_id=str(client.pk))
     assert (entry.user, entry.change_message) == (alice, f"Cancel run #{running.pk}: requested")
@@ -268,6 +268,7 @@ def test_test_fetch_shows_the_first_page_mapped_and_stores_nothing(api: FakeApi,
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
     assert (report["page"], report["page_records"], report["is_last"], report["error"]) == (1, 50, False, "")
     assert [r["external_id"] for r in report["records"]] == ["1", "2"]
+    assert [r["set_aside"] for r in report["records"]] == ["", ""], "the load's verdict on each"
     assert report["records"][0]["record"] == api.records()[0]
     assert not SyncRun.objects.exists() and not SyncedRecord.objects.exists()
     assert SyncClient.objects.get(pk=client.pk).checkpoint is None

@@ -9,6 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
@@ -271,3 +272,34 @@ def test_a_fresh_installations_export_applies_as_a_no_op_with_its_plugins_not_ye
 
     assert "data_syncer" in path.read_text()
     assert apply(str(path)).strip() == "nothing to change"
+
+
+@pytest.mark.django_db
+def test_a_client_saved_by_an_operator_exports_only_what_was_written_and_applies_as_a_no_op(
+    connection_to: Connection, tmp_path: Path
+) -> None:
+    written = {"pagination": "cursor", "path": "/products/cursor", "page_size": 50}
+    client = SyncClient(name="written", connection=connection_to, handler="rest", config=dict(written))
+    client.full_clean()
+    client.save()
+    exported = StringIO()
+    call_command("sync_export", stdout=exported)
+    data = yaml.safe_load(exported.getvalue())
+    path = tmp_path / "exported.yaml"
+    path.write_text(exported.getvalue())
+
+    assert SyncClient.objects.get(name="written").config == written, "no defaults added on save"
+    assert data["clients"][0]["config"] == written
+    assert apply(str(path), "--dry-run").strip() == "nothing to change"
+
+
+@pytest.mark.django_db
+def test_apply_checks_the_config_against_the_handlers_options(setup_file: Path) -> None:
+    setup_file.write_text(
+        setup_file.read_text().replace("{page_size: 50}", "{page_size: 50, cursor_param: c}")
+    )
+
+    with pytest.raises(
+        CommandError, match=r"config: Option\(s\) 'cursor_param' do not apply to pagination 'page'"
+    ):
+        apply(str(setup_file))

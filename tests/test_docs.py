@@ -20,3 +20,17 @@ def test_every_environment_variable_is_in_the_readme() -> None:
     assert len(names) > 10
     missing = sorted(n for n in names if f"`{n}`" not in readme)
     assert not missing, f"undocumented environment variables: {missing}"
+
+
+def test_readmes_rest_option_table_is_the_one_the_handlers_schema_generates() -> None:
+    from syncers.handler_options import markdown_table
+    from syncers.handlers.rest_schema import REST_SCHEMA
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- options-table:rest .*?-->\n(.*?)\n<!-- /options-table:rest -->", readme, re.S)
+
+    assert block, "README lost its generated REST option table markers"
+    assert block.group(1) == markdown_table(REST_SCHEMA), (
+        "README's REST option table differs from syncers/handlers/rest_schema.py; paste this:\n"
+        + markdown_table(REST_SCHEMA)
+    )

@@ -106,7 +106,7 @@ def test_test_connection_reports_status_and_latency_and_writes_nothing(
     before = (LogEntry.objects.count(), Connection.objects.get(pk=conn.pk).updated_at)
 
     ok = admin_client.post(test_url, {"path": "/health"}, follow=True)
-    assert any(m.startswith("shop: HTTP 200 in ") and m.endswith(" ms") for m in messages_of(ok))
+    assert any(m.startswith("Tested shop: HTTP 200 in ") and m.endswith(" ms") for m in messages_of(ok))
     failed = admin_client.post(test_url, {"path": "/bad/flaky?key=adm&fail=9&status=503"}, follow=True)
     assert any("TransientError: HTTP 503" in m for m in messages_of(failed))
     assert [p for _, p in api.hits()].count("/bad/flaky") == 1, "one request, no retries"
@@ -125,4 +125,4 @@ def test_test_connection_action_classifies_auth_failures(admin_client: Client, a
         {"action": "test_connections", "_selected_action": [conn.pk]},
         follow=True,
     )
-    assert any(m.startswith("locked: AuthError: HTTP 401") for m in messages_of(response))
+    assert any(m.startswith("Tested locked: AuthError: HTTP 401") for m in messages_of(response))

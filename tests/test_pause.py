@@ -267,5 +267,8 @@ def test_resume_and_run_with_its_connection_paused_resumes_and_says_why_it_did_n
     )
 
     said = [str(m) for m in response.context["messages"]]
-    assert f"{client.name}: resumed, not run: connection fake-api: supplier API down for everyone" in said
+    assert (
+        f"Resumed {client.name}, but did not run it: connection fake-api: supplier API down for everyone"
+        in said
+    )
     assert state(client)[0] == "active" and not SyncRun.objects.filter(client=client).exists()

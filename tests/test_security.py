@@ -303,7 +303,7 @@ def test_a_per_client_editor_can_only_choose_connections_of_clients_they_edit(
     form = {
         "name": mine.name, "description": "", "connection": other_conn.pk, "handler": mine.handler,
         "config": json.dumps(mine.config), "batch_size": mine.batch_size, "queue": mine.queue,
-        "pause_durations": "[]", "max_failures": "", "max_duration": "", "notify_emails": "[]",
+        "pause_durations": "", "max_failures": "", "max_duration": "", "notify_emails": "",
         "schedules-TOTAL_FORMS": 0, "schedules-INITIAL_FORMS": 0, "grants-TOTAL_FORMS": 0, "grants-INITIAL_FORMS": 0,
     }  # fmt: skip
     switched = browser.post(url, form)

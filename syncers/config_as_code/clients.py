@@ -56,10 +56,10 @@ def apply_client(spec: dict[str, Any], index: int, plan: Plan, declared: dict[st
     if conn is None:
         raise ConfigError(f"{where}: unknown connection '{spec.get('connection')}'")
     client = SyncClient.objects.filter(name=spec["name"]).first() or SyncClient(name=spec["name"])
-    if "config" in spec:  # compare what would be stored: the handler fills in its defaults
+    if "config" in spec:  # checked against the handler's options, stored as written
         try:
-            handler = get_handler(spec.get("handler", client.handler))
-            spec = {**spec, "config": handler.clean_config(spec["config"] or {})}
+            spec = {**spec, "config": spec["config"] or {}}
+            get_handler(spec.get("handler", client.handler)).clean_config(spec["config"])
         except ValidationError as exc:
             raise ConfigError(f"{where}: config: {messages(exc)}") from None
     changed = _assign(client, spec, CLIENT_FIELDS)

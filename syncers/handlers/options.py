@@ -1,5 +1,5 @@
-"""The generic REST source's options: defaults per pagination style and validation with
-errors that name the option (shown at the client's config field)."""
+"""The generic REST source's options: the checks its schema (rest_schema.REST_SCHEMA) cannot
+express — relations between options — with errors that name the option."""
 
 from __future__ import annotations
 
@@ -8,67 +8,41 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from syncers.handler_options import clean_options, is_integer
+
 from .incremental import clean_incremental
 from .mapping import clean_fields
-from .totals import STYLES as TOTAL_STYLES
+from .rest_schema import MAX_PAGE_SIZE, REST_SCHEMA
 
-MAX_PAGE_SIZE = 10_000
+__all__ = ["COMMON", "DEFAULT_OFFSET_OVERLAP", "MAX_PAGE_SIZE", "REST_SCHEMA", "clean_rest_config"]
+
 # Records each offset request re-reads before its position (see pagination.Offset): it covers
 # this many deletions between two requests without asking again. Capped at half a page.
 DEFAULT_OFFSET_OVERLAP = 5
 
+# Options every style shares, with their defaults (the handler's `default_config`).
 COMMON: dict[str, Any] = {
-    "path": "/items",
-    "records_path": "data",
-    "id_field": "id",
-    "page_size": 100,
-    "params": {},
-    "max_pages": 100_000,
+    o.name: o.default
+    for o in REST_SCHEMA.options
+    if not o.styles and not o.style_defaults and o.default is not None and o.name != "pagination"
 }
-
-# Options that only make sense for one style, with that style's defaults. `page_size_param`
-# is common, but its usual name differs by style.
-STYLE_OPTIONS: dict[str, dict[str, Any]] = {
-    "page": {"page_param": "page", "page_size_param": "per_page", "start_page": 1},
-    "offset": {
-        "offset_param": "offset",
-        "page_size_param": "limit",
-        "offset_overlap": DEFAULT_OFFSET_OVERLAP,
-    },
-    "cursor": {"cursor_param": "cursor", "cursor_path": "next_cursor", "page_size_param": "limit"},
-    "link": {"page_size_param": "per_page"},
-    "next_url": {"next_path": "next", "page_size_param": "limit"},
-}
-OPTIONAL = ("fields", "incremental", "version_field", "total_path")  # absent unless set
-STYLE_ONLY = {k for opts in STYLE_OPTIONS.values() for k in opts} - {"page_size_param"}
-KNOWN = {"pagination", *COMMON, *STYLE_ONLY, "page_size_param", *OPTIONAL}
 
 
 def clean_rest_config(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
     """The full config for one style: the operator's values over the handler's `defaults`
-    (common options and `pagination`) over the style's defaults. ValidationError lists every
-    problem, each naming its option."""
-    if not isinstance(config, Mapping):
-        raise ValidationError("The source config must be a JSON object.")
-    unknown = set(config) - KNOWN
-    if unknown:
-        raise ValidationError(f"Unknown source option(s): {', '.join(sorted(unknown))}.")
-    style = config.get("pagination", defaults.get("pagination", "page"))
-    if style not in STYLE_OPTIONS:
-        raise ValidationError(f"'pagination' must be one of: {', '.join(STYLE_OPTIONS)} (got {style!r}).")
-    foreign = sorted(k for k in config if k in STYLE_ONLY and k not in STYLE_OPTIONS[style])
-    if foreign:
-        raise ValidationError(
-            f"Option(s) {', '.join(repr(k) for k in foreign)} do not apply to pagination {style!r}."
-        )
-    base = {k: v for k, v in defaults.items() if k in COMMON or k in STYLE_OPTIONS[style]}
-    cfg = {"pagination": style, **COMMON, **STYLE_OPTIONS[style], **base, **config}
-    if style == "offset" and "offset_overlap" not in config and "offset_overlap" not in base:
+    (common options and `pagination`) over the style's defaults (REST_SCHEMA).
+    ValidationError lists every problem, each naming its option."""
+    cfg, errors = clean_options(REST_SCHEMA, config, defaults)
+    style = cfg["pagination"]
+    if style == "offset" and "offset_overlap" not in cfg:
         size = cfg["page_size"]  # the default fits small pages: each request must reach new records
-        cfg["offset_overlap"] = min(DEFAULT_OFFSET_OVERLAP, size // 2) if _integer(size) else 0
-    errors = _check_strings(cfg, style) + _check_numbers(cfg)
-    if not isinstance(cfg["params"], dict):
-        errors.append("'params' must be a JSON object of extra query parameters.")
+        cfg["offset_overlap"] = min(DEFAULT_OFFSET_OVERLAP, size // 2) if is_integer(size) else 0
+    if "offset_overlap" in cfg:
+        errors += _check_overlap(cfg)
+    if _text(cfg["id_field"]) and "." in cfg["id_field"]:
+        errors.append(
+            "'id_field' names a top-level field of the stored record; map a nested id with 'fields'."
+        )
     fields, field_errors = clean_fields(cfg.get("fields"))
     errors += field_errors
     if fields and isinstance(cfg["id_field"], str) and cfg["id_field"] not in fields:
@@ -76,7 +50,7 @@ def clean_rest_config(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any
             f"'id_field' is read from the mapped record, but '{cfg['id_field']}' is not a target in 'fields'."
         )
     incremental, inc_errors = clean_incremental(cfg.get("incremental"), fields)
-    errors += inc_errors + _check_version_field(cfg, fields) + _check_total_path(cfg, style)
+    errors += inc_errors + _check_version_field(cfg, fields) + _check_total_path(cfg)
     if errors:
         raise ValidationError(errors)
     for key, value in (("fields", fields), ("incremental", incremental)):
@@ -87,41 +61,16 @@ def clean_rest_config(config: Any, defaults: Mapping[str, Any]) -> dict[str, Any
     return cfg
 
 
-def _check_strings(cfg: Mapping[str, Any], style: str) -> list[str]:
-    required = ["path", "id_field"] + [
-        k for k in ("page_param", "offset_param", "cursor_param", "cursor_path", "next_path") if k in cfg
-    ]
-    errors = [f"'{k}' must be a non-empty string." for k in required if not _text(cfg[k])]
-    errors += [
-        f"'{k}' must be a string (empty for none)."
-        for k in ("records_path", "page_size_param")
-        if not isinstance(cfg[k], str)
-    ]
-    if _text(cfg["id_field"]) and "." in cfg["id_field"]:
-        errors.append(
-            "'id_field' names a top-level field of the stored record; map a nested id with 'fields'."
-        )
-    return errors
-
-
-def _check_numbers(cfg: Mapping[str, Any]) -> list[str]:
-    errors = []
-    for key, low, high in (("page_size", 1, MAX_PAGE_SIZE), ("start_page", 0, None), ("max_pages", 1, None)):
-        if key not in cfg:
-            continue
-        value = cfg[key]
-        if not _integer(value) or value < low or (high and value > high):
-            errors.append(f"'{key}' must be an integer from {low}" + (f" to {high}." if high else " up."))
-    if "offset_overlap" in cfg:
-        overlap, size = cfg["offset_overlap"], cfg["page_size"]
-        if not _integer(overlap) or overlap < 0:
-            errors.append("'offset_overlap' must be an integer from 0 up (0 switches the overlap off).")
-        elif _integer(size) and overlap >= size:
-            errors.append(
-                f"'offset_overlap' must be smaller than 'page_size' ({size}): "
-                "each request has to reach records past the ones it reads again."
-            )
-    return errors
+def _check_overlap(cfg: Mapping[str, Any]) -> list[str]:
+    overlap, size = cfg["offset_overlap"], cfg["page_size"]
+    if not is_integer(overlap) or overlap < 0:
+        return ["'offset_overlap' must be an integer from 0 up (0 switches the overlap off)."]
+    if is_integer(size) and overlap >= size:
+        return [
+            f"'offset_overlap' must be smaller than 'page_size' ({size}): "
+            "each request has to reach records past the ones it reads again."
+        ]
+    return []
 
 
 def _check_version_field(cfg: Mapping[str, Any], fields: Mapping[str, Any] | None) -> list[str]:
@@ -143,20 +92,15 @@ def _check_version_field(cfg: Mapping[str, Any], fields: Mapping[str, Any] | Non
     return []
 
 
-def _check_total_path(cfg: Mapping[str, Any], style: str) -> list[str]:
-    """`total_path`: where the body reports the listing's size (see handlers.totals)."""
+def _check_total_path(cfg: Mapping[str, Any]) -> list[str]:
+    """`total_path`: where the body reports the listing's size (see handlers.totals); the
+    schema already refused it for styles other than page and offset."""
     if "total_path" not in cfg:
         return []
-    if style not in TOTAL_STYLES:
-        return [f"'total_path' applies to pagination 'page' or 'offset' only (got {style!r})."]
     path = cfg["total_path"]
     if not _text(path) or any(not part.strip() for part in path.split(".")):
         return ["'total_path' must be a dotted path like \"meta.total\" to the listing's size in the body."]
     return []
-
-
-def _integer(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> bool:

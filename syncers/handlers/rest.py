@@ -14,7 +14,7 @@ from syncers.registry import FetchContext, Page, SyncHandler
 
 from . import incremental
 from .mapping import map_record, records_at
-from .options import COMMON, MAX_PAGE_SIZE, clean_rest_config
+from .options import COMMON, MAX_PAGE_SIZE, REST_SCHEMA, clean_rest_config
 from .pagination import STYLES, Link, LoopGuard, Position, secret_param, url_key, without_credentials
 from .totals import TotalCheck
 
@@ -27,6 +27,7 @@ class RestHandler(SyncHandler):
     name = "rest"
     label = "REST (JSON API: page, offset, cursor, Link or next-URL pagination)"
     default_config = {"pagination": "page", **COMMON}
+    options = REST_SCHEMA
 
     def clean_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return clean_rest_config(config, self.default_config)

@@ -62,7 +62,7 @@ class SyncClient(models.Model):
         default=dict,
         blank=True,
         help_text="Handler options (endpoint path, records path, id field, page size...). "
-        "Missing keys take the handler's defaults.",
+        "Only the options you set are stored; the others take the handler's defaults when it runs.",
     )
     destination = models.JSONField(
         "destination",
@@ -190,8 +190,8 @@ class SyncClient(models.Model):
             handler = get_handler(self.handler)
         except ValidationError as exc:
             raise ValidationError({"handler": exc.messages}) from None
-        try:
-            self.config = handler.clean_config(self.config or {})
+        try:  # validated, but stored as the operator wrote it: runs fill in the defaults
+            handler.clean_config(self.config or {})
         except ValidationError as exc:
             raise ValidationError({"config": exc.messages}) from None
         if self.destination:

@@ -96,7 +96,7 @@ SyncRun.add_to_class(
     models.BooleanField(
         "cancel requested",
         default=False,
-        help_text="An operator asked to stop this run; it stops between pages and batches.",
+        help_text="An operator asked to cancel this run; it stops between pages and batches.",
     ),
 )
 SyncRun.add_to_class(

@@ -215,8 +215,8 @@ class SyncProgress(models.Model):
 
     class Meta:
         db_table = "sync_progress"
-        verbose_name = "data_syncer progress"
-        verbose_name_plural = "data_syncer progress"
+        verbose_name = "data syncer progress"
+        verbose_name_plural = "data syncer progress"
 
     def __str__(self) -> str:
         return f"sync #{self.pk}: {self.batches_done}/{self.batches_total} batches"
@@ -238,7 +238,8 @@ class SyncLog(models.Model):
 
     class Meta:
         db_table = "sync_logs"
-        verbose_name = "data_syncer log"
+        verbose_name = "data syncer log entry"
+        verbose_name_plural = "data syncer log"
         ordering = ["-timestamp"]
 
     def __str__(self) -> str:

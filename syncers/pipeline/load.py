@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -157,19 +158,10 @@ def prepare_rows(
     failures: list[FailedRecord] = []
     older = 0
     for record in records:
-        text = json.dumps(record, sort_keys=True, separators=(",", ":"))  # ASCII: len() is bytes
+        text = record_text(record)
         external_id = handler.external_id(record, config)
-        if external_id is None and not isinstance(record, dict):
-            reason = f"not a JSON object ({_json_type(record)})"
-        elif external_id is None:
-            reason = f"no usable id in field '{config.get('id_field', 'id')}'"
-        elif len(external_id) > 255:
-            reason = "id longer than 255 characters"
-        elif "\\u0000" in text:
-            reason = NUL_REASON
-        elif len(text) > max_bytes:
-            reason = f"record of {len(text)} bytes of JSON, over SYNC_MAX_RECORD_BYTES ({max_bytes})"
-        else:
+        reason = set_aside_reason(record, external_id, text, config, max_bytes=max_bytes)
+        if not reason:
             version = version_of(record, path)
             held = rows.get(external_id)
             if held is not None:
@@ -184,6 +176,29 @@ def prepare_rows(
             continue
         failures.append(FailedRecord(external_id=(external_id or "")[:255], payload=text, reason=reason))
     return Prepared(list(rows.values()), failures, older)
+
+
+def record_text(record: Any) -> str:
+    """The record as the load stores and measures it (ASCII JSON: len() is bytes)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def set_aside_reason(
+    record: Any, external_id: str | None, text: str, config: Mapping[str, Any], *, max_bytes: int
+) -> str:
+    """Why the load keeps `record` aside as a failed record instead of storing it; "" when it
+    loads. Test fetch asks the same question (services.client_test_fetch)."""
+    if external_id is None and not isinstance(record, dict):
+        return f"not a JSON object ({_json_type(record)})"
+    if external_id is None:
+        return f"no usable id in field '{config.get('id_field', 'id')}'"
+    if len(external_id) > 255:
+        return "id longer than 255 characters"
+    if "\\u0000" in text:
+        return NUL_REASON
+    if len(text) > max_bytes:
+        return f"record of {len(text)} bytes of JSON, over SYNC_MAX_RECORD_BYTES ({max_bytes})"
+    return ""
 
 
 def _json_type(value: Any) -> str:

@@ -51,7 +51,7 @@ class Command(BaseCommand):
             record_action(target, f"Cancel run #{each.pk}: {'cancelled' if done else 'requested'}", by=by)
             self.stdout.write(
                 f"run #{each.pk} of {target.name} "
-                + ("cancelled" if done else "asked to stop; it stops between pages and batches")
+                + ("cancelled" if done else "cancel requested; it stops between pages and batches")
             )
             asked.append(each)
         if wait is None:

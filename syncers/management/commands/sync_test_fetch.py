@@ -32,7 +32,7 @@ class Command(BaseCommand):
         result = client_test_fetch(client=target, limit=limit)
         outcome = result.error or f"page {result.page}, {result.page_records} record(s)"
         record_action(target, f"Test fetch ({result.seconds:.1f}s): {outcome[:200]}", by=by)
-        unusable = sum(1 for external_id, _ in result.records if external_id is None)
+        unusable = sum(1 for r in result.records if r.external_id is None)
         if json:
             report = {
                 "client": target.name,
@@ -41,7 +41,10 @@ class Command(BaseCommand):
                 "page_records": result.page_records,
                 "is_last": result.is_last,
                 "seconds": round(result.seconds, 3),
-                "records": [{"external_id": e, "record": r} for e, r in result.records],
+                "records": [
+                    {"external_id": r.external_id, "record": r.record, "set_aside": r.set_aside}
+                    for r in result.records
+                ],
             }
             self.stdout.write(dumps(report))
         elif not result.error:
@@ -64,7 +67,8 @@ class Command(BaseCommand):
             f"{name}: page {result.page}, {result.page_records} record(s) in {result.seconds:.2f}s{last}; "
             f"showing {len(result.records)} as a run would map them; nothing was stored"
         )
-        for external_id, record in result.records:
-            shown = "(no usable id)" if external_id is None else external_id
-            text = Truncator(jsonlib.dumps(record, ensure_ascii=False, default=str)).chars(100)
-            self.stdout.write(f"  {shown:<20} {text}")
+        for r in result.records:
+            shown = "(no usable id)" if r.external_id is None else r.external_id
+            text = Truncator(jsonlib.dumps(r.record, ensure_ascii=False, default=str)).chars(100)
+            aside = f"  [set aside: {r.set_aside}]" if r.set_aside else ""
+            self.stdout.write(f"  {shown:<20} {text}{aside}")

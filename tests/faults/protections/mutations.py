@@ -404,7 +404,7 @@ MUTATIONS += (
         edits=(
             Edit(
                 "syncers/handlers/options.py",
-                '        cfg["offset_overlap"] = min(DEFAULT_OFFSET_OVERLAP, size // 2) if _integer(size) else 0\n',
+                '        cfg["offset_overlap"] = min(DEFAULT_OFFSET_OVERLAP, size // 2) if is_integer(size) else 0\n',
                 f'        cfg["offset_overlap"] = 0{OFF}\n',
             ),
         ),

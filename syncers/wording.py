@@ -1,0 +1,37 @@
+"""How the admin words things: counts with the right plural, run statuses in plain words.
+
+Messages put a verb first ("Paused 1 client: newcomer-api."): the admin capitalises a
+message's first letter, which would turn a leading object name into one nobody wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Short labels for lists (the model's choice labels are the long form, shown on a run's page).
+RUN_STATUS_LABELS = {
+    "skipped_paused": "skipped (paused)",
+    "skipped_locked": "skipped (already running)",
+    "partial": "partial",
+}
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """counted(1, "client") → "1 client"; counted(2, "client") → "2 clients"."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def named(objects: Iterable[object]) -> str:
+    """The objects' names as written, comma-separated."""
+    return ", ".join(str(o) for o in objects)
+
+
+EVENT_LABELS = {"auto_pause": "auto-pause", "auth_pause": "paused: credentials refused"}
+
+
+def run_status_label(status: str) -> str:
+    return RUN_STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def event_label(event: str) -> str:
+    """A notification's event in words: "first_failure" → "first failure"."""
+    return EVENT_LABELS.get(event, event.replace("_", " "))
