@@ -67,3 +67,17 @@ def test_a_done_batch_delivered_again_writes_nothing(versioned) -> None:
 
     assert load_batch(batch.pk) is None
     assert Product.objects.get(sku="A").name == "edited here"
+
+
+def test_fields_not_mapped_get_their_model_default_on_insert_and_are_left_alone_on_update(
+    versioned,
+) -> None:
+    load_batch(stage(versioned, [record("A", "a1", 1)]).pk)
+
+    assert Product.objects.get(sku="A").is_active is True  # Product.is_active: default=True
+    Product.objects.filter(sku="A").update(is_active=False)  # the team's own change
+
+    again = load_batch(stage(versioned, [record("A", "a2", 2)]).pk)
+
+    assert (again.created, again.updated) == (0, 1)
+    assert Product.objects.values_list("name", "is_active").get(sku="A") == ("a2", False)

@@ -267,9 +267,7 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
     model = dest.model
     key_attnames = [model._meta.get_field(k).attname for k in dest.key]
     update = [a for a in rows[0].values if a not in key_attnames]
-    # The raw unnest upsert is faster but leaves out Python-side defaults of unmapped
-    # fields (e.g. is_active=True); it stays off until it writes them too.
-    if _RAW_UPSERT and connection.vendor == "postgresql" and _plain_keys(dest):
+    if connection.vendor == "postgresql" and _plain_keys(dest):
         for row, (pk, inserted) in zip(rows, _upsert_postgres(dest, rows, update), strict=True):
             out.pks[row.item.key] = pk
             (out.created if inserted else out.updated).append(row.item.key)
@@ -293,9 +291,6 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
     return out
 
 
-_RAW_UPSERT = False
-
-
 def _plain_keys(dest: Destination) -> bool:
     """Keys whose database text is the typed value's str() (text and integer columns)."""
     kinds = (models.CharField, models.TextField, models.IntegerField)
@@ -304,9 +299,11 @@ def _plain_keys(dest: Destination) -> bool:
 
 def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str]) -> list[tuple[Any, bool]]:
     """PostgreSQL: one INSERT ... SELECT FROM unnest(one text array per column) ... ON CONFLICT
-    DO UPDATE, bound server-side: the statement's size does not grow with the batch, and
-    RETURNING says per row its primary key and whether it was inserted (xmax = 0).
-    (primary key, inserted) per row, in the rows' order."""
+    DO UPDATE, bound server-side: the statement's size does not grow with the batch, no model
+    instance is built, and RETURNING says per row its primary key and whether it was inserted
+    (xmax = 0). Fields the destination does not map are inserted with their model defaults
+    (as bulk_create would) and left alone on update. (primary key, inserted) per row, in the
+    rows' order."""
     meta = dest.model._meta
     by_attname = {f.attname: f for f in meta.concrete_fields}
     attnames = list(rows[0].values)
@@ -317,6 +314,13 @@ def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str])
         columns.append(qn(f.column))
         selects.append(f"CAST(u.c{i} AS {f.db_type(connection)})")
         params.append([_as_text(f, r.values[attname]) for r in rows])
+    for f, default in _unmapped_defaults(dest.model, set(attnames)):
+        columns.append(qn(f.column))
+        selects.append(f"CAST(u.c{len(selects)} AS {f.db_type(connection)})")
+        if callable(default):  # a callable model default (e.g. uuid4): one value per row
+            params.append([_as_text(f, default()) for _ in rows])
+        else:
+            params.append([_as_text(f, default)] * len(rows))
     keys = [qn(meta.get_field(k).column) for k in dest.key]
     action = (
         "DO UPDATE SET "
@@ -324,8 +328,8 @@ def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str])
         if update
         else f"DO UPDATE SET {keys[0]} = EXCLUDED.{keys[0]}"  # only key columns: still return the row
     )
-    unnest = ", ".join(["%s::text[]"] * len(attnames))
-    aliases = ", ".join(f"c{i}" for i in range(len(attnames)))
+    unnest = ", ".join(["%s::text[]"] * len(params))
+    aliases = ", ".join(f"c{i}" for i in range(len(params)))
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(selects)} "
         f"FROM unnest({unnest}) AS u({aliases}) ON CONFLICT ({', '.join(keys)}) {action} "
@@ -338,13 +342,33 @@ def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str])
     return [returned[tuple(str(r.values[a]) for a in key_attnames)] for r in rows]
 
 
+def _unmapped_defaults(model: type[models.Model], mapped: set[str]) -> list[tuple[models.Field, Any]]:
+    """(field, default) for each concrete field the destination does not map and the database
+    does not fill itself (auto primary key, db_default, generated): what a new model instance
+    would hold. A callable default is returned as itself, to be called once per row."""
+    out: list[tuple[models.Field, Any]] = []
+    now = timezone.now()
+    for f in model._meta.concrete_fields:
+        if f.attname in mapped or getattr(f, "db_returning", False) or getattr(f, "generated", False):
+            continue
+        if getattr(f, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED and not f.has_default():
+            continue
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            out.append((f, now))
+        elif f.has_default() and callable(f.default):
+            out.append((f, f.get_default))
+        else:
+            out.append((f, f.get_default()))
+    return out
+
+
 def _as_text(f: models.Field, value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
-        return str(value)  # the common kinds: their text is what PostgreSQL reads back
     if isinstance(f, models.JSONField):
         return json.dumps(value)
+    if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
+        return str(value)  # the common kinds: their text is what PostgreSQL reads back
     return str(f.get_db_prep_save(value, connection))
 
 
