@@ -143,7 +143,9 @@ def load_into_destination(
     outcome.unchanged = len(unchanged_keys)
     _ledger_write(batch, dest, rows, written.pks, items)
     failed_keys = [f.external_id for f in outcome.failures if f.external_id]
-    _ledger_touch(batch, unchanged_keys + failed_keys)
+    # Seen but not rewritten: kept on the batch row (saved with its done flag) instead of
+    # rewriting each unchanged ledger row; deletions read both (destinations.deletions).
+    batch.seen_keys = unchanged_keys + failed_keys
     forget_loaded(batch.client_id, [*written.created, *written.updated, *unchanged_keys])
     failed = keep_failures(batch.client_id, batch.run_id, batch.pk, outcome.failures)
     if name := dest.hooks.get("after_write"):
@@ -468,12 +470,3 @@ def _ledger_write_postgres(
     }
     with server_cursor() as cur, connection.wrap_database_errors:
         cur.execute(_LEDGER_UNNEST, params)
-
-
-def _ledger_touch(batch: SyncBatch, keys: list[str]) -> None:
-    """Keys the listing served but that were not written (unchanged, or failed now): seen by
-    this run, so a deletion after the complete listing spares them."""
-    if keys:
-        SyncedRecord.objects.filter(client_id=batch.client_id, external_id__in=keys).update(
-            last_seen_run=batch.run_id
-        )

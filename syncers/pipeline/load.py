@@ -70,6 +70,7 @@ def load_batch(batch_id: int) -> SyncBatch | None:
                 "failed",
                 "older",
                 "payload",
+                "seen_keys",
             ]
         )
     return batch
