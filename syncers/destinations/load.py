@@ -72,11 +72,13 @@ def keyed_items(
     failures: list[FailedRecord] = []
     older = 0
     key_maps = dest.key_maps
+    # A one-part path is a plain key lookup: value_at's split per value cost a fifth of this.
+    paths = [(fm.name, fm.path, bool(fm.path) and "." not in fm.path) for fm in dest.fields]
     for record in records:
         if not isinstance(record, dict):
             failures.append(_failure("", record, "not a JSON object"))
             continue
-        raw = {fm.name: value_at(record, fm.path) for fm in dest.fields}
+        raw = {name: record.get(path) if plain else value_at(record, path) for name, path, plain in paths}
         key_values = [raw[fm.name] for fm in key_maps]
         bad = next(
             (
@@ -300,7 +302,7 @@ def _plain_keys(dest: Destination) -> bool:
 
 
 def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str]) -> list[tuple[Any, bool]]:
-    """PostgreSQL: one INSERT ... SELECT FROM unnest(one text array per column) ... ON CONFLICT
+    """PostgreSQL: one INSERT ... SELECT FROM json_array_elements(the rows, _json_rows) ... ON CONFLICT
     DO UPDATE, bound server-side: the statement's size does not grow with the batch, no model
     instance is built, and RETURNING says per row its primary key and whether it was inserted
     (xmax = 0). Fields the destination does not map are inserted with their model defaults
@@ -314,11 +316,11 @@ def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str])
     for i, attname in enumerate(attnames):
         f = by_attname[attname]
         columns.append(qn(f.column))
-        selects.append(f"CAST(u.c{i} AS {f.db_type(connection)})")
+        selects.append(f"CAST(u.value ->> {i} AS {f.db_type(connection)})")
         params.append([_as_text(f, r.values[attname]) for r in rows])
     for f, default in _unmapped_defaults(dest.model, set(attnames)):
         columns.append(qn(f.column))
-        selects.append(f"CAST(u.c{len(selects)} AS {f.db_type(connection)})")
+        selects.append(f"CAST(u.value ->> {len(selects)} AS {f.db_type(connection)})")
         if callable(default):  # a callable model default (e.g. uuid4): one value per row
             params.append([_as_text(f, default()) for _ in rows])
         else:
@@ -330,18 +332,23 @@ def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str])
         if update
         else f"DO UPDATE SET {keys[0]} = EXCLUDED.{keys[0]}"  # only key columns: still return the row
     )
-    unnest = ", ".join(["%s::text[]"] * len(params))
-    aliases = ", ".join(f"c{i}" for i in range(len(params)))
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(selects)} "
-        f"FROM unnest({unnest}) AS u({aliases}) ON CONFLICT ({', '.join(keys)}) {action} "
+        f"FROM json_array_elements(%s::json) AS u ON CONFLICT ({', '.join(keys)}) {action} "
         f"RETURNING {qn(meta.pk.column)}, xmax = 0, {', '.join(k + '::text' for k in keys)}"
     )
     with server_cursor() as cur, connection.wrap_database_errors:
-        cur.execute(sql, params)
+        cur.execute(sql, [_json_rows(params)])
         returned = {tuple(r[2:]): (r[0], r[1]) for r in cur.fetchall()}
     key_attnames = [meta.get_field(k).attname for k in dest.key]
     return [returned[tuple(str(r.values[a]) for a in key_attnames)] for r in rows]
+
+
+def _json_rows(columns: list[list[str | None]]) -> str:
+    """Columns of text values as one JSON array of rows: one parameter that json.dumps writes
+    in C and PostgreSQL reads as fast, where a text[] per column cost psycopg a Python loop
+    per value (about six times the client CPU for a batch of 5,000)."""
+    return json.dumps(list(zip(*columns, strict=True)), separators=(",", ":"))
 
 
 def _unmapped_defaults(model: type[models.Model], mapped: set[str]) -> list[tuple[models.Field, Any]]:
@@ -445,10 +452,9 @@ def _ledger_write(
 
 _LEDGER_UNNEST = f"""
 INSERT INTO syncers_syncedrecord ({", ".join(_LEDGER_COLUMNS)})
-SELECT %(client)s, u.key, CAST(u.data AS jsonb), u.hash, %(batch)s, %(batch)s, now(), now(), %(run)s,
-       u.pk, CAST(u.version AS numeric)
-FROM unnest(%(keys)s::text[], %(data)s::text[], %(hashes)s::text[], %(pks)s::text[], %(versions)s::text[])
-     AS u(key, data, hash, pk, version)
+SELECT %(client)s, u.value ->> 0, CAST(u.value ->> 1 AS jsonb), u.value ->> 2, %(batch)s, %(batch)s,
+       now(), now(), %(run)s, u.value ->> 3, CAST(u.value ->> 4 AS numeric)
+FROM json_array_elements(%(rows)s::json) AS u
 {_LEDGER_TAIL}
 """
 
@@ -456,17 +462,21 @@ FROM unnest(%(keys)s::text[], %(data)s::text[], %(hashes)s::text[], %(pks)s::tex
 def _ledger_write_postgres(
     batch: SyncBatch, dest: Destination, rows: list[TypedRow], pks: dict[str, Any]
 ) -> None:
-    """PostgreSQL: the same upsert from one array per column, bound server-side."""
+    """PostgreSQL: the same upsert from one JSON array of rows (_json_rows), bound server-side."""
     items = [r.item for r in rows]
     params = {
         "client": batch.client_id,
         "batch": batch.pk,
         "run": batch.run_id,
-        "keys": [i.key for i in items],
-        "data": [json.dumps(i.record) if dest.store_json else "{}" for i in items],
-        "hashes": [i.digest for i in items],
-        "pks": [str(pks[i.key]) for i in items],
-        "versions": [str(i.version[0]) if i.version else None for i in items],
+        "rows": _json_rows(
+            [
+                [i.key for i in items],
+                [json.dumps(i.record) if dest.store_json else "{}" for i in items],
+                [i.digest for i in items],
+                [str(pks[i.key]) for i in items],
+                [str(i.version[0]) if i.version else None for i in items],
+            ]
+        ),
     }
     with server_cursor() as cur, connection.wrap_database_errors:
         cur.execute(_LEDGER_UNNEST, params)
