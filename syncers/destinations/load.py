@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -378,6 +379,8 @@ def _as_text(f: models.Field, value: Any) -> str | None:
         return json.dumps(value)
     if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
         return str(value)  # the common kinds: their text is what PostgreSQL reads back
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat()  # exact; get_db_prep_save took ten times as long
     return str(f.get_db_prep_save(value, connection))
 
 
