@@ -264,8 +264,9 @@ class Written(WriteResult):
 
 
 def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledger: dict[str, Any]) -> Written:
-    """One INSERT ... ON CONFLICT (key) DO UPDATE for the rows (Django's bulk_create with
-    update_conflicts, which returns the primary keys on PostgreSQL and SQLite)."""
+    """One INSERT ... ON CONFLICT (key) DO UPDATE for the rows: on PostgreSQL our own
+    (_upsert_postgres), elsewhere Django's bulk_create with update_conflicts, which returns
+    the primary keys on SQLite too."""
     out = Written()
     if not rows:
         return out

@@ -58,7 +58,7 @@ def relax_commit() -> None:
     It removes one disk flush per page and per batch.
 
     The idle timeout (SYNC_IDLE_TRANSACTION_TIMEOUT) bounds a frozen writer (SIGSTOP, VM
-    pause, hung client): its share lock on the client row would otherwise block the next
+    pause, hung client): its key-share lock on the client row would otherwise block the next
     run's fence for ever. Ending it rolls its transaction back whole, and its batch is loaded
     again. It must exceed the longest healthy pause between two statements of one step (a
     slow handler's per-record work in the row-by-row merge), or that batch can never load."""
