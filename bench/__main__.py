@@ -73,6 +73,25 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+GROUPS = ("bench", "workers", "postgres", "fake_api", "redis")
+
+
+def cpu_table(results: dict) -> str:
+    """CPU seconds per 1,000 records by process group: where a regression lands. `own` is the
+    sum of the bench's own groups; `other` the rest of the machine's processes still running at
+    the end; `machine` all CPU the machine used meanwhile (short-lived processes too): near
+    cores x wall per 1,000 records, the machine was saturated and wall times say little."""
+    lines = ["CPU s per 1,000 records " + " ".join(f"{g:>8}" for g in (*GROUPS, "own", "other", "machine"))]
+    for key in ROWS:
+        per = results[key].get("cpu_s_per_1000")
+        if not per:
+            continue
+        own = sum(per.get(g, 0.0) for g in GROUPS)
+        cells = [per.get(g, 0.0) for g in GROUPS] + [own, per.get("other", 0.0), per.get("machine_busy", 0.0)]
+        lines.append(f"{key:<23} " + " ".join(f"{c:>8.4f}" for c in cells))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=int(os.environ.get("N", 100_000)))
@@ -135,6 +154,7 @@ def main() -> int:
         "concurrency": args.concurrency,
     }
     print(table(results))
+    print(cpu_table(results))
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"written {out}")

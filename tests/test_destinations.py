@@ -102,11 +102,15 @@ def test_a_second_sync_writes_no_model_row_and_a_change_updates_exactly_its_row(
     client = catalog_client()
     run_now(client)
     Product.objects.update(name="touched locally")  # a rewrite would undo this
+    ledger = SyncedRecord.objects.filter(client=client).order_by("pk")
+    ledger_before = list(ledger.values_list("external_id", "last_seen_run", "updated_at"))
 
     second = run_now(client)
 
     assert (second.created, second.updated, second.unchanged, second.failed) == (0, 0, 250, 0)
     assert set(Product.objects.values_list("name", flat=True)) == {"touched locally"}
+    # Nor a ledger row: the batches keep which keys the run saw (SyncBatch.seen_keys).
+    assert list(ledger.values_list("external_id", "last_seen_run", "updated_at")) == ledger_before
 
     api.update([7], fields={"name": "Renamed lamp"})
     third = run_now(client)

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Product
-from syncers.models import SyncBatch, SyncedRecord, SyncRun
+from syncers.destinations.deletions import pending_deletion_approve
+from syncers.models import PendingDeletion, SyncBatch, SyncedRecord, SyncRun
 from syncers.pipeline.load import load_batch
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +68,36 @@ def test_a_done_batch_delivered_again_writes_nothing(versioned) -> None:
 
     assert load_batch(batch.pk) is None
     assert Product.objects.get(sku="A").name == "edited here"
+
+
+def test_fields_not_mapped_get_their_model_default_on_insert_and_are_left_alone_on_update(
+    versioned,
+) -> None:
+    load_batch(stage(versioned, [record("A", "a1", 1)]).pk)
+
+    assert Product.objects.get(sku="A").is_active is True  # Product.is_active: default=True
+    Product.objects.filter(sku="A").update(is_active=False)  # the team's own change
+
+    again = load_batch(stage(versioned, [record("A", "a2", 2)]).pk)
+
+    assert (again.created, again.updated) == (0, 1)
+    assert Product.objects.values_list("name", "is_active").get(sku="A") == ("a2", False)
+
+
+def test_approving_held_deletions_spares_a_key_a_later_run_saw_unchanged(make_client) -> None:
+    client = make_client(
+        handler="rest", config={"path": "/x"}, destination={**DESTINATION, "on_missing": "delete"}
+    )
+    load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
+    held_by = SyncRun.objects.create(client=client, trigger="command", status="partial")
+    held = PendingDeletion.objects.create(
+        client=client, run=held_by, keys=["A", "B"], live_rows=2, reason="empty listing", action="delete"
+    )
+    # A later run (not a complete listing) serves A again, unchanged: no row is rewritten.
+    later = load_batch(stage(client, [record("A", "a", 1)]).pk)
+    assert (later.created, later.updated, later.unchanged) == (0, 0, 1)
+
+    applied = pending_deletion_approve(pending=held, who="tester")
+
+    assert applied == 1
+    assert list(Product.objects.values_list("sku", flat=True)) == ["A"]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, connections, transaction
 
 from syncers.models import FailedRecord, SyncBatch, SyncedRecord, SyncRun
-from syncers.pipeline.fence import FenceLost, take_fence
+from syncers.pipeline.fence import FenceLost, fenced, take_fence
 from syncers.pipeline.load import load_batch
-from syncers.pipeline.stage import stage_page
+from syncers.pipeline.stage import save_checkpoint, stage_page
 from syncers.registry import Page
 
 pytestmark = pytest.mark.django_db
@@ -167,3 +168,40 @@ def test_a_record_over_the_size_limit_or_not_an_object_is_kept_with_a_reason_nam
         "not a JSON object (number)",
     ]
     assert batch.failed == len(reasons) == (4 if row_by_row else 3)
+
+
+def _in_other_session(step, client_id: int) -> str:
+    """Run `step(client_id)` in a transaction of another database session that waits at most
+    0.5 s for a lock; "done" or "waited" (the lock wait ran out)."""
+
+    def work() -> str:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL lock_timeout = '500ms'")
+                step(client_id)
+            return "done"
+        except OperationalError:
+            return "waited"
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises all writers anyway")
+def test_a_write_holding_the_fence_stops_a_new_fence_but_not_a_checkpoint_save(make_client) -> None:
+    """The fetcher saves each page's checkpoint on the client row while batches load under
+    the fence: the fence lock must not make it wait, yet a new run's take_fence must wait
+    until every write checked against the old fence has committed."""
+    client = make_client()
+    fence = take_fence(client.pk)
+
+    with fenced(client.pk, fence):  # a loading batch, mid-transaction
+        saved = _in_other_session(lambda pk: save_checkpoint(pk, {"next_page": 7}), client.pk)
+        new_fence = _in_other_session(take_fence, client.pk)
+
+    assert (saved, new_fence) == ("done", "waited")
+    assert _in_other_session(take_fence, client.pk) == "done"  # once that write committed

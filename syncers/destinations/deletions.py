@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from syncers.models import PendingDeletion, SyncClient, SyncedRecord, SyncRun
+from syncers.models import PendingDeletion, SyncBatch, SyncClient, SyncedRecord, SyncRun
 
 from .config import Destination, parse_destination
 from .hooks import HookContext, WriteResult, get_hook
@@ -45,13 +45,8 @@ def deletions_after_run(run: SyncRun) -> DeletionOutcome:
     dest = client_destination(client)
     if dest is None or dest.on_missing == "keep" or not run.listing_complete or run.error:
         return DeletionOutcome()
-    live = SyncedRecord.objects.filter(client=client, missing_since__isnull=True)
-    live_rows = live.count()
-    missing = sorted(
-        live.filter(models.Q(last_seen_run__isnull=True) | ~models.Q(last_seen_run=run.pk)).values_list(
-            "external_id", flat=True
-        )
-    )
+    live_rows = SyncedRecord.objects.filter(client=client, missing_since__isnull=True).count()
+    missing = unseen_live_keys(client.pk, run.pk)
     # A newer complete run decides afresh: what an older one held back is no longer current.
     client.pending_deletions.filter(state=PendingDeletion.State.WAITING).update(
         state=PendingDeletion.State.REJECTED,
@@ -68,6 +63,42 @@ def deletions_after_run(run: SyncRun) -> DeletionOutcome:
         log.warning("client %s: %s; %d deletion(s) wait for approval", client.name, reason, len(missing))
         return DeletionOutcome(held=held)
     return DeletionOutcome(deleted=apply_deletions(client=client, dest=dest, keys=missing, run_id=run.pk))
+
+
+# A run saw a key when one of its batches wrote it (the ledger's last_seen_run) or listed it
+# as seen without rewriting it (SyncBatch.seen_keys: unchanged or failed there).
+_SEEN_BY_RUN = {
+    "postgresql": "SELECT jsonb_array_elements_text(b.seen_keys) FROM syncers_syncbatch b "
+    "WHERE b.run_id = %s AND b.seen_keys IS NOT NULL",
+    "sqlite": "SELECT j.value FROM syncers_syncbatch b, json_each(b.seen_keys) j "
+    "WHERE b.run_id = %s AND b.seen_keys IS NOT NULL",
+}
+
+
+def unseen_live_keys(client_id: int, run_id: int) -> list[str]:
+    """The client's live ledger keys (not missing yet) that run `run_id` did not see, sorted."""
+    sql = (
+        "SELECT r.external_id FROM syncers_syncedrecord r WHERE r.client_id = %s "
+        "AND r.missing_since IS NULL AND (r.last_seen_run IS NULL OR r.last_seen_run <> %s) "
+        f"AND r.external_id NOT IN ({_SEEN_BY_RUN[connection.vendor]}) ORDER BY r.external_id"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [client_id, run_id, run_id])
+        return [row[0] for row in cur.fetchall()]
+
+
+def seen_after(client_id: int, run_id: int, keys: list[str]) -> set[str]:
+    """Those of `keys` that a run later than `run_id` saw."""
+    wanted = set(keys)
+    back = set(
+        SyncedRecord.objects.filter(
+            client_id=client_id, external_id__in=keys, last_seen_run__gt=run_id
+        ).values_list("external_id", flat=True)
+    )
+    later = SyncBatch.objects.filter(client_id=client_id, run_id__gt=run_id, seen_keys__isnull=False)
+    for seen in later.values_list("seen_keys", flat=True).iterator(chunk_size=20):
+        back.update(wanted.intersection(seen))
+    return back
 
 
 def guard_reason(dest: Destination, *, fetched: int, live_rows: int, missing: int) -> str:
@@ -129,11 +160,7 @@ def pending_deletion_approve(*, pending: PendingDeletion, who: str) -> int:
             raise ValueError(f"{client.name} no longer deletes (on_missing is keep or no destination)")
         keys = list(locked.keys)
         if locked.run_id is not None:
-            back = set(
-                SyncedRecord.objects.filter(
-                    client=client, external_id__in=keys, last_seen_run__gt=locked.run_id
-                ).values_list("external_id", flat=True)
-            )
+            back = seen_after(client.pk, locked.run_id, keys)
             keys = [k for k in keys if k not in back]
         locked.applied = apply_deletions(client=client, dest=dest, keys=keys, run_id=locked.run_id)
         locked.state, locked.decided_by, locked.decided_at = (

@@ -46,7 +46,8 @@ class SyncedRecord(models.Model):
         "last seen by run",
         null=True,
         blank=True,
-        help_text="Destination: the last run whose listing served this key (deletions compare it).",
+        help_text="Destination: the last run that wrote this key; a run that saw it unchanged lists it "
+        "in its batch's seen keys instead (deletions compare both).",
     )
     target_pk = models.CharField(  # noqa: DJ001 (null: the generic merge's INSERTs leave it out)
         "target primary key",

@@ -230,6 +230,13 @@ class SyncBatch(models.Model):
     unchanged = models.PositiveIntegerField("unchanged", default=0)
     failed = models.PositiveIntegerField("failed", default=0)
     older = models.PositiveIntegerField("older copies ignored", default=0, db_default=0)
+    seen_keys = models.JSONField(
+        "seen keys",
+        null=True,
+        blank=True,
+        help_text="Destination: keys of this batch the ledger was not rewritten for (unchanged or "
+        "failed); with the ledger's last_seen_run they say which keys its run saw.",
+    )
 
     class Meta:
         verbose_name = "staged batch"

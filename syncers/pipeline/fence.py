@@ -19,7 +19,13 @@ class FenceLost(Exception):
 
 
 def take_fence(client_id: int) -> int:
-    """Raise the client's fence and return it. Call inside the run-start transaction."""
+    """Raise the client's fence and return it. Call inside the run-start transaction.
+
+    On PostgreSQL the row is locked FOR UPDATE first: that waits for every writer holding the
+    fence's key-share lock (check_fence) to commit or roll back, which a plain UPDATE would not."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM syncers_syncclient WHERE id = %s FOR UPDATE", [client_id])
     SyncClient.objects.filter(pk=client_id).update(fence=F("fence") + 1)
     return SyncClient.objects.values_list("fence", flat=True).get(pk=client_id)
 
@@ -27,12 +33,14 @@ def take_fence(client_id: int) -> int:
 def check_fence(client_id: int, fence: int) -> None:
     """Inside a transaction: refuse unless `fence` is current, and keep it current until commit.
 
-    On PostgreSQL the row is share-locked, so a new run's `take_fence` waits for this write to
-    commit (writers of the same run do not block each other). SQLite's IMMEDIATE transactions
+    On PostgreSQL the row is locked FOR KEY SHARE, so a new run's `take_fence` (FOR UPDATE)
+    waits for this write to commit, while writers of the same run do not block each other nor
+    the plain UPDATEs of the client row (checkpoint saves, counters): a FOR SHARE lock made the
+    fetcher's checkpoint save wait for every loading batch. SQLite's IMMEDIATE transactions
     already serialise all writers."""
     sql = "SELECT fence FROM syncers_syncclient WHERE id = %s"
     if connection.vendor == "postgresql":
-        sql += " FOR SHARE"
+        sql += " FOR KEY SHARE"
     with connection.cursor() as cur:
         cur.execute(sql, [client_id])
         row = cur.fetchone()
@@ -50,7 +58,7 @@ def relax_commit() -> None:
     It removes one disk flush per page and per batch.
 
     The idle timeout (SYNC_IDLE_TRANSACTION_TIMEOUT) bounds a frozen writer (SIGSTOP, VM
-    pause, hung client): its share lock on the client row would otherwise block the next
+    pause, hung client): its key-share lock on the client row would otherwise block the next
     run's fence for ever. Ending it rolls its transaction back whole, and its batch is loaded
     again. It must exceed the longest healthy pause between two statements of one step (a
     slow handler's per-record work in the row-by-row merge), or that batch can never load."""

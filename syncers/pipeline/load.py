@@ -46,7 +46,7 @@ def load_batch(batch_id: int) -> SyncBatch | None:
     with transaction.atomic():
         relax_commit()
         batch = (
-            # of=self: lock the batch only; the client row is share-locked by check_fence.
+            # of=self: lock the batch only; check_fence key-share-locks the client row.
             SyncBatch.objects.select_for_update(of=("self",))
             .select_related("client")
             .filter(pk=batch_id, state=SyncBatch.State.PENDING)
@@ -71,6 +71,7 @@ def load_batch(batch_id: int) -> SyncBatch | None:
                 "failed",
                 "older",
                 "payload",
+                "seen_keys",
             ]
         )
     return batch
