@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncers', '0012_ops'),
+        ('syncers', '0015_forms_wording'),
     ]
 
     operations = [
