@@ -16,6 +16,18 @@ class Category(models.Model):
         return f"{self.code} {self.name}"
 
 
+class Tag(models.Model):
+    slug = models.SlugField("slug", max_length=40, unique=True, help_text="The shop's tag slug.")
+    name = models.CharField("name", max_length=100, help_text="Display name.")
+
+    class Meta:
+        verbose_name = "tag"
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=40, unique=True, help_text="The shop's stock keeping unit.")
     name = models.CharField("name", max_length=200, help_text="Product title.")
@@ -28,6 +40,9 @@ class Product(models.Model):
         related_name="products",
         verbose_name="category",
         help_text="Category, by its code.",
+    )
+    tags = models.ManyToManyField(
+        Tag, blank=True, related_name="products", verbose_name="tags", help_text="Tags, by their slugs."
     )
     updated_at = models.DateTimeField("updated at", help_text="Last change at the shop.")
     is_active = models.BooleanField(

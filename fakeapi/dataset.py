@@ -30,6 +30,7 @@ _TAGS = (
     "home", "office", "outdoor", "kitchen", "gift", "eco", "sale", "new",
     "bestseller", "travel", "kids", "garden", "diy", "audio", "decor", "limited",
 )  # fmt: skip
+TAG_SLUGS = _TAGS  # every tag a record's `tags` list uses (the /catalog/tags listing)
 _DESC_A = (
     "Built to last with reinforced joints and a clean finish.",
     "Designed in-house and tested for everyday use at scale.",

@@ -3,8 +3,9 @@
 id), plus a listing that never ends, for loop guards:
 
 - /products?page=&per_page=             page numbers, RFC 8288 Link rel="next" header
-- /catalog/products?page=&per_page=     the same, each product with a category code
+- /catalog/products?page=&per_page=     the same, each product with a category code (and tag slugs, as everywhere)
 - /catalog/categories                    {"data": [{"code", "name"}]}
+- /catalog/tags                          {"data": [{"slug", "name"}]}
 - /products/offset?offset=&limit=       {"data", "offset", "limit", "total"}
 - /products/cursor?cursor=&limit=       {"data", "next_cursor"} (keyset cursor, null at the end)
 - /products/next?after=&limit=          {"results": {"items", "count"}, "links": {"next": URL}}
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
-from fakeapi.dataset import Dataset, parse_time
+from fakeapi.dataset import TAG_SLUGS, Dataset, parse_time
 
 if TYPE_CHECKING:
     from fakeapi.server import FakeApiServer, Handler
@@ -107,6 +108,9 @@ CATEGORIES = [{"code": f"c{n}", "name": name} for n, name in enumerate(
     ("Lighting", "Kitchen", "Furniture", "Bags", "Seating", "Decor", "Stationery", "Garden")
 )]  # fmt: skip
 
+# The catalog's tags: every slug a product's `tags` list uses (fakeapi.dataset).
+TAGS = [{"slug": slug, "name": slug.capitalize()} for slug in TAG_SLUGS]
+
 # How a /catalog/products record maps onto the demo's catalog.Product (model field <- dotted
 # path; the category by its natural key): the demo client, the tests and the bench share it.
 CATALOG_PRODUCT_FIELDS: dict[str, Any] = {
@@ -116,6 +120,8 @@ CATALOG_PRODUCT_FIELDS: dict[str, Any] = {
     "category": {"path": "category.code", "lookup": "code"},
     "updated_at": "updated_at",
 }
+# The demo's many-to-many: catalog.Product.tags <- the record's list of tag slugs.
+CATALOG_TAGS_FIELD: dict[str, Any] = {"tags": {"path": "tags", "lookup": "slug"}}
 
 
 def catalog_row(text: str) -> str:
@@ -132,6 +138,12 @@ def categories(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str,
     """The catalog's categories, all on page 1 (later pages are empty)."""
     page = _int(parse_qs(query, keep_blank_values=True), "page", 1, 1)
     return 200, json.dumps({"data": CATEGORIES if page == 1 else []}).encode(), {}
+
+
+def tags(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, str]]:
+    """The catalog's tags, all on page 1 (later pages are empty)."""
+    page = _int(parse_qs(query, keep_blank_values=True), "page", 1, 1)
+    return 200, json.dumps({"data": TAGS if page == 1 else []}).encode(), {}
 
 
 def offset(h: Handler, q: Query) -> None:

@@ -241,6 +241,7 @@ ROUTES: dict[str, tuple[str, Route]] = {
     "/products": ("GET", lambda s, q, b: s.products(q)),
     "/catalog/products": ("GET", lambda s, q, b: listings.products(s, q, catalog=True)),
     "/catalog/categories": ("GET", lambda s, q, b: listings.categories(s, q)),
+    "/catalog/tags": ("GET", lambda s, q, b: listings.tags(s, q)),
     "/_control/restore": ("POST", lambda s, q, b: _json(200, s.restore(b))),
     "/": ("GET", lambda s, q, b: _json(200, {"ok": True, "name": "fakeapi"})),
     "/health": ("GET", lambda s, q, b: _json(200, {"ok": True})),

@@ -30,12 +30,16 @@ class FieldMap:
     name: str  # model field name
     path: str  # dotted path in the record
     field: models.Field
-    lookup: str = ""  # FK: the target model's natural-key field
+    lookup: str = ""  # FK or many-to-many: the target model's natural-key field
     column: str = ""
 
     @property
+    def is_m2m(self) -> bool:
+        return bool(self.field.many_to_many)
+
+    @property
     def is_fk(self) -> bool:
-        return bool(self.lookup)
+        return bool(self.lookup) and not self.is_m2m
 
 
 @dataclass(frozen=True)
@@ -123,12 +127,18 @@ def _fields(model: type[models.Model], label: str, raw: Any, errors: list[str]) 
         except FieldDoesNotExist:
             errors.append(f"{where}: {label} has no field '{name}'")
             continue
-        if (
-            not getattr(f, "concrete", False)
-            or f.many_to_many
-            or f.one_to_many
-            or (f.primary_key and f.auto_created)
+        if f.many_to_many and not f.auto_created and not f.remote_field.through._meta.auto_created:
+            errors.append(
+                f"{where}: '{name}' is a many-to-many with its own through model "
+                f"({f.remote_field.through._meta.label}); only a plain many-to-many can be mapped"
+            )
+            continue
+        if not f.many_to_many and (
+            not getattr(f, "concrete", False) or f.one_to_many or (f.primary_key and f.auto_created)
         ):
+            errors.append(f"{where}: '{name}' is not a column this destination can write")
+            continue
+        if f.auto_created and not f.concrete:
             errors.append(f"{where}: '{name}' is not a column this destination can write")
             continue
         lookup = ""
@@ -143,14 +153,15 @@ def _fields(model: type[models.Model], label: str, raw: Any, errors: list[str]) 
             continue
         if f.is_relation:
             if not isinstance(lookup, str) or not lookup:
-                errors.append(
-                    f"{where}: a foreign key needs {{path: ..., lookup: <unique field of the target>}}"
-                )
+                kind = "many-to-many field" if f.many_to_many else "foreign key"
+                errors.append(f"{where}: a {kind} needs {{path: ..., lookup: <unique field of the target>}}")
                 continue
             if not _lookup_ok(f, lookup, where, errors):
                 continue
         elif lookup:
-            errors.append(f"{where}: lookup is only for foreign keys; '{name}' is a {type(f).__name__}")
+            errors.append(
+                f"{where}: lookup is only for foreign keys and many-to-many fields; '{name}' is a {type(f).__name__}"
+            )
             continue
         found.append(FieldMap(name=name, path=path, field=f, lookup=lookup, column=f.column))
     return tuple(found)

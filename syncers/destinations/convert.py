@@ -115,17 +115,44 @@ def fk_value_converter(fm: FieldMap) -> Converter:
     return convert
 
 
+def m2m_value_converter(fm: FieldMap) -> Converter:
+    """For a many-to-many field: the record's list of natural keys, each typed by the
+    target's lookup field, duplicates dropped (order kept). Anything but a list is refused;
+    a missing value is no links when the field may be blank."""
+    target = fm.field.related_model._meta.get_field(fm.lookup)
+    inner = converter(target, fm.name, fm.path)
+    blank = fm.field.blank
+
+    def convert(raw: Any) -> list[Any]:
+        if raw is None:
+            if blank:
+                return []
+            raise ValueError_(f"{fm.name}: required, but the record has no list at '{fm.path}'")
+        if not isinstance(raw, list):
+            raise ValueError_(f"{fm.name}: {shown(raw)} at '{fm.path}' is not a list of {fm.lookup} values")
+        keys = []
+        for value in raw:
+            if value is None:
+                raise ValueError_(f"{fm.name}: null in the list at '{fm.path}'")
+            keys.append(inner(value))
+        return list(dict.fromkeys(keys))
+
+    return convert
+
+
 def resolve_fk(fm: FieldMap, values: Iterable[Any]) -> dict[Any, Any]:
     """{natural key: primary key} of the targets that exist: one query for the batch."""
     wanted = {v for v in values if v is not None}
     if not wanted:
         return {}
     target = fm.field.related_model
-    to_field = fm.field.target_field.attname  # usually the pk
+    # usually the pk; a many-to-many's through rows always point at the target's pk
+    to_field = target._meta.pk.attname if fm.is_m2m else fm.field.target_field.attname
     return dict(
         target._default_manager.filter(**{f"{fm.lookup}__in": wanted}).values_list(fm.lookup, to_field)
     )
 
 
 def fk_missing(fm: FieldMap, value: Any) -> str:
+    """Also for one missing key of a many-to-many field."""
     return f"{fm.name}: {fm.field.related_model._meta.verbose_name} {value!r} not found"

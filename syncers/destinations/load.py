@@ -27,7 +27,14 @@ from syncers.pipeline.merge import server_cursor
 from syncers.versions import Version, supersedes, version_of
 
 from .config import Destination
-from .convert import ValueError_, converter, fk_missing, fk_value_converter, resolve_fk
+from .convert import (
+    ValueError_,
+    converter,
+    fk_missing,
+    fk_value_converter,
+    m2m_value_converter,
+    resolve_fk,
+)
 from .hooks import HookContext, WriteResult, get_hook
 
 
@@ -140,6 +147,7 @@ def load_into_destination(
     )
     rows = _before_write(dest, ctx, rows, outcome)
     written = upsert_rows(dest, rows, batch_pk=batch.pk, ledger=ledger)
+    write_links(dest, rows, written.pks)
     outcome.created = len(written.created)
     outcome.updated = len(written.updated)
     outcome.result = written
@@ -182,15 +190,19 @@ def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, s
 class TypedRow:
     item: Item
     values: dict[str, Any]  # attname -> typed value
+    links: dict[str, list[Any]] = field(default_factory=dict)  # many-to-many name -> target pks
 
 
 def type_rows(items: list[Item], dest: Destination) -> tuple[list[TypedRow], list[FailedRecord]]:
     """Typed rows for the items; an item with any bad value becomes one failed record
-    naming every bad field."""
+    naming every bad field. Foreign keys and many-to-many keys: one query per field."""
     plain = [
-        (fm, fm.field.attname, converter(fm.field, fm.name, fm.path)) for fm in dest.fields if not fm.is_fk
+        (fm, fm.field.attname, converter(fm.field, fm.name, fm.path))
+        for fm in dest.fields
+        if not fm.is_fk and not fm.is_m2m
     ]
     fks = [(fm, fm.field.attname, fk_value_converter(fm)) for fm in dest.fields if fm.is_fk]
+    m2ms = [(fm, m2m_value_converter(fm)) for fm in dest.fields if fm.is_m2m]
     soft = _undelete_value(dest)
     typed: list[tuple[Item, dict[str, Any], list[str], dict[str, Any]]] = []
     for item in items:
@@ -207,10 +219,18 @@ def type_rows(items: list[Item], dest: Destination) -> tuple[list[TypedRow], lis
                 natural[fm.name] = convert(item.raw[fm.name])
             except ValueError_ as exc:
                 errors.append(str(exc))
+        for fm, convert in m2ms:
+            try:
+                natural[fm.name] = convert(item.raw[fm.name])
+            except ValueError_ as exc:
+                errors.append(str(exc))
         if soft is not None:
             values[soft[0]] = soft[1]
         typed.append((item, values, errors, natural))
     targets = {fm.name: resolve_fk(fm, (t[3].get(fm.name) for t in typed if not t[2])) for fm, _, _ in fks}
+    for fm, _ in m2ms:
+        wanted = (key for t in typed if not t[2] for key in t[3].get(fm.name, ()))
+        targets[fm.name] = resolve_fk(fm, wanted)
     rows: list[TypedRow] = []
     failures: list[FailedRecord] = []
     for item, values, errors, natural in typed:
@@ -224,11 +244,71 @@ def type_rows(items: list[Item], dest: Destination) -> tuple[list[TypedRow], lis
                 values[attname] = targets[fm.name][value]
             else:
                 errors.append(fk_missing(fm, value))
+        links: dict[str, list[Any]] = {}
+        for fm, _ in m2ms:
+            if fm.name not in natural:
+                continue
+            found = targets[fm.name]
+            errors += [fk_missing(fm, key) for key in natural[fm.name] if key not in found]
+            links[fm.name] = [found[key] for key in natural[fm.name] if key in found]
         if errors:
             failures.append(_failure(item.key, item.record, "; ".join(errors)))
         else:
-            rows.append(TypedRow(item, values))
+            rows.append(TypedRow(item, values, links))
     return rows, failures
+
+
+def write_links(dest: Destination, rows: list[TypedRow], pks: dict[str, Any]) -> None:
+    """Replace the written rows' many-to-many links, set-based, per field: one DELETE of
+    their links not in the new set and one INSERT ... ON CONFLICT DO NOTHING of the new
+    set (links already there stay untouched). Only rows written in this batch come here:
+    unchanged ones were skipped before typing."""
+    for fm in (fm for fm in dest.fields if fm.is_m2m):
+        if not rows:
+            return
+        through = fm.field.remote_field.through
+        src = through._meta.get_field(fm.field.m2m_field_name())
+        dst = through._meta.get_field(fm.field.m2m_reverse_field_name())
+        sources = [pks[r.item.key] for r in rows]
+        pairs = [(pks[r.item.key], pk) for r in rows for pk in r.links.get(fm.name, ())]
+        _replace_links(through._meta.db_table, src, dst, sources, pairs)
+
+
+def _replace_links(
+    table: str, src: models.Field, dst: models.Field, sources: list[Any], pairs: list[tuple[Any, Any]]
+) -> None:
+    qn = connection.ops.quote_name
+    t, s, d = qn(table), qn(src.column), qn(dst.column)
+    if connection.vendor == "postgresql":
+        s_type, d_type = src.db_type(connection), dst.db_type(connection)
+        delete = (
+            f"DELETE FROM {t} WHERE {t}.{s} IN (SELECT CAST(v AS {s_type}) FROM json_array_elements_text(%s::json) v) "
+            f"AND NOT EXISTS (SELECT 1 FROM json_array_elements(%s::json) u WHERE "
+            f"CAST(u ->> 0 AS {s_type}) = {t}.{s} AND CAST(u ->> 1 AS {d_type}) = {t}.{d})"
+        )
+        insert = (
+            f"INSERT INTO {t} ({s}, {d}) SELECT CAST(u ->> 0 AS {s_type}), CAST(u ->> 1 AS {d_type}) "
+            f"FROM json_array_elements(%s::json) u ON CONFLICT DO NOTHING"
+        )
+        src_json = json.dumps([str(v) for v in sources])
+        pairs_json = json.dumps([[str(a), str(b)] for a, b in pairs])
+        with server_cursor() as cur, connection.wrap_database_errors:
+            cur.execute(delete, [src_json, pairs_json])
+            if pairs:
+                cur.execute(insert, [pairs_json])
+        return
+    delete = (
+        f"DELETE FROM {t} WHERE {s} IN (SELECT value FROM json_each(%s)) "
+        f"AND NOT EXISTS (SELECT 1 FROM json_each(%s) u WHERE "
+        f"json_extract(u.value, '$[0]') = {t}.{s} AND json_extract(u.value, '$[1]') = {t}.{d})"
+    )
+    with connection.cursor() as cur:
+        cur.execute(delete, [json.dumps(sources, default=str), json.dumps(pairs, default=str)])
+    if pairs:
+        through = src.model
+        through._default_manager.bulk_create(
+            [through(**{src.attname: a, dst.attname: b}) for a, b in pairs], ignore_conflicts=True
+        )
 
 
 def _undelete_value(dest: Destination) -> tuple[str, Any] | None:

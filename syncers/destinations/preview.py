@@ -16,7 +16,7 @@ from .load import keyed_items, type_rows
 @dataclass(frozen=True)
 class PreviewRow:
     key: str
-    values: dict[str, Any]  # model field name -> typed value (FK: the target's natural key)
+    values: dict[str, Any]  # model field name -> typed value (FK, many-to-many: natural keys)
     error: str
 
 
@@ -31,7 +31,10 @@ def preview_rows(dest: Destination, records: list[Any]) -> list[PreviewRow]:
             out.append(PreviewRow(item.key, dict(item.raw), by_key[item.key]))
             continue
         values = typed[item.key]
-        shown = {fm.name: item.raw[fm.name] if fm.is_fk else values[fm.field.attname] for fm in dest.fields}
+        shown = {
+            fm.name: item.raw[fm.name] if fm.is_fk or fm.is_m2m else values[fm.field.attname]
+            for fm in dest.fields
+        }
         out.append(PreviewRow(item.key, shown, ""))
     return out
 
@@ -49,11 +52,11 @@ def field_choices(label: str) -> list[tuple[str, str]]:
     except (LookupError, ValueError):
         return []
     found = []
-    for f in model._meta.concrete_fields:
+    for f in [*model._meta.concrete_fields, *model._meta.many_to_many]:
         if f.primary_key and f.auto_created:
             continue
         kind = type(f).__name__
-        if isinstance(f, models.ForeignKey):
+        if isinstance(f, models.ForeignKey | models.ManyToManyField):
             kind += f" -> {f.related_model._meta.label} (lookup by a unique field)"
         notes = [n for n, on in (("unique", f.unique), ("null", f.null)) if on]
         found.append((f.name, kind + (f" [{', '.join(notes)}]" if notes else "")))

@@ -10,14 +10,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from fakeapi.listings import CATALOG_PRODUCT_FIELDS
+from fakeapi.listings import CATALOG_PRODUCT_FIELDS, CATALOG_TAGS_FIELD
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncRun, SyncSchedule
 from syncers.services import sync_run_now_here, sync_run_request
 
 DEMO_CLIENT = "demo-products"
-# The destination demo (README "Destinations"): categories, then products with a category FK,
-# loaded into the demo app's own models (catalog.Category, catalog.Product).
+# The destination demo (README "Destinations"): categories and tags, then products with a
+# category FK and tags many-to-many, loaded into the demo app's own models (catalog.Category,
+# catalog.Tag, catalog.Product).
 CATALOG_CLIENTS = {
     "demo-categories": {
         "config": {"path": "/catalog/categories"},
@@ -28,12 +29,17 @@ CATALOG_CLIENTS = {
         },
         "description": "The fake API's categories into catalog.Category.",
     },
+    "demo-tags": {
+        "config": {"path": "/catalog/tags"},
+        "destination": {"model": "catalog.Tag", "key": ["slug"], "fields": {"slug": "slug", "name": "name"}},
+        "description": "The fake API's tags into catalog.Tag.",
+    },
     "demo-catalog": {
         "config": {"path": "/catalog/products", "page_size": 100},
         "destination": {
             "model": "catalog.Product",
             "key": ["sku"],
-            "fields": CATALOG_PRODUCT_FIELDS,
+            "fields": {**CATALOG_PRODUCT_FIELDS, **CATALOG_TAGS_FIELD},
             "on_missing": "soft",
             "soft_delete_field": "is_active",
             "max_delete_fraction": 0.10,
@@ -88,8 +94,9 @@ class Command(BaseCommand):
         if run_now:
             run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="make run")
             self.stdout.write(f"queued demo run #{run.pk}")
-            # Categories first, here, so the products' category keys resolve.
+            # Categories and tags first, here, so the products' category and tag keys resolve.
             sync_run_now_here(client=catalog["demo-categories"], who="make run")
+            sync_run_now_here(client=catalog["demo-tags"], who="make run")
             run = sync_run_request(
                 client=catalog["demo-catalog"], trigger=SyncRun.Trigger.COMMAND, who="make run"
             )
