@@ -8,9 +8,9 @@ import json
 import pytest
 from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import Product, Tag
 from syncers.destinations.deletions import pending_deletion_approve
-from syncers.models import PendingDeletion, SyncBatch, SyncedRecord, SyncRun
+from syncers.models import FailedRecord, PendingDeletion, SyncBatch, SyncedRecord, SyncRun
 from syncers.pipeline.load import load_batch
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +101,46 @@ def test_approving_held_deletions_spares_a_key_a_later_run_saw_unchanged(make_cl
 
     assert applied == 1
     assert list(Product.objects.values_list("sku", flat=True)) == ["A"]
+
+
+def test_many_to_many_links_are_replaced_for_written_rows_only(make_client) -> None:
+    Tag.objects.bulk_create(Tag(slug=s, name=s) for s in ("eco", "sale", "new"))
+    client = make_client(
+        handler="rest",
+        config={"path": "/x"},
+        destination={
+            **DESTINATION,
+            "fields": {**DESTINATION["fields"], "tags": {"path": "tags", "lookup": "slug"}},
+        },
+    )
+
+    def tagged(sku: str, tags: object) -> dict:
+        return {**record(sku, sku, 1), "tags": tags}
+
+    def links() -> dict[str, list[str]]:
+        return {p.sku: sorted(t.slug for t in p.tags.all()) for p in Product.objects.prefetch_related("tags")}
+
+    first = load_batch(
+        stage(client, [tagged("A", ["eco", "sale"]), tagged("B", ["new"]), tagged("C", [])]).pk
+    )
+
+    assert (first.created, first.failed) == (3, 0)
+    assert links() == {"A": ["eco", "sale"], "B": ["new"], "C": []}
+    b_link = Product.tags.through.objects.get(product__sku="B").pk
+
+    # A changes its tags; B is unchanged; D names an unknown tag, E a scalar.
+    second = load_batch(
+        stage(
+            client,
+            [tagged("A", ["sale", "new"]), tagged("B", ["new"]), tagged("D", ["gone"]), tagged("E", "eco")],
+        ).pk
+    )
+
+    assert (second.created, second.updated, second.unchanged, second.failed) == (0, 1, 1, 2)
+    assert links() == {"A": ["new", "sale"], "B": ["new"], "C": []}
+    assert Product.tags.through.objects.get(product__sku="B").pk == b_link
+    reasons = dict(FailedRecord.objects.filter(client=client).values_list("external_id", "reason"))
+    assert reasons == {
+        "D": "tags: tag 'gone' not found",
+        "E": "tags: \"eco\" at 'tags' is not a list of slug values",
+    }
