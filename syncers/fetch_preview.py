@@ -17,6 +17,7 @@ from gateway.session import session_for
 
 from .destinations.config import parse_destination
 from .destinations.preview import PreviewRow, preview_rows
+from .destinations.shapes import wrong_kind_summary
 from .models import SyncClient
 from .pipeline.load import record_text, set_aside_reason
 from .registry import FetchContext, get_handler
@@ -43,6 +44,8 @@ class FetchPreview:
     # Destination clients: the page as model rows (typed values, per-row load errors).
     columns: list[str] = field(default_factory=list)
     rows: list[PreviewRow] = field(default_factory=list)
+    # Destination clients: per mapped field whose path holds the wrong kind, what to map instead.
+    wrong_kinds: list[str] = field(default_factory=list)
 
     @property
     def set_aside(self) -> int:
@@ -82,7 +85,8 @@ def client_test_fetch(*, client: SyncClient, limit: int = 20) -> FetchPreview:
     except ValidationError as exc:
         return FetchPreview(records=records, error="destination: " + " ".join(exc.messages), seconds=took)
     columns, rows = [f.name for f in dest.fields], preview_rows(dest, shown)
-    return FetchPreview(records, page.number, len(page.records), page.is_last, took, "", columns, rows)
+    wrong = wrong_kind_summary(dest.fields, shown)
+    return FetchPreview(records, page.number, len(page.records), page.is_last, took, "", columns, rows, wrong)
 
 
 def _checked(record: Any, handler: Any, config: dict[str, Any]) -> Fetched:

@@ -70,6 +70,28 @@ def test_test_fetch_shows_model_rows_with_per_row_errors_and_writes_nothing(
     assert not Product.objects.exists() and not SyncedRecord.objects.exists()
 
 
+def test_test_fetch_says_which_mapped_path_holds_the_wrong_kind_and_what_to_map(
+    page: Page, operator, api: FakeApi, catalog_client: SyncClient
+) -> None:
+    Category.objects.bulk_create(Category(**c) for c in CATEGORIES)
+    second = api.records()[1]
+    api.replace(1, {**second, "price": {"amount": "9.90", "currency": "EUR"}})
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncclient/{catalog_client.pk}/change/")
+
+    page.click("#test-fetch-button")
+
+    note = page.locator("#test-fetch-wrong-kind").inner_text()
+    assert "Mapped paths holding the wrong kind of value" in note
+    assert (
+        "fields.price: in 1 of 5 records 'price' holds an object, not a decimal value; "
+        "map a path inside it, e.g. 'price.amount'"
+    ) in note
+    row = page.locator("#test-fetch-rows tbody tr").nth(1)
+    assert "set aside: price: 'price' holds an object" in row.inner_text()
+    assert not Product.objects.exists()
+
+
 def test_held_deletions_are_listed_and_applied_with_one_button(
     page: Page, operator, catalog_client: SyncClient
 ) -> None:

@@ -81,10 +81,52 @@ def test_a_good_destination_parses_with_its_defaults() -> None:
             "hooks.after_write: no registered after_write hook 'os:system'",
         ),
         ({"colour": "blue"}, "unknown key(s) colour"),
+        (
+            {"fields": {**GOOD["fields"], "tags": "tags"}},
+            "fields.tags: a many-to-many field needs {path: ..., lookup: <unique field of the target>}",
+        ),
+        (
+            {"fields": {**GOOD["fields"], "tags": {"path": "tags", "lookup": "name"}}},
+            "fields.tags: lookup: catalog.Tag.name is not unique",
+        ),
+        (
+            {"fields": {**GOOD["fields"], "category": {"path": "c", "lookup": "products"}}},
+            "fields.category: lookup: catalog.Category.products is a ManyToOneRel; "
+            "a natural key is a single value",
+        ),
+        (
+            {"key": ["tags"], "fields": {**GOOD["fields"], "tags": {"path": "tags", "lookup": "slug"}}},
+            "key: 'tags' is a ManyToManyField; a key is made of single-value fields",
+        ),
+        # Wrong-kind paths the mapping alone shows: a path another one reads inside.
+        (
+            {"fields": {**GOOD["fields"], "price": "pricing", "name": "pricing.label"}},
+            "fields.price: 'pricing' holds an object (fields.name reads 'pricing.label' inside it), "
+            "but price (DecimalField) takes a single value",
+        ),
+        (
+            {"fields": {**GOOD["fields"], "name": "labels", "sku": "labels.0"}},
+            "fields.name: 'labels' holds a list or an object (fields.sku reads 'labels.0' inside it), "
+            "but name (CharField) takes a single value",
+        ),
+        (
+            {"fields": {**GOOD["fields"], "tags": {"path": "meta", "lookup": "slug"}, "name": "meta.title"}},
+            "fields.tags: 'meta' holds an object (fields.name reads 'meta.title' inside it), "
+            "but tags (ManyToManyField) takes a list",
+        ),
     ],
 )
 def test_bad_destinations_are_refused_naming_the_place(changes: dict, message: str) -> None:
     assert any(m.startswith(message) for m in errors(**changes)), errors(**changes)
+
+
+def test_a_many_to_many_by_natural_key_parses_and_may_read_inside_its_list() -> None:
+    fields = {**GOOD["fields"], "tags": {"path": "tags", "lookup": "slug"}, "name": "tags.0"}
+
+    dest = parse_destination({**GOOD, "fields": fields})
+
+    tags = next(f for f in dest.fields if f.name == "tags")
+    assert (tags.is_m2m, tags.is_fk, tags.lookup) == (True, False, "slug")
 
 
 def test_the_client_model_refuses_a_bad_destination_at_the_field(make_client) -> None:
@@ -133,6 +175,21 @@ def test_sync_apply_dry_run_names_the_yaml_path_of_a_bad_destination(tmp_path: P
         CommandError,
         match=re.escape(
             "clients[0] (products): destination: fields.prix: catalog.Product has no field 'prix'"
+        ),
+    ):
+        apply(path, "--dry-run")
+    assert not SyncClient.objects.exists()
+
+
+def test_sync_apply_dry_run_refuses_a_path_into_a_field_of_the_wrong_kind(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(YAML.replace("        name: name", "        name: price.label") % "price")
+
+    with pytest.raises(
+        CommandError,
+        match=re.escape(
+            "clients[0] (products): destination: fields.price: 'price' holds an object "
+            "(fields.name reads 'price.label' inside it), but price (DecimalField) takes a single value"
         ),
     ):
         apply(path, "--dry-run")

@@ -142,5 +142,5 @@ def test_many_to_many_links_are_replaced_for_written_rows_only(make_client) -> N
     reasons = dict(FailedRecord.objects.filter(client=client).values_list("external_id", "reason"))
     assert reasons == {
         "D": "tags: tag 'gone' not found",
-        "E": "tags: \"eco\" at 'tags' is not a list of slug values",
+        "E": "tags: 'tags' holds \"eco\", not a list of slug values",
     }

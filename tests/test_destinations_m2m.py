@@ -116,7 +116,7 @@ def test_an_unknown_tag_or_a_non_list_is_a_failed_record_and_retry_loads_it(
     reasons = dict(FailedRecord.objects.filter(client=tagged_client).values_list("external_id", "reason"))
     assert reasons == {
         "SKU-0000004": "tags: tag 'clearance' not found",
-        "SKU-0000005": "tags: \"eco\" at 'tags' is not a list of slug values",
+        "SKU-0000005": "tags: 'tags' holds \"eco\", not a list of slug values",
     }
     assert not Product.objects.filter(sku="SKU-0000004").exists()
 

@@ -12,6 +12,8 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
+from .shapes import SCALAR, path_conflicts, wanted
+
 ON_MISSING = ("keep", "soft", "delete")
 DEFAULT_MAX_DELETE_FRACTION = 0.10
 KNOWN_KEYS = frozenset(
@@ -164,6 +166,7 @@ def _fields(model: type[models.Model], label: str, raw: Any, errors: list[str]) 
             )
             continue
         found.append(FieldMap(name=name, path=path, field=f, lookup=lookup, column=f.column))
+    errors += path_conflicts(found)
     return tuple(found)
 
 
@@ -173,6 +176,12 @@ def _lookup_ok(f: models.Field, lookup: str, where: str, errors: list[str]) -> b
         tf = target._meta.get_field(lookup)
     except FieldDoesNotExist:
         errors.append(f"{where}: lookup: {target._meta.label} has no field '{lookup}'")
+        return False
+    if tf.is_relation or wanted(tf) != SCALAR:
+        errors.append(
+            f"{where}: lookup: {target._meta.label}.{lookup} is a {type(tf).__name__}; "
+            "a natural key is a single value (text, number, date, UUID)"
+        )
         return False
     if not (tf.unique or _unique_together(target, (lookup,))):
         errors.append(f"{where}: lookup: {target._meta.label}.{lookup} is not unique")
@@ -201,6 +210,11 @@ def _key(
     for name in key:
         if name not in mapped:
             errors.append(f"key: '{name}' must be one of the mapped fields")
+            return key
+    for name in key:
+        if wanted(model._meta.get_field(name)) != SCALAR:
+            kind = type(model._meta.get_field(name)).__name__
+            errors.append(f"key: '{name}' is a {kind}; a key is made of single-value fields")
             return key
     if len(key) == 1:
         f = model._meta.get_field(key[0])

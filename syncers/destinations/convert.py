@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from .config import FieldMap
+from .shapes import holds, wrong_kind
 
 Converter = Callable[[Any], Any]
 
@@ -71,7 +72,9 @@ def converter(f: models.Field, name: str, path: str) -> Converter:
         elif isinstance(raw, int | float) and not isinstance(raw, bool):
             value = str(raw)
         else:
-            raise ValueError_(f"{name}: {shown(raw)} is not a valid {kind}")
+            raise ValueError_(
+                wrong_kind(name, path, raw, kind) or f"{name}: {shown(raw)} is not a valid {kind}"
+            )
         if not value and not blank:
             raise ValueError_(f"{name}: may not be empty")
         if max_length is not None and len(value) > max_length:
@@ -82,7 +85,7 @@ def converter(f: models.Field, name: str, path: str) -> Converter:
         if raw is None:
             return missing()
         if not is_json and isinstance(raw, dict | list):
-            raise ValueError_(f"{name}: {shown(raw)} is not a valid {kind}")
+            raise ValueError_(wrong_kind(name, path, raw, kind))
         try:
             value = f.to_python(raw)
         except ValidationError:
@@ -129,11 +132,13 @@ def m2m_value_converter(fm: FieldMap) -> Converter:
                 return []
             raise ValueError_(f"{fm.name}: required, but the record has no list at '{fm.path}'")
         if not isinstance(raw, list):
-            raise ValueError_(f"{fm.name}: {shown(raw)} at '{fm.path}' is not a list of {fm.lookup} values")
+            raise ValueError_(wrong_kind(fm.name, fm.path, raw, fm.lookup, many=True))
         keys = []
         for value in raw:
-            if value is None:
-                raise ValueError_(f"{fm.name}: null in the list at '{fm.path}'")
+            if value is None or isinstance(value, dict | list):
+                raise ValueError_(
+                    f"{fm.name}: the list at '{fm.path}' holds {holds(value)}, not only {fm.lookup} values"
+                )
             keys.append(inner(value))
         return list(dict.fromkeys(keys))
 

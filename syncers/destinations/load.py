@@ -227,9 +227,11 @@ def type_rows(items: list[Item], dest: Destination) -> tuple[list[TypedRow], lis
         if soft is not None:
             values[soft[0]] = soft[1]
         typed.append((item, values, errors, natural))
-    targets = {fm.name: resolve_fk(fm, (t[3].get(fm.name) for t in typed if not t[2])) for fm, _, _ in fks}
+    # Every item's keys, also those of items already failing: their reason then names each
+    # bad field, and no key another item resolves is reported missing.
+    targets = {fm.name: resolve_fk(fm, (t[3].get(fm.name) for t in typed)) for fm, _, _ in fks}
     for fm, _ in m2ms:
-        wanted = (key for t in typed if not t[2] for key in t[3].get(fm.name, ()))
+        wanted = (key for t in typed for key in t[3].get(fm.name, ()))
         targets[fm.name] = resolve_fk(fm, wanted)
     rows: list[TypedRow] = []
     failures: list[FailedRecord] = []
