@@ -3,14 +3,17 @@ worker -> catalog.Product.tags, links replaced set-based per batch for changed r
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from catalog.models import Category, Product, Tag
 from fakeapi.control import FakeApi
 from fakeapi.listings import CATALOG_PRODUCT_FIELDS, CATALOG_TAGS_FIELD, CATEGORIES, TAGS
-from syncers.models import FailedRecord, SyncRun
+from syncers.models import FailedRecord, SyncClient, SyncRun
 from syncers.selectors import run_wait_final
-from syncers.services import failed_records_retry, sync_run_request
+from syncers.services import failed_records_retry, sync_run_now_here, sync_run_request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("worker")]
 
@@ -126,3 +129,17 @@ def test_an_unknown_tag_or_a_non_list_is_a_failed_record_and_retry_loads_it(
 
     assert (rerun.created, rerun.failed) == (1, 1)
     assert links()["SKU-0000004"] == {"eco", "clearance"}
+
+
+def test_the_demo_seeds_tag_and_category_clients_whose_products_arrive_tagged(
+    api: FakeApi, settings, tmp_path
+) -> None:
+    settings.VAR_DIR = tmp_path  # the seeded admin login is written there
+    call_command("sync_seed_demo", api_url=api.url, stdout=StringIO())
+    for name in ("demo-categories", "demo-tags", "demo-catalog"):
+        run = sync_run_now_here(client=SyncClient.objects.get(name=name), who="tester")
+        assert run.status == SyncRun.Status.SUCCEEDED, (name, run.error)
+
+    assert sorted(Tag.objects.values_list("slug", flat=True)) == sorted(t["slug"] for t in TAGS)
+    assert Product.objects.count() == 250
+    assert links() == served_links(api)
