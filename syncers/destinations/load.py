@@ -4,9 +4,10 @@ transaction (the caller, syncers.pipeline.load, marks the batch done in the same
 Per batch: decode the payload once; key each record by its natural key (the raw values at
 the key paths); collapse duplicates (newest version wins, else the last one); compare each
 key's mapped-row hash with the ledger (the generic records table) and skip unchanged ones
-before any typing or FK query; type the rest (one converter per field, one query per FK
-field); run before_write; upsert with one INSERT ... ON CONFLICT (key) DO UPDATE; write the
-ledger with one statement; run after_write. Failed records keep the original payload."""
+before any typing or FK query; type the rest (one converter per field, one query per FK or
+many-to-many field); run before_write; upsert with one INSERT ... ON CONFLICT (key) DO UPDATE;
+replace the written rows' many-to-many links (write_links); write the ledger with one
+statement; run after_write. Failed records keep the original payload."""
 
 from __future__ import annotations
 
