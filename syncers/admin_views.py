@@ -291,7 +291,7 @@ class RunViews:
         ]
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
-        run = get_object_or_404(SyncRun, pk=pk)
+        run = get_object_or_404(SyncRun.objects.select_related("client"), pk=pk)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
         return JsonResponse(selectors.run_progress(run=run))
