@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from fakeapi.control import FakeApi
 from syncers.models import SyncRun
-from syncers.services import sync_run_request
+from syncers.services import client_pause, sync_run_request
 
 from .test_admin_browser import PASSWORD, admin_login
 
@@ -160,3 +160,22 @@ def test_a_cursor_listing_never_shows_a_percentage_only_pages_records_and_rate(
     assert any(re.search(r"\d+ pages? · \d+ records fetched · \d+ stored · [\d.]+ records/s", s["progress"])
                for s in snapshots[:-1])  # fmt: skip
     assert snapshots[-1]["progress"] == "100%" and snapshots[-1]["status"] == "succeeded"
+
+
+def test_run_now_on_a_paused_client_is_refused_with_the_reason(
+    page: Page, operator, make_client, screenshot
+) -> None:
+    client = client_pause(client=make_client(name="paused-products"), who="ops", reason="API migration")
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncclient/{client.pk}/change/")
+
+    button = page.locator("#run-now-button")
+    expect(button).to_be_disabled()
+    assert "paused by ops: API migration" in button.get_attribute("title")
+    expect(page.locator("#resume-run-button")).to_have_text("Resume and run once now")
+    screenshot(page, "paused-client-run-now")
+
+    button.evaluate("b => { b.disabled = false; b.click(); }")  # a forged click on the disabled button
+    expect(page.locator(".messagelist .error")).to_contain_text("paused by ops: API migration")
+    assert not SyncRun.objects.filter(client=client).exists()
