@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.text import Truncator
 
 from . import charts, selectors
+from .admin_cells import clipped, clipped_column
 from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .permissions import user_can, user_grants, visible_client_ids
@@ -95,8 +95,8 @@ def live_field(label: str, key: str) -> Any:
 @admin.register(SyncRun)
 class SyncRunAdmin(RunViews, ClientScopedAdmin):
     list_display = [
-        *("pk", "client", "trigger", "triggered_by", "status_column", "queued_at", "took"),
-        *("counts", "progress", "error_short"),
+        *("pk", "client", "trigger_column", "status_column", "queued_at", "took"),
+        *("counts", "error_short"),
     ]
     list_filter = ["status", "trigger", CLIENT_FILTER]
     search_fields = ["client__name", "error", "triggered_by"]
@@ -144,17 +144,28 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     def took(self, obj: SyncRun) -> str:
         return f"{obj.duration:.1f}s" if obj.duration is not None else "-"
 
+    @admin.display(description="trigger", ordering="trigger")
+    def trigger_column(self, obj: SyncRun) -> SafeString:
+        who = (
+            format_html('<br><span class="sync-muted">{}</span>', obj.triggered_by)
+            if obj.triggered_by
+            else ""
+        )
+        return format_html("{}{}", obj.trigger, who)
+
     @admin.display(description="status", ordering="status")
     def status_column(self, obj: SyncRun) -> SafeString:
+        """The status; under it, while the run is live, its progress (one column, one poll)."""
         cancel = " (cancel requested)" if obj.cancel_requested and not obj.is_final else ""
         live = "" if obj.is_final else str(obj.pk)  # a live run's status follows its progress poll
         return format_html(
             '<span class="sync-nowrap"><span class="sync-dot" style="background:{}"></span>'
-            '<span data-run-id="{}" data-field="status_label">{}</span></span>{}',
+            '<span data-run-id="{}" data-field="status_label">{}</span></span>{}{}',
             charts.colour(obj.status),
             live,
             obj.get_status_display(),
             cancel,
+            self.progress(obj),
         )
 
     @admin.display(description="counts")
@@ -190,9 +201,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
 
     @admin.display(description="error")
     def error_short(self, obj: SyncRun) -> SafeString:
-        return format_html(
-            '<span class="sync-clip" title="{}">{}</span>', obj.error, Truncator(obj.error).chars(80)
-        )
+        return clipped(obj.error)
 
     def get_urls(self) -> list[URLPattern]:
         return self.run_urls() + super().get_urls()
@@ -210,8 +219,11 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
 @admin.register(FailedRecord)
 class FailedRecordAdmin(ClientScopedAdmin):
     list_display = [
-        "pk", "client", "external_id", "reason", "attempts", "run", "created_at", "last_seen_at", "payload_short",
+        "pk", "client", "external_id_cell", "reason_cell", "attempts", "run_link", "created_at", "last_seen_at",
+        "payload_short",
     ]  # fmt: skip
+    external_id_cell = clipped_column("external_id", "external id", 40)
+    reason_cell = clipped_column("reason", "reason")
     list_filter = [CLIENT_FILTER]
     search_fields = ["external_id", "reason"]
     actions = ["retry_selected"]
@@ -226,8 +238,16 @@ class FailedRecordAdmin(ClientScopedAdmin):
         return lookup == "run__id__exact" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="payload")
-    def payload_short(self, obj: FailedRecord) -> str:
-        return Truncator(obj.payload).chars(80)
+    def payload_short(self, obj: FailedRecord) -> SafeString:
+        return clipped(obj.payload, 60)
+
+    @admin.display(description="run", ordering="run")
+    def run_link(self, obj: FailedRecord) -> SafeString | str:
+        if obj.run_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:syncers_syncrun_change", args=[obj.run_id]), obj.run_id
+        )
 
     @admin.display(description="payload")
     def payload_pretty(self, obj: FailedRecord) -> SafeString:
