@@ -133,6 +133,9 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
     }
 CELERY_RESULT_BACKEND = None
+# No result backend, so no stored results to expire: without this, beat would install (and the
+# Periodic tasks admin list) a nightly `celery.backend_cleanup` that has nothing to clean.
+CELERY_RESULT_EXPIRES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
