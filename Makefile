@@ -43,7 +43,7 @@ check: venv
 
 # The benchmark (not part of make test): N=1000000 make bench for a million records.
 bench: venv
-	$(BIN)/python -m bench --beat --admin-list
+	$(BIN)/python -m bench --beat --admin-list --dashboard
 
 clean:
 	rm -rf var
