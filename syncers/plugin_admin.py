@@ -19,11 +19,13 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
-from .admin_cells import clipped_column
+from .admin_cells import clipped, clipped_column
 from .models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
 from .plugins import PluginError
 from .plugins import setup as plugin_setup
+from .plugins.errors import last_error_text
 from .plugins.grants import audit
 from .plugins.operations import (
     permission_decide,
@@ -60,7 +62,11 @@ class InstalledPluginAdmin(admin.ModelAdmin):
         "started_at",
         "last_error_cell",
     ]
-    last_error_cell = clipped_column("last_error", "last error")
+
+    @admin.display(description="problem", ordering="last_error")
+    def last_error_cell(self, obj: InstalledPlugin) -> SafeString:
+        return clipped(last_error_text(obj.last_error))
+
     list_filter = ["enabled", "mode", "installed"]
     fields = [
         "name", "version", "description", "mode", "actions", "enabled", "config",
