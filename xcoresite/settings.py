@@ -237,9 +237,14 @@ LOGGING = {
             "filters": ["sync_context"],
         }
     },
+    # One handler, on the root logger: a Celery worker then finds root configured and adds
+    # none of its own (CELERY_WORKER_HIJACK_ROOT_LOGGER is off), so each line is written once,
+    # in this format; the product's loggers only set their level and propagate.
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "syncers": {"handlers": ["console"], "level": SYNC_LOG_LEVEL},
-        "gateway": {"handlers": ["console"], "level": SYNC_LOG_LEVEL},
+        "syncers": {"level": SYNC_LOG_LEVEL},
+        "gateway": {"level": SYNC_LOG_LEVEL},
+        "django": {"handlers": [], "level": "INFO"},  # Django's own console handler would repeat them
     },
 }
 
