@@ -43,7 +43,7 @@ RUN_PAGE_SNAPSHOT = """() => {
     badge: text('#progress-status'), statusField: field('live_status'), h2: text('#run-title'),
     crumb: text('.breadcrumbs [data-field=title]'), finished: field('live_finished_at'),
     docTitle: document.title, cancelVisible: !!(cancel && cancel.offsetParent !== null),
-    progress: text('#progress-percent'), phase: text('#progress-phase'),
+    progress: text('#progress-percent'), phase: text('#progress-phase'), cancelNote: text('#progress-cancel'),
     indeterminate: track.classList.contains('sync-indeterminate'), valuenow: track.getAttribute('aria-valuenow'),
     fillWidth: box.querySelector('.sync-progress-fill').getBoundingClientRect().width,
     trackWidth: track.getBoundingClientRect().width,
@@ -77,7 +77,7 @@ def assert_run_page_agrees(s: dict[str, Any]) -> None:
     assert s["h2"].endswith(f"({s['status']})") and s["h2"] in s["docTitle"] and s["crumb"] == s["h2"], s
     assert (s["finished"] != "-") is s["final"], s
     assert s["console"] == s["fields"], s  # the summary's counts and the Counts section
-    assert s["cancelVisible"] is (not s["final"]), s
+    assert s["cancelVisible"] is (not s["final"] and not s["cancelNote"]), s  # no Stop once asked
     if s["final"]:
         assert s["progress"] == "100%" and s["phase"] == label, s
         assert s["fillWidth"] == pytest.approx(s["trackWidth"], abs=1), s
@@ -179,3 +179,23 @@ def test_run_now_on_a_paused_client_is_refused_with_the_reason(
     button.evaluate("b => { b.disabled = false; b.click(); }")  # a forged click on the disabled button
     expect(page.locator(".messagelist .error")).to_contain_text("paused by ops: API migration")
     assert not SyncRun.objects.filter(client=client).exists()
+
+
+def test_after_cancel_the_run_page_offers_no_stop_and_ends_cancelled_in_agreement(
+    page: Page, operator, make_client, api: FakeApi, screenshot
+) -> None:
+    api.configure(page_delay=0.5)
+    client = rest_client(make_client, "cancelled-products", pagination="cursor", path="/products/cursor")
+    run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="operator")
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncrun/{run.pk}/change/")
+    expect(page.locator("#progress-phase")).to_contain_text("fetching", timeout=RUN_TIMEOUT_MS)
+
+    page.click("#cancel-run-button")
+    expect(page.locator(".messagelist .success")).to_contain_text(f"Run #{run.pk}")
+    snapshots = watch(page)
+
+    assert all(not s["cancelVisible"] for s in snapshots), "no Stop button once the cancel was asked for"
+    assert snapshots[-1]["status"] == "cancelled" and snapshots[-1]["progress"] == "100%"
+    screenshot(page, "live-run-cancelled")
