@@ -95,3 +95,21 @@ def test_a_listing_that_reports_its_size_records_it_on_the_run(make_client, api:
     )
 
     assert (run.status, run.listing_total) == ("succeeded", 237)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")
+def test_a_run_that_adopts_unloaded_batches_says_whose(admin_client, make_client, api: FakeApi) -> None:
+    from syncers.models import SyncBatch
+
+    client = make_client()
+    dead = SyncRun.objects.create(client=client, trigger="schedule", status="abandoned", fence=1)
+    SyncBatch.objects.create(client=client, run=dead, fence=1, page=1, size=0, payload="[]")
+
+    run = run_wait_final(
+        run_id=sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="tester").pk, timeout=60
+    )
+
+    assert run.status == "succeeded", run.error
+    assert run.continued_from == f"adopted 1 unloaded batch of run #{dead.pk}"
+    assert f"adopted 1 unloaded batch of run #{dead.pk}" in run_page(admin_client, run)
