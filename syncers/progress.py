@@ -44,6 +44,7 @@ def run_progress(*, run: SyncRun) -> dict[str, Any]:
         "outcome": charts.outcome(run.status),
         "title": str(run),
         "final": final,
+        "live": not final,
         "fetch_done": run.fetch_done,
         "pages": run.pages,
         "fetched": run.fetched,

@@ -62,6 +62,7 @@ CLIENT_PAGE_SNAPSHOT = """() => {
     badge: document.querySelector('#progress-status').textContent.trim(),
     cancelVisible: !!(cancel && cancel.offsetParent !== null),
     progress: document.querySelector('#progress-percent').textContent.trim(),
+    state: document.querySelector('#client-state').innerText.trim(),
   };
 }"""
 
@@ -89,6 +90,8 @@ def assert_client_page_agrees(s: dict[str, Any]) -> None:
     assert s["badge"] == label_of(s["status"]), s
     assert s["cancelVisible"] is (not s["final"]), s
     assert (s["progress"] == "100%") is s["final"], s
+    # The client's badge says the run is live while it is, and the client's own state after.
+    assert (s["state"] == s["status"]) if not s["final"] else ("running" not in s["state"]), s
 
 
 def watch(run_page: Page, client_page: Page | None = None) -> list[dict[str, Any]]:
@@ -138,6 +141,7 @@ def test_a_live_run_page_and_its_client_page_agree_at_every_poll_until_the_end(
     )
     assert_client_page_agrees(client_page.evaluate(CLIENT_PAGE_SNAPSHOT))
     screenshot(page, "live-run-finished")
+    screenshot(client_page, "live-run-client-page")
 
 
 def test_a_cursor_listing_never_shows_a_percentage_only_pages_records_and_rate(
