@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults test-protections lint check docs bench venv clean
+.PHONY: run test test-faults test-protections lint check docs bench venv chromium clean
 
 venv: $(STAMP)
 
@@ -22,11 +22,24 @@ run: venv
 	if [ -n "$$SYNC_CONFIG_FILE" ]; then $(BIN)/python manage.py sync_apply; fi
 	$(BIN)/python -m xcoresite.devstack
 
-test: venv
-	$(BIN)/python -m pytest -m "not slow" -q
+# The admin browser tests drive Debian's chromium through Playwright (never `playwright
+# install`): installed here when missing, as .ci/run does (as root, or through sudo).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the admin browser tests"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# Tests keep their worker/beat logs and screenshots in their own folder, never in the running
+# site's var/ (see README "Tests").
+TEST_VAR := $(CURDIR)/var-test
+
+test: venv chromium
+	XCORESITE_VAR_DIR=$(TEST_VAR) $(BIN)/python -m pytest -m "not slow" -q
 
 test-faults: venv
-	$(BIN)/python -m pytest -m slow -q
+	XCORESITE_VAR_DIR=$(TEST_VAR) $(BIN)/python -m pytest -m slow -q
 
 # Not in CI (about an hour): each fault test must fail with its protection switched off.
 test-protections: venv
@@ -49,7 +62,7 @@ check: venv
 
 # The benchmark (not part of make test): N=1000000 make bench for a million records.
 bench: venv
-	$(BIN)/python -m bench --beat --admin-list
+	$(BIN)/python -m bench --beat --admin-list --dashboard
 
 clean:
-	rm -rf var
+	rm -rf var var-test

@@ -1,4 +1,4 @@
-"""Run the benchmark: `python -m bench [--records N] [--beat] [--admin-list] [--profile]`.
+"""Run the benchmark: `python -m bench [--records N] [--beat] [--admin-list] [--dashboard] [--profile]`.
 
 Uses the configured PostgreSQL (DATABASE_URL, default a `xcoresite_bench` database created
 here) and broker (default Redis db 10), starts the bundled fake API and real workers, prints a
@@ -105,6 +105,9 @@ def main() -> int:
     parser.add_argument("--beat", action="store_true", help="also run the 10,000-schedule beat benchmark")
     parser.add_argument("--admin-list", action="store_true", help="also measure the admin client list")
     parser.add_argument(
+        "--dashboard", action="store_true", help="also measure the admin dashboard with 100,000 runs"
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="instead: profile the model destination in the worker pool (report in var/profile/)",
@@ -139,6 +142,10 @@ def main() -> int:
         from bench.admin_list import measure_admin_list
 
         results["admin_list"] = measure_admin_list()
+    if args.dashboard:
+        from bench.dashboard import measure_dashboard
+
+        results["dashboard"] = measure_dashboard()
     results["machine"] = {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

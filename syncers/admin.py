@@ -115,6 +115,26 @@ def state_badge(client: SyncClient) -> SafeString:
     return badge
 
 
+def live_state_badge(client: SyncClient, active: SyncRun | None) -> SafeString:
+    """The client page's badge: while a run is live, "running" (following that run's progress
+    poll), swapped for the client's own state once the run is final, so the badge never says
+    running beside a finished run."""
+    if active is None:
+        client.active_run_status = None
+        return state_badge(client)
+    client.active_run_status = None
+    own = state_badge(client)
+    return format_html(
+        '<span data-run-id="{}" data-show="live"><span class="sync-badge sync-running" title="run in progress">'
+        '<span data-field="status">{}</span></span></span>'
+        '<span data-run-id="{}" data-show="final" hidden>{}</span>',
+        active.pk,
+        active.status,
+        active.pk,
+        own,
+    )
+
+
 def _state_badge(client: SyncClient) -> SafeString:
     status = getattr(client, "active_run_status", None)
     if status:
@@ -324,5 +344,5 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         if original is not None and original.pk:
             context["console"] = client_console(request, original)
             original.deletions_held = context["console"]["deletions_waiting"] is not None
-            context["state_badge"] = state_badge(original)
+            context["state_badge"] = live_state_badge(original, context["console"]["active_run"])
         return super().render_change_form(request, context, *args, **kwargs)

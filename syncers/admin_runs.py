@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.text import Truncator
 
 from . import charts, selectors
+from .admin_cells import clipped, clipped_column
 from .admin_views import RunViews, retry_and_report
 from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from .permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
@@ -63,29 +63,85 @@ class ClientScopedAdmin(admin.ModelAdmin):
         return qs if self._model_view(request) else qs.filter(client_id__in=list(user_grants(request.user)))
 
 
+LIVE_FIELDS = [
+    *("live_status", "live_pages", "live_fetched", "live_created", "live_updated"),
+    *("live_unchanged", "live_failed", "live_error", "live_finished_at", "live_took"),
+]
+
+
+def progress_of(run: SyncRun) -> dict[str, Any]:
+    """The run's progress, computed once per page however many fields show it."""
+    if getattr(run, "_progress", None) is None:
+        run._progress = selectors.run_progress(run=run)
+    return run._progress
+
+
+def live_field(label: str, key: str) -> Any:
+    """A read-only field showing `key` of the run's progress, marked for the progress poll."""
+
+    @admin.display(description=label)
+    def show(self: admin.ModelAdmin, obj: SyncRun) -> SafeString:
+        value: Any = progress_of(obj)
+        for part in key.split("."):
+            value = value[part]
+        return format_html(
+            '<span class="sync-live sync-wrap" data-run-id="{}" data-field="{}">{}</span>', obj.pk, key, value
+        )
+
+    return show
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(RunViews, ClientScopedAdmin):
     list_display = [
-        *("pk", "client", "trigger", "triggered_by", "status_column", "queued_at", "took"),
-        *("counts", "progress", "error_short"),
+        *("pk", "client", "trigger_column", "status_column", "queued_at", "took"),
+        *("counts", "error_short"),
     ]
     list_filter = ["status", "trigger", CLIENT_FILTER]
     search_fields = ["client__name", "error", "triggered_by"]
     date_hierarchy = "queued_at"
+    # Fields that change while the run is live are drawn from its progress (live_*), so the
+    # poll that moves the bar updates them too and they never disagree with the summary.
     fieldsets = [
         (
             None,
-            {"fields": ["client", "trigger", "schedule", "context_note", "triggered_by", "forced", "status"]},
+            {
+                "fields": [
+                    "client",
+                    "trigger",
+                    "schedule",
+                    "context_note",
+                    "triggered_by",
+                    "forced",
+                    "live_status",
+                ]
+            },
         ),
-        ("Timing", {"fields": ["queued_at", "started_at", "finished_at", "took"]}),
+        ("Timing", {"fields": ["queued_at", "started_at", "live_finished_at", "live_took"]}),
         (
             "Counts",
-            {"fields": ["pages", "fetched", "created", "updated", "unchanged", "failed", "older_note"]},
+            {
+                "fields": [
+                    *("live_pages", "live_fetched", "live_created", "live_updated", "live_unchanged"),
+                    *("live_failed", "older_note", "listing_total", "continued_from"),
+                ]
+            },
         ),
-        ("Error", {"fields": ["error", "error_kind", "retry_after", "notes"]}),
+        ("Error", {"fields": ["live_error", "error_kind", "retry_after", "notes"]}),
         ("Cancel", {"fields": ["cancel_requested", "cancel_requested_by", "cancel_requested_at"]}),
     ]
-    readonly_fields = ["took", "older_note", "context_note"]
+    readonly_fields = ["took", "older_note", "context_note", *LIVE_FIELDS]
+
+    live_status = live_field("status", "status_label")
+    live_pages = live_field("pages", "pages")
+    live_fetched = live_field("fetched", "fetched")
+    live_created = live_field("created", "counts.created")
+    live_updated = live_field("updated", "counts.updated")
+    live_unchanged = live_field("unchanged", "counts.unchanged")
+    live_failed = live_field("failed", "counts.failed")
+    live_error = live_field("error", "error")
+    live_finished_at = live_field("finished", "finished_at")
+    live_took = live_field("duration", "took")
 
     def get_fieldsets(self, request: HttpRequest, obj: SyncRun | None = None) -> list:
         # The cancel section folds away unless someone asked to cancel this run.
@@ -104,14 +160,28 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     def took(self, obj: SyncRun) -> str:
         return f"{obj.duration:.1f}s" if obj.duration is not None else "-"
 
+    @admin.display(description="trigger", ordering="trigger")
+    def trigger_column(self, obj: SyncRun) -> SafeString:
+        who = (
+            format_html('<br><span class="sync-muted">{}</span>', obj.triggered_by)
+            if obj.triggered_by
+            else ""
+        )
+        return format_html("{}{}", obj.trigger, who)
+
     @admin.display(description="status", ordering="status")
     def status_column(self, obj: SyncRun) -> SafeString:
+        """The status; under it, while the run is live, its progress (one column, one poll)."""
         cancel = " (cancel requested)" if obj.cancel_requested and not obj.is_final else ""
+        live = "" if obj.is_final else str(obj.pk)  # a live run's status follows its progress poll
         return format_html(
-            '<span class="sync-nowrap"><span class="sync-dot" style="background:{}"></span>{}</span>{}',
+            '<span class="sync-nowrap"><span class="sync-dot" style="background:{}"></span>'
+            '<span data-run-id="{}" data-field="status_label">{}</span></span>{}{}',
             charts.colour(obj.status),
+            live,
             run_status_label(obj.status),
             cancel,
+            self.progress(obj),
         )
 
     @admin.display(description="counts")
@@ -138,15 +208,16 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
             return ""
         url = reverse("admin:syncers_syncrun_progress", args=[obj.pk])
         return format_html(
-            '<div class="sync-progress sync-compact" data-progress-url="{}"><div class="sync-progress-bar">'
-            '<div class="sync-progress-fill" style="width:0%"></div></div>'
+            '<div class="sync-progress sync-compact" data-progress-url="{}" data-run="{}">'
+            '<div class="sync-progress-bar sync-indeterminate"><div class="sync-progress-fill"></div></div>'
             '<span data-field="progress_text"></span> <span data-field="phase"></span></div>',
             url,
+            obj.pk,
         )
 
     @admin.display(description="error")
-    def error_short(self, obj: SyncRun) -> str:
-        return Truncator(obj.error).chars(80)
+    def error_short(self, obj: SyncRun) -> SafeString:
+        return clipped(obj.error)
 
     def get_urls(self) -> list[URLPattern]:
         return self.run_urls() + super().get_urls()
@@ -156,7 +227,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     ) -> HttpResponse:
         run = context.get("original")
         if run is not None:
-            context["progress"] = selectors.run_progress(run=run)
+            context["progress"] = progress_of(run)
             context["can_cancel"] = not run.is_final and user_can(request.user, "cancel", run.client)
         return super().render_change_form(request, context, *args, **kwargs)
 
@@ -164,8 +235,11 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
 @admin.register(FailedRecord)
 class FailedRecordAdmin(ClientScopedAdmin):
     list_display = [
-        "pk", "client", "external_id", "reason", "attempts", "run", "created_at", "last_seen_at", "payload_short",
+        "pk", "client", "external_id_cell", "reason_cell", "attempts", "run_link", "created_at", "last_seen_at",
+        "payload_short",
     ]  # fmt: skip
+    external_id_cell = clipped_column("external_id", "external id", 40)
+    reason_cell = clipped_column("reason", "reason")
     list_filter = [CLIENT_FILTER]
     search_fields = ["external_id", "reason"]
     actions = ["retry_selected"]
@@ -175,9 +249,21 @@ class FailedRecordAdmin(ClientScopedAdmin):
     ]  # fmt: skip
     readonly_fields = ["payload_pretty"]
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # A run's page links to its own failed records (?run__id__exact=N).
+        return lookup == "run__id__exact" or super().lookup_allowed(lookup, value, request)
+
     @admin.display(description="payload")
-    def payload_short(self, obj: FailedRecord) -> str:
-        return Truncator(obj.payload).chars(80)
+    def payload_short(self, obj: FailedRecord) -> SafeString:
+        return clipped(obj.payload, 60)
+
+    @admin.display(description="run", ordering="run")
+    def run_link(self, obj: FailedRecord) -> SafeString | str:
+        if obj.run_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:syncers_syncrun_change", args=[obj.run_id]), obj.run_id
+        )
 
     @admin.display(description="payload")
     def payload_pretty(self, obj: FailedRecord) -> SafeString:

@@ -70,6 +70,7 @@ SCHEDULE_ROWS: dict[str, tuple[type[Model], tuple[str, ...]]] = {
     "clocked_id": (ClockedSchedule, ("clocked_time",)),
 }
 _FK_INDEX = {col: TASK_FIELDS.index(col) for col in SCHEDULE_ROWS}
+BACKEND_CLEANUP = "celery.backend_cleanup"  # celery's default entry for expiring stored results
 CHUNK = 2000  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -168,6 +169,13 @@ class SyncScheduler(DatabaseScheduler):
         self._next_diff = time.monotonic() + SCHEDULE_SYNC_MAX_INTERVAL
         self._recheck_at: float | None = None
         super().__init__(*args, **kwargs)
+
+    def setup_schedule(self) -> None:
+        # Without a result backend (CELERY_RESULT_EXPIRES is None then), celery installs no
+        # backend_cleanup entry; one that an earlier start installed has nothing to clean.
+        if not self.app.conf.result_backend:
+            self.Model.objects.filter(name=BACKEND_CLEANUP).delete()
+        super().setup_schedule()
 
     # --- reading the database -----------------------------------------------------------
     @property

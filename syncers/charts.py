@@ -102,22 +102,24 @@ class Bucket:
 
 
 def stacked_bars(
-    buckets: Sequence[Bucket], *, label_format: str, width: int = 720, height: int = 180, title: str = ""
+    buckets: Sequence[Bucket], *, label_format: str, width: int = 960, height: int = 240, title: str = ""
 ) -> SafeString:
-    """Bars per time bucket, stacked by outcome, with an axis label every few bars."""
-    pad_left, pad_bottom = 34, 18
+    """Bars per time bucket, stacked by outcome, on a y axis of run counts (0, half, peak, with
+    grid lines) and a time axis labelled every few bars. The SVG scales to its panel's width
+    (viewBox), so the chart fills the panel and its 12-unit labels stay readable."""
+    pad_left, pad_bottom, pad_top = 40, 22, 8
     plot_w, plot_h = width - pad_left, height - pad_bottom
     peak = max((b.total for b in buckets), default=0) or 1
     slot = plot_w / max(len(buckets), 1)
-    every = max(1, len(buckets) // 8)
-    parts = []
+    every = max(1, len(buckets) // 12)
+    parts = [_y_axis(peak, pad_left=pad_left, pad_top=pad_top, plot_h=plot_h, width=width)]
     for i, bucket in enumerate(buckets):
         x, y = pad_left + i * slot, float(plot_h)
         for name, fill in OUTCOME_COLOURS.items():
             n = bucket.counts.get(name, 0)
             if not n:
                 continue
-            h = n / peak * (plot_h - 4)
+            h = n / peak * (plot_h - pad_top)
             y -= h
             tip = f"{bucket.start.strftime(label_format)}: {n} {name}"
             parts.append(
@@ -134,32 +136,42 @@ def stacked_bars(
         if i % every == 0:
             parts.append(
                 format_html(
-                    '<text x="{}" y="{}" font-size="10" fill="#666">{}</text>',
-                    f"{x + 1:.1f}",
-                    height - 4,
+                    '<text x="{}" y="{}" font-size="12" fill="#555" text-anchor="middle">{}</text>',
+                    f"{x + slot / 2:.1f}",
+                    height - 5,
                     bucket.start.strftime(label_format),
                 )
             )
-    axis = format_html(
-        '<text x="0" y="10" font-size="10" fill="#666">{}</text>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#bbb"/>',
-        peak,
-        pad_left,
-        plot_h,
-        width,
-        plot_h,
-    )
     return format_html(
-        '<svg class="sync-chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">'
-        "{}{}</svg>",
-        width,
-        height,
+        '<svg class="sync-chart" width="100%" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
         width,
         height,
         title,
-        axis,
         SafeString("".join(parts)),
     )
+
+
+def _y_axis(peak: int, *, pad_left: int, pad_top: int, plot_h: int, width: int) -> SafeString:
+    """Grid lines and labels at 0, half the peak (when a whole number) and the peak."""
+    ticks = sorted({0, peak, *([peak // 2] if peak % 2 == 0 and peak > 2 else [])})
+    lines = []
+    for tick in ticks:
+        y = plot_h - tick / peak * (plot_h - pad_top)
+        lines.append(
+            format_html(
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+                '<text x="{}" y="{}" font-size="12" fill="#555" text-anchor="end">{}</text>',
+                pad_left,
+                f"{y:.1f}",
+                width,
+                f"{y:.1f}",
+                "#999" if tick == 0 else "#e3e3e3",
+                pad_left - 6,
+                f"{y + 4:.1f}",
+                tick,
+            )
+        )
+    return SafeString("".join(lines))
 
 
 def legend() -> SafeString:

@@ -124,6 +124,9 @@ def _seconds(value: Any) -> float:
     return float(value) / 1_000_000  # some backends hand back microseconds
 
 
+HEALTH_CHECKS = ("beat", "workers", "broker")  # the names health_checks() reports, in order
+
+
 def health_checks() -> list[Check]:
     """Beat heartbeat, workers answering a ping (about a second), broker reachable."""
     return [check_beat(), check_workers(timeout=1.0), check_broker()]

@@ -19,11 +19,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
+from .admin_cells import clipped, clipped_column
 from .forms import admin_form
 from .models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
 from .plugins import PluginError
 from .plugins import setup as plugin_setup
+from .plugins.errors import last_error_text
 from .plugins.grants import audit
 from .plugins.operations import (
     permission_decide,
@@ -50,7 +53,21 @@ class PermissionInline(admin.TabularInline):
 
 @admin.register(InstalledPlugin)
 class InstalledPluginAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "mode", "enabled", "installed", "grants", "started_at", "last_error"]
+    list_display = [
+        "name",
+        "version",
+        "mode",
+        "enabled",
+        "installed",
+        "grants",
+        "started_at",
+        "last_error_cell",
+    ]
+
+    @admin.display(description="problem", ordering="last_error")
+    def last_error_cell(self, obj: InstalledPlugin) -> SafeString:
+        return clipped(last_error_text(obj.last_error))
+
     list_filter = ["enabled", "mode", "installed"]
     fields = [
         "name", "version", "description", "mode", "actions", "enabled", "config",
@@ -253,21 +270,25 @@ class PluginRunAdmin(ReadOnlyAdmin):
         "pk",
         "plugin",
         "kind",
-        "name",
+        "name_cell",
         "status",
         "requested_by",
         "created_at",
         "finished_at",
-        "error",
+        "error_cell",
     ]
     list_filter = ["status", "kind", "plugin"]
     search_fields = ["name", "error"]
+    name_cell = clipped_column("name", "name", 40)
+    error_cell = clipped_column("error", "error")
 
 
 @admin.register(PluginAuditEntry)
 class PluginAuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "plugin", "event", "resource", "action", "actor", "run", "detail"]
+    list_display = ["at", "plugin", "event", "resource_cell", "action", "actor", "run", "detail_cell"]
     list_filter = ["event", "plugin"]
+    resource_cell = clipped_column("resource", "resource", 40)
+    detail_cell = clipped_column("detail", "detail")
 
 
 @admin.register(SyncLog)

@@ -29,6 +29,7 @@ class Page:
     checkpoint: dict[str, Any]
     is_last: bool
     note: str = ""  # what the run should tell the operator (e.g. the listing changed meanwhile)
+    total: int | None = None  # records the whole listing holds, when the API reports it
 
 
 @dataclass

@@ -6,11 +6,12 @@ import json
 import time
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from .cron_preview import schedule_bounds_left, schedule_next_fire
-from .models import FailedRecord, SyncBatch, SyncClient, SyncRun, SyncSchedule
+from .models import FailedRecord, SyncClient, SyncRun, SyncSchedule
+from .progress import run_progress  # noqa: F401  (the admin reads progress through selectors)
 
 
 def client_get(*, ref: str) -> SyncClient:
@@ -54,7 +55,6 @@ def run_summary(run: SyncRun) -> str:
 
 RECENT_RUNS = 20  # runs per client in the list's sparkline
 RUN_LIST_FIELDS = ("pk", "client", "status", "queued_at", "started_at", "finished_at", "fetched", "error")
-LOAD_COUNTS = ("created", "updated", "unchanged", "failed")
 
 
 def client_list_queryset(qs: QuerySet[SyncClient]) -> QuerySet[SyncClient]:
@@ -92,72 +92,6 @@ def client_active_run(*, client: SyncClient) -> SyncRun | None:
 
 def client_failed_count(*, client: SyncClient) -> int:
     return FailedRecord.objects.filter(client=client).count()
-
-
-def run_progress(*, run: SyncRun) -> dict[str, Any]:
-    """Where a run is, for the live progress bar: pages fetched, batches loaded of staged,
-    records per second and the counts so far (summed from its loaded batches)."""
-    done = Q(state=SyncBatch.State.DONE)
-    agg = SyncBatch.objects.filter(run=run).aggregate(
-        total=Count("pk"),
-        done=Count("pk", filter=done),
-        loaded=Sum("size", filter=done),
-        **{key: Sum(key, filter=done) for key in LOAD_COUNTS},
-    )
-    final = run.is_final
-    counts = {k: getattr(run, k) if final else (agg[k] or 0) for k in LOAD_COUNTS}
-    total, finished = agg["total"], agg["done"]
-    # Until fetching is over the total is unknown: the bar shows batches loaded of those staged
-    # so far and never claims 100% before the run is done.
-    if final and run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL):
-        percent = 100
-    else:
-        percent = min(int(finished * 100 / total) if total else 0, 99)
-    end = run.finished_at or timezone.now()
-    elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
-    loaded = agg["loaded"] or 0
-    return {
-        "id": run.pk,
-        "status": run.status,
-        "status_label": run.get_status_display(),
-        "final": final,
-        "fetch_done": run.fetch_done,
-        "pages": run.pages,
-        "fetched": run.fetched,
-        "batches_total": total,
-        "batches_done": finished,
-        "loaded": loaded,
-        "percent": percent,
-        "progress_text": f"{percent}%"
-        if final or run.fetch_done
-        else f"{percent}% of the pages fetched so far",
-        "elapsed": round(elapsed, 1),
-        "records_per_second": round(loaded / elapsed, 1) if elapsed > 0 else 0.0,
-        "counts": counts,
-        "error": run.error,
-        "phase": _phase(run),
-        "cancel_requested": run.cancel_requested,
-        "cancel_requested_by": run.cancel_requested_by,
-        "cancel_note": _cancel_note(run),
-    }
-
-
-def _phase(run: SyncRun) -> str:
-    if run.is_final:
-        return run.get_status_display()
-    if run.status == SyncRun.Status.QUEUED:
-        return "queued, waiting for a worker"
-    if not run.fetch_done:
-        return f"fetching (page {run.pages} staged)"
-    return "loading the last batches"
-
-
-def _cancel_note(run: SyncRun) -> str:
-    if not run.cancel_requested:
-        return ""
-    if run.is_final:
-        return f"cancel requested by {run.cancel_requested_by}"
-    return f"cancel requested by {run.cancel_requested_by}: it stops between pages and batches"
 
 
 # --- Operator commands --------------------------------------------------------------------

@@ -76,11 +76,11 @@ def screenshot(capsys: pytest.CaptureFixture[str]) -> Callable[[Page, str], Path
     """Save a full-page screenshot as a test artefact under <var>/artifacts/ and print where,
     past pytest's output capture, so the path shows in the test run's output."""
 
-    def take(tab: Page, name: str) -> Path:
+    def take(tab: Page, name: str, width: int = 1600) -> Path:
         folder = Path(settings.VAR_DIR) / "artifacts"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
-        tab.set_viewport_size({"width": 1600, "height": 900})  # wide enough for the whole list
+        tab.set_viewport_size({"width": width, "height": 900})  # 1600: wide enough for the whole list
         tab.screenshot(path=str(path), full_page=True)
         with capsys.disabled():
             print(f"\n  artefact: {path}")  # noqa: T201

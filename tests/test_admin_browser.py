@@ -171,10 +171,10 @@ def test_run_now_button_queues_a_run_that_succeeds_and_shows_its_counts(
     assert row.locator("td.field-status_column").inner_text() == "succeeded"
 
     page.click(f"#result_list a[href$='/syncrun/{run_id}/change/']")
-    assert page.locator(".field-status .readonly").inner_text() == "succeeded"
-    assert page.locator(".field-fetched .readonly").inner_text() == "250"
-    assert page.locator(".field-created .readonly").inner_text() == "250"
-    assert page.locator(".field-failed .readonly").inner_text() == "0"
+    assert page.locator(".field-live_status .readonly").inner_text() == "succeeded"
+    assert page.locator(".field-live_fetched .readonly").inner_text() == "250"
+    assert page.locator(".field-live_created .readonly").inner_text() == "250"
+    assert page.locator(".field-live_failed .readonly").inner_text() == "0"
 
 
 @pytest.mark.django_db(transaction=True)

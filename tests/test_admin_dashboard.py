@@ -129,3 +129,19 @@ def test_dashboard_needs_the_view_permission_on_all_clients(client, django_user_
     user = django_user_model.objects.create_user("nobody", password="x", is_staff=True)
     client.force_login(user)
     assert client.get("/admin/syncers/syncclient/dashboard/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_dashboard_page_does_not_wait_for_health_which_comes_as_json(
+    admin_client, django_user_model
+) -> None:
+    page = admin_client.get("/admin/syncers/syncclient/dashboard/").content.decode()
+    assert 'data-health-url="/admin/syncers/syncclient/dashboard/health/"' in page and "checking" in page
+
+    health = admin_client.get("/admin/syncers/syncclient/dashboard/health/").json()
+
+    assert [c["name"] for c in health["checks"]] == ["beat", "workers", "broker"]
+    staff = django_user_model.objects.create_user("staff", "s@example.com", "pw", is_staff=True)
+    admin_client.force_login(staff)
+    admin_client.raise_request_exception = False
+    assert admin_client.get("/admin/syncers/syncclient/dashboard/health/").status_code == 403

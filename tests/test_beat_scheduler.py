@@ -210,3 +210,16 @@ def test_a_cron_whose_last_run_is_in_the_repeated_autumn_hour_is_not_sent_in_a_l
     stock = night_of_sends(ModelEntry(PeriodicTask.objects.get(pk=task.pk), app=app), back, 60)
     assert stock[:3] == ["02:05 CET", "02:06 CET", "02:07 CET"] and stock[-2:] == ["02:45 CET", "03:00 CET"]
     assert len(stock) == 42, "every minute from 02:05 to 02:45 CET"
+
+
+@pytest.mark.django_db
+def test_without_a_result_backend_beat_keeps_no_backend_cleanup_entry() -> None:
+    every, _ = IntervalSchedule.objects.get_or_create(every=1, period="days")
+    PeriodicTask.objects.create(name="celery.backend_cleanup", task="celery.backend_cleanup", interval=every)
+    assert app.conf.result_backend is None
+
+    scheduler = Recording()
+
+    assert "celery.backend_cleanup" not in scheduler.schedule
+    assert not PeriodicTask.objects.filter(name="celery.backend_cleanup").exists()
+    assert "syncers-reconcile" in scheduler.schedule  # the product's own entry is installed

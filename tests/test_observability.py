@@ -58,7 +58,7 @@ def test_a_real_run_logs_json_lines_with_its_ids(api: FakeApi, make_client) -> N
     result = subprocess.run(
         [sys.executable, "manage.py", "sync_run", products.name, "--inline"],
         cwd=ROOT,
-        env=child_env(LOG_FORMAT="json"),
+        env=child_env(LOG_FORMAT="json", SYNC_LOG_LEVEL="INFO"),  # commands log WARNING+ unless asked
         capture_output=True,
         text=True,
         timeout=60,

@@ -468,3 +468,20 @@ def test_a_disabled_plugin_refuses_calls_and_its_jobs_are_paused() -> None:
     assert not PeriodicTask.objects.get(name="plugin:data_syncer:hourly_sync").enabled
     (status,) = [s for s in plugins_status() if s["plugin"] == "data_syncer"]
     assert (status["enabled"], status["granted"], status["requested"]) == (False, 5, 0)
+
+
+@pytest.mark.django_db(transaction=True)  # plugins_start_all closes the connection, as in a worker
+def test_a_fresh_install_shows_the_ungranted_plugin_as_waiting_not_as_an_error(caplog) -> None:
+    from syncers.plugins.operations import plugins_start_all, plugins_stop_all
+
+    with caplog.at_level("INFO", logger="syncers"):
+        plugins_start_all()  # a worker starting on a fresh install: nothing granted yet
+        plugins_stop_all()
+    out = StringIO()
+    call_command("plugins", stdout=out)
+
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("data_syncer "))
+    assert "waiting for an operator to grant write on 'service:scheduler' (Plugin permissions)" in line, line
+    assert "last error" not in line and "permission denied" not in line
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert not errors, errors

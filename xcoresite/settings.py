@@ -136,6 +136,9 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
     }
 CELERY_RESULT_BACKEND = None
+# No result backend, so no stored results to expire: without this, beat would install (and the
+# Periodic tasks admin list) a nightly `celery.backend_cleanup` that has nothing to clean.
+CELERY_RESULT_EXPIRES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -264,9 +267,14 @@ LOGGING = {
             "filters": ["sync_context"],
         }
     },
+    # One handler, on the root logger: a Celery worker then finds root configured and adds
+    # none of its own (CELERY_WORKER_HIJACK_ROOT_LOGGER is off), so each line is written once,
+    # in this format; the product's loggers only set their level and propagate.
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "syncers": {"handlers": ["console"], "level": SYNC_LOG_LEVEL},
-        "gateway": {"handlers": ["console"], "level": SYNC_LOG_LEVEL},
+        "syncers": {"level": SYNC_LOG_LEVEL},
+        "gateway": {"level": SYNC_LOG_LEVEL},
+        "django": {"handlers": [], "level": "INFO"},  # Django's own console handler would repeat them
     },
 }
 

@@ -64,7 +64,8 @@ class RestHandler(SyncHandler):
             if tracker is not None:
                 tracker.see(records)
                 checkpoint.update(tracker.state())
-            yield Page(pos.number, records, checkpoint, nxt is None, totals.note() if nxt is None else "")
+            note = totals.note() if nxt is None else ""
+            yield Page(pos.number, records, checkpoint, nxt is None, note, total=totals.first)
             if nxt is None:
                 return
             pos = nxt

@@ -140,6 +140,24 @@ class SyncRun(models.Model):
         help_text="Read the whole listing from its start to its end (not incremental, not "
         "resumed, not stopped early): only such a run may delete.",
     )
+    listing_total = models.PositiveIntegerField(
+        "records listed",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="How many records the API said its listing holds (X-Total-Count or total_path), "
+        "when it said so on a listing read from its start; only then does the progress show a percentage.",
+    )
+    continued_from = models.CharField(
+        "continued from",
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="Earlier work this run took over: the page it resumed at (the checkpoint an "
+        "earlier run left) and the unloaded batches it adopted.",
+    )
     older = models.PositiveIntegerField(
         "older copies ignored",
         default=0,
@@ -167,7 +185,12 @@ class SyncRun(models.Model):
     class Meta:
         verbose_name = "sync run"
         ordering = ["-queued_at", "-pk"]
-        indexes = [models.Index(fields=["client", "status"])]
+        indexes = [
+            models.Index(fields=["client", "status"]),
+            # The dashboard's per-hour/day outcome counts and per-client sums over a time window
+            # read these three columns only (bench/dashboard.py: 114 -> 77 ms at 100,000 runs).
+            models.Index(fields=["queued_at", "status", "client"], name="syncrun_queued_status_client"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.client} run #{self.pk} ({self.status})"

@@ -10,10 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from gateway.errors import GatewayError
 from gateway.session import session_for
+from syncers.handlers.pagination import DONE_KEY
 from syncers.logcontext import log_context, set_log_field
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.pause import client_probe_succeeded
@@ -104,12 +106,38 @@ def _start(run: SyncRun, token: str) -> bool:
             fence=SyncBatch.UNFENCED  # pushed records belong to their webhook run
         )
         adopted = list(pending.values_list("pk", flat=True))
+        run.continued_from = continued_text(client=client, run=run, pending=pending)
         pending.update(run=run, fence=run.fence)
+        run.save(update_fields=["continued_from"])
         transaction.on_commit(partial(dispatch_batches, adopted, client.queue))
     log.info("started with fence %s", run.fence)
     if adopted:
         log.info("run %s adopted %d unloaded batches of earlier runs", run.pk, len(adopted))
     return True
+
+
+def continued_text(*, client: SyncClient, run: SyncRun, pending: QuerySet[SyncBatch]) -> str:
+    """What this run takes over from earlier ones, for its page: "continued from page 33 of
+    run #5; adopted 4 unloaded batches of run #5". Empty for a run that starts afresh."""
+    parts = []
+    checkpoint = client.checkpoint or {}
+    at = checkpoint.get("page") or checkpoint.get("next_page")
+    if at and not checkpoint.get(DONE_KEY):
+        earlier = (
+            SyncRun.objects.filter(client=client, pk__lt=run.pk, pages__gt=0)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        parts.append(f"continued from page {at}" + (f" of run #{earlier}" if earlier else ""))
+    owners = sorted(set(pending.values_list("run_id", flat=True)))
+    if owners:
+        count = pending.count()
+        runs = ", ".join(f"#{pk}" for pk in owners)
+        parts.append(
+            f"adopted {count} unloaded batch{'es' if count != 1 else ''} of run{'s' if len(owners) > 1 else ''} {runs}"
+        )
+    return "; ".join(parts)
 
 
 def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page: PageHook | None) -> None:

@@ -30,8 +30,9 @@ def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list
         )
         ids = insert_batches(batches) if batches else []
         save_checkpoint(run.client_id, page.checkpoint)
+        listed = {} if page.total is None else {"listing_total": page.total}
         SyncRun.objects.filter(pk=run.pk).update(
-            pages=F("pages") + 1, fetched=F("fetched") + len(page.records)
+            pages=F("pages") + 1, fetched=F("fetched") + len(page.records), **listed
         )
         transaction.on_commit(partial(dispatch_batches, ids, queue, recorded=True))
     return ids

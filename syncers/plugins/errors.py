@@ -15,6 +15,22 @@ class PluginPermissionDenied(PluginError):
         super().__init__(f"permission denied: plugin {plugin!r} may not {action} {resource!r} (no grant)")
 
 
+WAITING_FOR_GRANT = "waiting for an operator to grant"
+
+
+def waiting_text(exc: PluginPermissionDenied) -> str:
+    """What a plugin that cannot start for want of a grant is doing: not an error, a wait."""
+    return f"{WAITING_FOR_GRANT} {exc.action} on {exc.resource!r} (Plugin permissions)"
+
+
+def last_error_text(last_error: str) -> str:
+    """A plugin's recorded problem as operators read it: a wait for a grant as it is, anything
+    else as "last error: ..." ("" when there is none)."""
+    if not last_error or last_error.startswith(WAITING_FOR_GRANT):
+        return last_error
+    return f"last error: {last_error}"
+
+
 class UnknownPlugin(PluginError):
     def __init__(self, name: str, known: list[str]) -> None:
         self.name = name

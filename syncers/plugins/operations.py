@@ -17,7 +17,7 @@ from syncers.models.plugins import InstalledPlugin, PluginPermission, PluginRun
 
 from . import host
 from .config import plugin_row, record_manifests, validate_plugin_config
-from .errors import PluginError, WorkerUnavailable
+from .errors import WAITING_FOR_GRANT, PluginError, PluginPermissionDenied, WorkerUnavailable, waiting_text
 from .grants import audit, flush_denials
 from .manifest import validate_grant
 from .registry import plugin_names
@@ -42,6 +42,9 @@ def plugin_start(*, name: str, who: str = "") -> None:
     plugin = host.instance(name)
     try:
         plugin.on_start(plugin.ctx)
+    except PluginPermissionDenied as exc:  # a fresh install: an operator has not granted it yet
+        InstalledPlugin.objects.filter(name=name).update(last_error=waiting_text(exc)[:2000])
+        raise
     except Exception as exc:
         InstalledPlugin.objects.filter(name=name).update(last_error=f"start: {exc}"[:2000])
         raise
@@ -52,8 +55,10 @@ def plugin_start(*, name: str, who: str = "") -> None:
 
 
 def plugin_stop(*, name: str, who: str = "") -> None:
-    """Run the plugin's on_stop (if it is enabled: a disabled plugin is not running)."""
-    if not plugin_row(name).enabled:
+    """Run the plugin's on_stop (if it is enabled and started: a disabled plugin, or one still
+    waiting for a grant, is not running)."""
+    row = plugin_row(name)
+    if not row.enabled or row.last_error.startswith(WAITING_FOR_GRANT):
         return
     plugin = host.instance(name)
     try:
@@ -131,6 +136,8 @@ def plugins_start_all() -> None:
                 continue
             try:
                 plugin_start(name=name, who="worker start")
+            except PluginPermissionDenied as exc:
+                log.info("plugin %s not started: %s", name, waiting_text(exc))
             except Exception as exc:
                 log.error("plugin %s did not start: %s", name, exc)
     except Exception:

@@ -62,7 +62,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 SIMULATED = "tests.faults.fake_clock:SimulatedScheduler"
 SPEED = 6000  # simulated seconds per real second: a night of 25 hours passes in 15 s
 LATE = timedelta(minutes=20)  # how late a simulated send may be (~0.2 s of real scheduling delay)
-CRASH = re.compile(r"Traceback|: (ERROR|CRITICAL)/")
+CRASH = re.compile(r"Traceback|^[\d-]+ [\d:,]+ (ERROR|CRITICAL) ", re.M)
 DAILY, LATER = "30 2 * * *", "45 2 * * *"  # the second one on a client of its own: runs overlap
 
 
@@ -213,9 +213,8 @@ def test_a_0230_berlin_cron_runs_once_a_local_day_across_a_dst_change(
 # --- 14. Schedules edited, disabled, bulk-disabled and the client paused under a running beat ---
 
 TICK = 1.0  # the harness starts beat with --max-interval 1: the longest it sleeps between looks
-SENDING = re.compile(
-    r"^\[([\d-]+ [\d:]+),(\d{3}): INFO/MainProcess\] Scheduler: Sending due task (\S+) ", re.M
-)
+# Beat's lines in the project's log format (settings.LOGGING: one handler, on the root logger).
+SENDING = re.compile(r"^([\d-]+ [\d:]+),(\d{3}) INFO celery\.beat: Scheduler: Sending due task (\S+) ", re.M)
 
 
 def send_times(beat: Service) -> dict[str, list[float]]:
@@ -228,7 +227,7 @@ def send_times(beat: Service) -> dict[str, list[float]]:
 
 def reload_times(beat: Service) -> list[float]:
     """When beat logged that it rebuilt changed entries (our scheduler; stock logs nothing)."""
-    found = re.findall(r"^\[([\d-]+ [\d:]+),(\d{3}): INFO/MainProcess\] beat: reloaded ", beat.log(), re.M)
+    found = re.findall(r"^([\d-]+ [\d:]+),(\d{3}) INFO syncers\.beat: beat: reloaded ", beat.log(), re.M)
     return [time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(ms) / 1000 for stamp, ms in found]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from syncers.management.cli import dumps
+from syncers.plugins.errors import last_error_text
 from syncers.plugins.status import plugins_overview
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             state = "enabled" if p["enabled"] else "disabled"
             code = "" if p["installed"] else ", code no longer installed"
             started = f", started {p['started_at']}" if p["started_at"] else ""
-            error = f", last error: {p['last_error']}" if p["last_error"] else ""
+            error = f", {last_error_text(p['last_error'])}" if p["last_error"] else ""
             self.stdout.write(f"{p['plugin']} {p['version']} ({p['mode']}): {state}{code}{started}{error}")
             for perm in p["permissions"]:
                 decided = f" by {perm['decided_by']} at {perm['decided_at']}" if perm["decided_by"] else ""

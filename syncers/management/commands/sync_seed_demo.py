@@ -91,7 +91,11 @@ class Command(BaseCommand):
                 timezone="Europe/Berlin",
             )
         catalog = self._catalog_clients(connection)
-        if run_now:
+        demo = [client, *catalog.values()]
+        if run_now and SyncRun.objects.filter(client__in=demo, status=SyncRun.Status.SUCCEEDED).exists():
+            # A restart of `make run`: the demo already synced, and its schedules keep it fresh.
+            self.stdout.write("demo clients already synced; no run queued (their schedules keep them fresh)")
+        elif run_now:
             run = sync_run_request(client=client, trigger=SyncRun.Trigger.COMMAND, who="make run")
             self.stdout.write(f"queued demo run #{run.pk}")
             # Categories and tags first, here, so the products' category and tag keys resolve.

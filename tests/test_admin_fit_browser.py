@@ -1,0 +1,153 @@
+"""No admin page of the product scrolls sideways at 1400x900, however long its data: long
+names, external ids, URLs and errors wrap or are cut short with the full text on hover or on
+the detail page. Checked in a real headless Chromium with
+`document.documentElement.scrollWidth <= innerWidth` (and no list scrolls inside its own box);
+a screenshot of each page is kept as an artefact."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page
+
+from gateway.models import Connection
+from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
+from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginRun
+
+from .test_admin_browser import PASSWORD, admin_login
+
+pytest_plugins = ["tests.browser"]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VIEWPORT = {"width": 1400, "height": 900}
+LONG_ID = "sku-" + "0123456789abcdef" * 15  # 244 characters, no space to break at
+LONG_ERROR = (
+    "PayloadError: https://api.example.com/v2/products?cursor=" + "eyJwYWdlIjozM30" * 40 + " answered 422: "
+) * 3
+LONG_NAME = "warehouse-" + "inventory-" * 8 + "eu-central"  # a 100-character slug
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("operator", "op@example.com", PASSWORD)
+
+
+@pytest.fixture
+def long_data() -> dict[str, int]:
+    """One of everything the product shows, each with the longest values it accepts."""
+    conn = Connection.objects.create(
+        name=LONG_NAME,
+        base_url="https://api.example.com/" + "segment/" * 24,
+        connect_timeout=2,
+        read_timeout=10,
+    )
+    client = SyncClient.objects.create(name=LONG_NAME, connection=conn, handler="demo_products", config={})
+    SyncSchedule.objects.create(
+        client=client, kind="cron", cron="*/5 1-3,22-23 * * 1-5", timezone="America/Argentina/Buenos_Aires"
+    )
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        client=client, trigger="admin", status="failed", error=LONG_ERROR, triggered_by=LONG_NAME,
+        queued_at=now - timedelta(minutes=3), started_at=now - timedelta(minutes=3), finished_at=now,
+    )  # fmt: skip
+    SyncRun.objects.create(client=client, trigger="schedule", status="running", started_at=now, pages=3)
+    failed = FailedRecord.objects.create(
+        client=client, run=run, external_id=LONG_ID, record_key=LONG_ID, reason=LONG_ERROR,
+        payload=json.dumps({"id": LONG_ID, "description": LONG_ERROR}),
+    )  # fmt: skip
+    SyncedRecord.objects.create(
+        client=client,
+        external_id=LONG_ID,
+        data={"id": LONG_ID},
+        content_hash="0" * 32,
+        source_seq=1,
+        created_batch=1,
+    )
+    plugin = InstalledPlugin.objects.create(
+        name=LONG_NAME, version="1.0.0-" + "rc" * 17, description=LONG_ERROR, last_error=LONG_ERROR
+    )
+    PluginRun.objects.create(
+        plugin=LONG_NAME, kind="action", name=LONG_ID[:200], status="failed", error=LONG_ERROR
+    )
+    PluginAuditEntry.objects.create(
+        plugin=LONG_NAME, event="denied", resource=LONG_ID[:200], detail=LONG_ERROR
+    )
+    return {"client": client.pk, "run": run.pk, "failed": failed.pk, "conn": conn.pk, "plugin": plugin.pk}
+
+
+PAGES = [
+    ("index", "/admin/"),
+    ("dashboard", "/admin/syncers/syncclient/dashboard/"),
+    ("client-list", "/admin/syncers/syncclient/"),
+    ("client-change", "/admin/syncers/syncclient/{client}/change/"),
+    ("run-list", "/admin/syncers/syncrun/"),
+    ("run-change", "/admin/syncers/syncrun/{run}/change/"),
+    ("connection-list", "/admin/gateway/connection/"),
+    ("connection-change", "/admin/gateway/connection/{conn}/change/"),
+    ("plugin-list", "/admin/syncers/installedplugin/"),
+    ("plugin-change", "/admin/syncers/installedplugin/{plugin}/change/"),
+    ("plugin-runs", "/admin/syncers/pluginrun/"),
+    ("plugin-audit", "/admin/syncers/pluginauditentry/"),
+    ("failed-list", "/admin/syncers/failedrecord/"),
+    ("failed-change", "/admin/syncers/failedrecord/{failed}/change/"),
+    ("synced-list", "/admin/syncers/syncedrecord/"),
+    ("periodic-tasks", "/admin/django_celery_beat/periodictask/"),
+]
+
+OVERFLOW = """() => {
+  const boxes = [...document.querySelectorAll('#changelist .results, .inline-group .tabular, fieldset')]
+    .filter((el) => el.scrollWidth > el.clientWidth + 1)
+    .map((el) => (el.id || el.className) + ': ' + el.scrollWidth + ' > ' + el.clientWidth);
+  return {page: document.documentElement.scrollWidth, inner: window.innerWidth, boxes};
+}"""
+
+
+@pytest.mark.parametrize(("name", "url"), PAGES, ids=[name for name, _ in PAGES])
+def test_no_product_page_scrolls_sideways_at_1400px(
+    page: Page, operator, long_data: dict[str, int], name: str, url: str, screenshot
+) -> None:
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    response = page.goto(url.format(**long_data))
+    assert response is not None and response.status == 200, url
+    assert page.locator("#content").count() == 1
+
+    seen = page.evaluate(OVERFLOW)
+    screenshot(page, f"fit-{name}", width=VIEWPORT["width"])
+    assert seen["page"] <= seen["inner"], f"{url} scrolls sideways: {seen}"
+    assert not seen["boxes"], f"{url} has a box that scrolls sideways: {seen['boxes']}"
+
+
+def test_the_index_shows_the_dashboard_link_as_one_line_of_text(page: Page, operator) -> None:
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    link = page.locator("#sync-dashboard-link a")
+    box = link.bounding_box()
+    line = float(link.evaluate("a => parseFloat(getComputedStyle(a).lineHeight) || 20"))
+    assert box is not None and box["height"] < 1.5 * line and box["width"] > 5 * box["height"], box
+    link.click()
+    assert page.url.endswith("/admin/syncers/syncclient/dashboard/")
+
+
+def test_dashboard_charts_fill_their_panels_with_labelled_axes(page: Page, operator, long_data) -> None:
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto("/admin/syncers/syncclient/dashboard/")
+    for panel in ("#runs-per-hour", "#runs-per-day"):
+        chart = page.locator(f"{panel} svg.sync-chart").bounding_box()
+        room = page.locator(panel).bounding_box()
+        assert chart is not None and room is not None and chart["width"] >= 0.95 * room["width"], (
+            chart,
+            room,
+        )
+        y_labels = page.locator(f"{panel} svg text[text-anchor=end]").evaluate_all(
+            "ts => ts.map(t => t.textContent)"
+        )
+        assert y_labels[0] == "0" and len(y_labels) >= 2, y_labels  # a y axis from 0 to the peak
+        sizes = page.locator(f"{panel} svg text").evaluate_all(
+            "ts => ts.map(t => t.getBoundingClientRect().height)"
+        )
+        assert min(sizes) >= 12, f"axis labels render at least 12 px high: {sizes}"
