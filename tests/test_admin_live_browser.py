@@ -197,7 +197,7 @@ def test_after_cancel_the_run_page_offers_no_stop_and_ends_cancelled_in_agreemen
     expect(page.locator("#progress-phase")).to_contain_text("fetching", timeout=RUN_TIMEOUT_MS)
 
     page.click("#cancel-run-button")
-    expect(page.locator(".messagelist .success")).to_contain_text(f"Run #{run.pk}")
+    expect(page.locator(".messagelist .success")).to_contain_text(f"run #{run.pk}")
     snapshots = watch(page)
 
     assert all(not s["cancelVisible"] for s in snapshots), "no Stop button once the cancel was asked for"
