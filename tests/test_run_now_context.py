@@ -61,6 +61,21 @@ def test_sync_run_full_lists_an_incremental_client_from_the_start_with_the_param
     assert sync_run().context == {}, "the next run is back to its own config and cursor"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_sync_run_inline_takes_full_and_params_too(api: FakeApi, make_client) -> None:
+    make_client(handler="rest", config=INCREMENTAL, batch_size=100, queue="nobody-consumes-this")
+    call_command("sync_run", "products", "--inline", stdout=StringIO())
+    calls = len(api.calls("/catalog/products"))
+
+    call_command("sync_run", "products", "--inline", "--full", "--param", "region=eu", stdout=StringIO())
+
+    run = SyncRun.objects.latest("pk")
+    assert (run.status, run.context) == (SyncRun.Status.SUCCEEDED, {"params": {"region": "eu"}, "full": True})
+    sent = queries(api, calls)
+    assert sent and all(q.get("region") == "eu" and "updated_since" not in q for q in sent), sent
+    assert (run.fetched, run.listing_complete) == (250, True)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("args", "message"),
