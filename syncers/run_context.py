@@ -87,6 +87,12 @@ def describe_context(context: Mapping[str, Any], trigger: str = "") -> str:
     return f"started by {trigger or 'an operator'}{joint}{extras}"
 
 
+def extras_note(context: Mapping[str, Any]) -> str:
+    """' (with {region: eu}, full listing)' for an audit line; '' without extras."""
+    extras = describe_extras(context.get("params") or {}, bool(context.get("full")))
+    return f" ({extras})" if extras else ""
+
+
 def describe_extras(params: Mapping[str, Any], full: bool) -> str:
     """'with {region: eu}, full listing', 'full listing' or '' (keys sorted: the same text
     whatever order the database gives them back in)."""

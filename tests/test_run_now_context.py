@@ -12,13 +12,14 @@ from django.core.management import CommandError, call_command
 from playwright.sync_api import Page
 
 from fakeapi.control import FakeApi
-from syncers.models import SyncRun
+from syncers.models import SyncClient, SyncRun
 from syncers.run_context import describe_context
 
 from .test_admin_browser import PASSWORD, admin_login, queued_run_id, wait_final
 from .test_admin_browser import operator as superuser  # noqa: F401  (a fixture)
 from .test_api import Api, api_for, operator  # noqa: F401  (a fixture)
 from .test_api_e2e import poll_run
+from .test_commands_operator import history
 
 pytest_plugins = ["tests.browser"]
 
@@ -58,6 +59,10 @@ def test_sync_run_full_lists_an_incremental_client_from_the_start_with_the_param
     assert describe_context(run.context, run.trigger) == (
         "started by command with {lang: de, region: eu}, full listing"
     )
+    assert (
+        f"Run now: queued run #{run.pk} (with {{lang: de, region: eu}}, full listing) (by manage.py sync_run)"
+        in [m for _, m in history(SyncClient.objects.get(name="products"))]
+    ), "the client's history says what the run was given"
     assert sync_run().context == {}, "the next run is back to its own config and cursor"
 
 
@@ -110,6 +115,10 @@ def test_api_run_now_body_gives_the_run_full_and_params(api: FakeApi, make_clien
     assert run["status"] == "succeeded", run["error"]
     assert run["context"] == {"params": {"region": "eu"}, "full": True}
     assert run["fetched"] == 250
+    assert history(SyncClient.objects.get(name="products"))[-1] == (
+        "operator",
+        f"Run now: queued run #{run['id']} (with {{region: eu}}, full listing) (API token 'tests')",
+    )
     sent = queries(api, calls)
     assert sent and all(q.get("region") == "eu" and "updated_since" not in q for q in sent), sent
 

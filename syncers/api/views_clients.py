@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from syncers import selectors
 from syncers.models import SyncClient, SyncRun
 from syncers.permissions import may_see_client, visible_client_ids
+from syncers.run_context import extras_note
 from syncers.services import (
     ClientPaused,
     client_disable,
@@ -132,7 +133,7 @@ class RunNow(APIView):
         except DjangoValidationError as exc:  # params that do not fit the client's source
             raise exceptions.ValidationError({"params": exc.messages}) from None
         what = "Run once anyway although paused" if run.forced else "Run now"
-        audit(request, target, f"{what}: queued run #{run.pk}")
+        audit(request, target, f"{what}: queued run #{run.pk}{extras_note(run.context)}")
         body = {
             "run": run.pk,
             "client": target.name,

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncers.management.cli import client_arg, exit_code, record_action
 from syncers.models import SyncRun
+from syncers.run_context import extras_note
 from syncers.selectors import run_summary, run_wait_final
 from syncers.services import ClientPaused, check_run_context, sync_run_now_here, sync_run_request
 
@@ -66,7 +67,11 @@ class Command(BaseCommand):
             finals = [sync_run_now_here(client=c, who=who, force=force, **extra) for c in targets]
             for run in finals:
                 what = "Run once anyway although paused" if run.forced else "Run now"
-                record_action(run.client, f"{what} (in this process): run #{run.pk} {run.status}", by=who)
+                record_action(
+                    run.client,
+                    f"{what} (in this process): run #{run.pk} {run.status}{extras_note(run.context)}",
+                    by=who,
+                )
                 self.stdout.write(run_summary(run))
             self._exit(finals)
             return
@@ -77,7 +82,7 @@ class Command(BaseCommand):
         ]
         for run in runs:
             what = "Run once anyway although paused" if run.forced else "Run now"
-            record_action(run.client, f"{what}: queued run #{run.pk}", by=who)
+            record_action(run.client, f"{what}: queued run #{run.pk}{extras_note(run.context)}", by=who)
             note = " (forced: the client is paused)" if run.forced else ""
             self.stdout.write(
                 f"queued run #{run.pk} of {run.client.name} on queue '{run.client.queue}'{note}"
