@@ -96,6 +96,10 @@ FENCE = "syncers/pipeline/fence.py"
 LEASE_PY = "syncers/pipeline/lease.py"
 BEAT_PY = "syncers/beat.py"
 OFF = "  # PROTECTION OFF"
+# With either delivery setting off, check syncers.E002 stops the worker from starting (a first
+# defence: xcoresite/startup_checks.py); silenced so the test sees the second one.
+SILENCE_DELIVERY_CHECK = ("SILENCED_SYSTEM_CHECKS", "syncers.E002")
+DELIVERY_CHECK_NOTE = "check syncers.E002 silenced: otherwise no worker starts with the setting off"
 
 RESEND_OVERDUE = Edit(RECONCILE, "        dispatch_batches(ids, queue)\n", f"        pass{OFF}\n")
 ADOPTION_SENDS = Edit(
@@ -148,6 +152,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "CELERY_TASK_ACKS_LATE: a message is acknowledged after its task, not when it starts",
         fails=(POOL_CHILD_KILLED,),
         edits=(Edit(SETTINGS, "CELERY_TASK_ACKS_LATE = True\n", f"CELERY_TASK_ACKS_LATE = False{OFF}\n"),),
+        env=(SILENCE_DELIVERY_CHECK,),
+        note=DELIVERY_CHECK_NOTE,
     ),
     Mutation(
         "reject-on-worker-lost",
@@ -160,6 +166,8 @@ MUTATIONS: tuple[Mutation, ...] = (
                 f"CELERY_TASK_REJECT_ON_WORKER_LOST = False{OFF}\n",
             ),
         ),
+        env=(SILENCE_DELIVERY_CHECK,),
+        note=DELIVERY_CHECK_NOTE,
     ),
     # Fault 5: SIGTERM must stay Celery's warm shutdown (no product code; the deploy contract).
     Mutation(
