@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncers.management.cli import client_arg, exit_code, record_action
-from syncers.models import SyncRun
+from syncers.models import SyncClient, SyncRun
 from syncers.run_context import extras_note
 from syncers.selectors import run_summary, run_wait_final
 from syncers.services import ClientPaused, check_run_context, sync_run_now_here, sync_run_request
@@ -118,7 +118,7 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def check_context(client: Any, extra: dict[str, Any]) -> None:
+def check_context(client: SyncClient, extra: dict[str, Any]) -> None:
     try:
         check_run_context(client=client, **extra)
     except ValidationError as exc:
