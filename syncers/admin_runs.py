@@ -152,11 +152,11 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # the sync log is the audit trail; deleting a running run would drop its batches
 
-    @admin.display(description="duration")
     @admin.display(description="extra context")
     def context_note(self, obj: SyncRun) -> str:
-        return describe_context(obj.context or {}) or "-"
+        return describe_context(obj.context or {}, obj.trigger) or "-"
 
+    @admin.display(description="duration")
     def took(self, obj: SyncRun) -> str:
         return f"{obj.duration:.1f}s" if obj.duration is not None else "-"
 

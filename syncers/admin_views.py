@@ -121,13 +121,14 @@ class ClientViews:
             raise PermissionDenied
         return client
 
-    def queue_run(self, request: HttpRequest, client: SyncClient) -> SyncRun | None:
+    def queue_run(self, request: HttpRequest, client: SyncClient, *, full: bool = False) -> SyncRun | None:
         try:
-            run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user)
+            run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user, full=full)
         except ClientPaused as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
-        self.log_change(request, client, f"Run now: queued run #{run.pk}")
+        what = "Run a full listing now" if full else "Run now"
+        self.log_change(request, client, f"{what}: queued run #{run.pk}")
         self.message_user(
             request,
             format_html('Queued <a href="{}">run #{}</a> of {}.', run_url(run), run.pk, client),
@@ -139,7 +140,7 @@ class ClientViews:
         if refused := _require_post(request):
             return refused
         client = self._client(request, pk, "run")
-        self.queue_run(request, client)
+        self.queue_run(request, client, full=request.POST.get("full") == "1")
         return HttpResponseRedirect(client_url(client))
 
     def pause_clients(self, request: HttpRequest, clients: list[SyncClient], form: PauseForm) -> None:

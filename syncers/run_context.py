@@ -1,7 +1,8 @@
-"""Extra context a schedule gives the runs it fires: query parameters merged into the source's
-own (`params`) and a forced complete listing (`full`). Kept as plain data: the schedule's
-values are copied onto the run (SyncRun.context) when it fires, and the pipeline reads them
-from there, so a run shows and replays exactly what it was given."""
+"""Extra context a run can be given: query parameters merged into the source's own (`params`)
+and a forced complete listing (`full`). A schedule gives it to the runs it fires; an operator
+gives it to one run now (sync_run --full/--param, the API's run-now body, the admin's "Run a
+full listing now"). Kept as plain data: the values are copied onto the run (SyncRun.context),
+and the pipeline reads them from there, so a run shows and replays exactly what it was given."""
 
 from __future__ import annotations
 
@@ -20,6 +21,21 @@ SCALARS = (str, int, float, bool)
 def schedule_context(*, schedule_id: int, params: Mapping[str, Any], full: bool) -> dict[str, Any]:
     """What a run fired by this schedule records (only the keys that say something)."""
     context: dict[str, Any] = {"schedule": schedule_id}
+    if params:
+        context["params"] = dict(params)
+    if full:
+        context["full"] = True
+    return context
+
+
+def request_context(
+    *, handler: SyncHandler, config: Mapping[str, Any], params: Mapping[str, Any] | None, full: bool
+) -> dict[str, Any]:
+    """What a run asked for now records; ValidationError (naming what is wrong) when `params`
+    would not make a valid config for this client, checked as a schedule's params are."""
+    if params:
+        config_with_params(handler, config, params)
+    context: dict[str, Any] = {}
     if params:
         context["params"] = dict(params)
     if full:
@@ -59,17 +75,28 @@ def check_params(params: Any) -> None:
         raise ValidationError(f"Query parameters over {MAX_PARAMS_BYTES} bytes of JSON.")
 
 
-def describe_context(context: Mapping[str, Any]) -> str:
-    """'fired by schedule 3 with {region: eu}, full listing' ('' without a schedule)."""
-    if not context.get("schedule"):
-        return ""
+def describe_context(context: Mapping[str, Any], trigger: str = "") -> str:
+    """'fired by schedule 3 with {region: eu}, full listing', 'started by command, full
+    listing'; '' when the run was given no context."""
     extras = describe_extras(context.get("params") or {}, bool(context.get("full")))
-    return f"fired by schedule {context['schedule']}" + (f" {extras}" if extras else "")
+    if context.get("schedule"):
+        return f"fired by schedule {context['schedule']}" + (f" {extras}" if extras else "")
+    if not extras:
+        return ""
+    joint = " " if extras.startswith("with") else ", "
+    return f"started by {trigger or 'an operator'}{joint}{extras}"
+
+
+def extras_note(context: Mapping[str, Any]) -> str:
+    """' (with {region: eu}, full listing)' for an audit line; '' without extras."""
+    extras = describe_extras(context.get("params") or {}, bool(context.get("full")))
+    return f" ({extras})" if extras else ""
 
 
 def describe_extras(params: Mapping[str, Any], full: bool) -> str:
-    """'with {region: eu}, full listing', 'full listing' or ''."""
-    parts = ["with {" + ", ".join(f"{k}: {v}" for k, v in params.items()) + "}"] if params else []
+    """'with {region: eu}, full listing', 'full listing' or '' (keys sorted: the same text
+    whatever order the database gives them back in)."""
+    parts = ["with {" + ", ".join(f"{k}: {params[k]}" for k in sorted(params)) + "}"] if params else []
     if full:
         parts.append("full listing")
     return ", ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,8 @@ from .fetch_preview import FetchPreview, client_test_fetch  # noqa: F401  (the e
 from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
 from .pipeline import enqueue_run, run_inline, run_sync
 from .pipeline.push import stage_records
-from .run_context import schedule_context
+from .registry import get_handler
+from .run_context import request_context, schedule_context
 from .schedule_fires import schedule_fire_claim
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,26 @@ def sync_run_request(
     user: AbstractBaseUser | AnonymousUser | None = None,
     who: str = "",
     force: bool = False,
+    params: Mapping[str, Any] | None = None,
+    full: bool = False,
 ) -> SyncRun:
     """Ask for a run now: it goes through the same queue and pipeline as a scheduled run.
     ClientPaused when the client is paused, unless `force`: then this one run goes ahead
-    (recorded as forced) and the pause stays."""
+    (recorded as forced) and the pause stays. `params` and `full` are the extra context a
+    schedule can give (see run_context), for this run only; ValidationError when `params` do
+    not fit the client's source, before anything is recorded."""
     if user is not None and not who:
         who = user.get_username()
+    context = check_run_context(client=client, params=params, full=full)
     forced = _check_may_run(client, force=force, who=who)
-    return enqueue_run(client=client, trigger=trigger, who=who, forced=forced)
+    return enqueue_run(client=client, trigger=trigger, who=who, forced=forced, context=context)
+
+
+def check_run_context(*, client: SyncClient, params: Mapping[str, Any] | None, full: bool) -> dict[str, Any]:
+    """The context a run of `client` asked for now records (ValidationError when `params` do
+    not fit its source): an edge asking for several runs checks them all before the first."""
+    handler = get_handler(client.handler)
+    return request_context(handler=handler, config=client.config or {}, params=params, full=full)
 
 
 def _check_may_run(client: SyncClient, *, force: bool, who: str) -> bool:
@@ -157,12 +170,15 @@ def sync_run_now_here(
     who: str,
     trigger: str = SyncRun.Trigger.COMMAND,
     force: bool = False,
+    params: Mapping[str, Any] | None = None,
+    full: bool = False,
     **options: Any,
 ) -> SyncRun:
     """A run carried out in this process, loading included (see pipeline.run_inline).
-    ClientPaused on a paused client unless `force`, as sync_run_request."""
+    ClientPaused on a paused client unless `force`, and `params`/`full`, as sync_run_request."""
+    context = check_run_context(client=client, params=params, full=full)
     forced = _check_may_run(client, force=force, who=who)
-    run = enqueue_run(client=client, trigger=trigger, who=who, send=False, forced=forced)
+    run = enqueue_run(client=client, trigger=trigger, who=who, send=False, forced=forced, context=context)
     return run_inline(run.pk, **options)
 
 

@@ -24,6 +24,11 @@ MEANINGS: dict[str, tuple[str, str]] = {
         "Django secret key. With `DEBUG` off every process refuses to start on the development key.",
     ),
     "ALLOWED_HOSTS": ("`127.0.0.1,localhost`", "Django allowed hosts."),
+    "SILENCED_SYSTEM_CHECKS": (
+        "empty",
+        "Comma-separated system check ids (e.g. `syncers.E001`) that no process runs at start. "
+        "For tests that need the misconfiguration a check refuses; a deployment leaves it empty.",
+    ),
     "DATABASE_URL": (
         "`sqlite:///var/db.sqlite3`",
         "Database (django-environ URL). PostgreSQL in production.",

@@ -17,6 +17,18 @@ class RunNowIn(serializers.Serializer):
         help_text="Run a paused client once anyway (recorded as forced; the pause stays), "
         "as `sync_run --force`.",
     )
+    full = serializers.BooleanField(
+        default=False,
+        help_text="List everything from the start, ignoring an incremental client's cursor, as "
+        "`sync_run --full` or a schedule's `full`.",
+    )
+    params = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='Query parameters for this run only, merged into the source\'s own (e.g. {"region": "eu"}); '
+        "checked as a schedule's params: the source must take query parameters and may not have "
+        "these set by paging or its cursor.",
+    )
 
 
 class PauseIn(serializers.Serializer):
@@ -153,6 +165,10 @@ class RunOut(serializers.Serializer):
     trigger = serializers.CharField()
     triggered_by = serializers.CharField(allow_blank=True)
     forced = serializers.BooleanField()
+    context = serializers.JSONField(
+        help_text="Extra context the run was given: `schedule` (the schedule that fired it), "
+        "`params`, `full`; {} when none."
+    )
     status = serializers.CharField()
     status_label = serializers.CharField()
     final = serializers.BooleanField(help_text="True once the run has ended.")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 from syncers import selectors
 from syncers.models import SyncClient, SyncRun
 from syncers.permissions import may_see_client, visible_client_ids
+from syncers.run_context import extras_note
 from syncers.services import (
     ClientPaused,
     client_disable,
@@ -119,12 +121,19 @@ class RunNow(APIView):
         data = valid(RunNowIn, request.data)
         try:
             run = sync_run_request(
-                client=target, trigger=SyncRun.Trigger.API, user=request.user, force=data["force"]
+                client=target,
+                trigger=SyncRun.Trigger.API,
+                user=request.user,
+                force=data["force"],
+                params=data["params"],
+                full=data["full"],
             )
         except ClientPaused as exc:
             raise PausedConflict(exc) from None
+        except DjangoValidationError as exc:  # params that do not fit the client's source
+            raise exceptions.ValidationError({"params": exc.messages}) from None
         what = "Run once anyway although paused" if run.forced else "Run now"
-        audit(request, target, f"{what}: queued run #{run.pk}")
+        audit(request, target, f"{what}: queued run #{run.pk}{extras_note(run.context)}")
         body = {
             "run": run.pk,
             "client": target.name,

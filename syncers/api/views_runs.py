@@ -25,6 +25,7 @@ def run_data(run: SyncRun) -> dict[str, Any]:
         "trigger": run.trigger,
         "triggered_by": run.triggered_by,
         "forced": run.forced,
+        "context": run.context or {},
         "queued_at": run.queued_at,
         "started_at": run.started_at,
         "finished_at": run.finished_at,

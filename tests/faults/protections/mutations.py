@@ -73,6 +73,13 @@ EDITS_UNDER_BEAT = (
     SCHEDULES
     + "test_edits_and_disabling_reach_a_running_beat_within_two_ticks_and_a_paused_client_makes_no_request"
 )
+# Not fault tests (they run in `make test`, unmarked), but each defends a promise a row switches off.
+SCHEDULE_BOUNDS = "tests/test_schedule_bounds.py::"
+RUN_LIMIT_TWO_BEATS = (
+    SCHEDULE_BOUNDS
+    + "test_an_interval_limited_to_three_runs_fires_exactly_three_times_under_two_beats_then_disables"
+)
+OTHER_TESTS = (RUN_LIMIT_TWO_BEATS,)
 
 FAULT_TESTS = (
     *(POOL_CHILD_KILLED, WORKER_KILLED, WARM_SHUTDOWN, VISIBILITY, BROKER_GONE, REDIS_RESTARTED),
@@ -89,6 +96,10 @@ FENCE = "syncers/pipeline/fence.py"
 LEASE_PY = "syncers/pipeline/lease.py"
 BEAT_PY = "syncers/beat.py"
 OFF = "  # PROTECTION OFF"
+# With either delivery setting off, check syncers.E002 stops the worker from starting (a first
+# defence: xcoresite/startup_checks.py); silenced so the test sees the second one.
+SILENCE_DELIVERY_CHECK = ("SILENCED_SYSTEM_CHECKS", "syncers.E002")
+DELIVERY_CHECK_NOTE = "check syncers.E002 silenced: otherwise no worker starts with the setting off"
 
 RESEND_OVERDUE = Edit(RECONCILE, "        dispatch_batches(ids, queue)\n", f"        pass{OFF}\n")
 ADOPTION_SENDS = Edit(
@@ -141,6 +152,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "CELERY_TASK_ACKS_LATE: a message is acknowledged after its task, not when it starts",
         fails=(POOL_CHILD_KILLED,),
         edits=(Edit(SETTINGS, "CELERY_TASK_ACKS_LATE = True\n", f"CELERY_TASK_ACKS_LATE = False{OFF}\n"),),
+        env=(SILENCE_DELIVERY_CHECK,),
+        note=DELIVERY_CHECK_NOTE,
     ),
     Mutation(
         "reject-on-worker-lost",
@@ -153,6 +166,8 @@ MUTATIONS: tuple[Mutation, ...] = (
                 f"CELERY_TASK_REJECT_ON_WORKER_LOST = False{OFF}\n",
             ),
         ),
+        env=(SILENCE_DELIVERY_CHECK,),
+        note=DELIVERY_CHECK_NOTE,
     ),
     # Fault 5: SIGTERM must stay Celery's warm shutdown (no product code; the deploy contract).
     Mutation(
@@ -192,8 +207,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(
             Edit(
                 RECONCILE,
-                "        if not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(\n",
-                f"        if True or not SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update({OFF}\n",
+                "        if not finish_early(\n            run,\n            SyncRun.Status.ABANDONED,\n",
+                f"        if True or not finish_early({OFF}\n            run,\n            SyncRun.Status.ABANDONED,\n",
             ),
         ),
     ),
@@ -290,8 +305,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(
             Edit(
                 RUN,
-                "status=SyncRun.Status.RUNNING, fence__lt=run.fence).update(",
-                "status=SyncRun.Status.RUNNING, fence__lt=run.fence, pk__in=[]).update(",
+                "status=SyncRun.Status.RUNNING, fence__lt=run.fence)\n",
+                f"status=SyncRun.Status.RUNNING, fence__lt=run.fence, pk__in=[]){OFF}\n",
             ),
         ),
     ),
@@ -417,8 +432,8 @@ MUTATIONS += (
         edits=(
             Edit(
                 "syncers/pipeline/load.py",
-                "    max_bytes = settings.SYNC_MAX_RECORD_BYTES\n    if connection.vendor",
-                f"    max_bytes = 10**12{OFF}\n    if connection.vendor",
+                "    max_bytes = settings.SYNC_MAX_RECORD_BYTES\n    path = version_field(config)\n",
+                f"    max_bytes = 10**12{OFF}\n    path = version_field(config)\n",
             ),
         ),
     ),
@@ -460,6 +475,20 @@ MUTATIONS += (
                 BEAT_PY,
                 "    def _poll(self) -> None:\n        mono = time.monotonic()\n",
                 f"    def _poll(self) -> None:\n        return{OFF}\n        mono = time.monotonic()\n",
+            ),
+        ),
+    ),
+    # Schedule bounds (issue 16): a run limit is counted by the worker, not by beat.
+    Mutation(
+        "schedule-run-count-claim",
+        "a schedule with max_runs counts each fire under its row's lock in the worker, and the "
+        "fire that reaches the limit disables it (schedule_fires.schedule_fire_claim)",
+        fails=(RUN_LIMIT_TWO_BEATS,),
+        edits=(
+            Edit(
+                "syncers/schedule_fires.py",
+                '    if bounded["max_runs"] is None:\n        return True\n',
+                f"    if True:{OFF}\n        return True\n",
             ),
         ),
     ),

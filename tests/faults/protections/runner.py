@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .mutations import Mutation
+from .mutations import OTHER_TESTS, Mutation
 
 ROOT = Path(__file__).resolve().parents[3]
 REPORT = ROOT / "var" / "protections.md"
@@ -107,17 +107,29 @@ def check_drift(mutations: list[Mutation], pristine: Path) -> dict[str, str]:
 
 
 def fault_tests(tree: Path) -> set[str]:
-    """Every node id of the fault suite in `tree` (one missing node id would make pytest
-    collect nothing, so the whole folder is collected)."""
+    """Every node id of the fault suite in `tree`, and those of OTHER_TESTS that exist there
+    (one missing node id would make pytest collect nothing, so whole files are collected)."""
+    found = set(_collect(tree, "-m", "slow", "tests/faults"))
+    files = sorted({node.split("::")[0] for node in OTHER_TESTS})
+    return found | (set(_collect(tree, *files)) & set(OTHER_TESTS)) if files else found
+
+
+def _collect(tree: Path, *args: str) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="protections-collect-") as var_dir:
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "slow", "tests/faults"],
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
             cwd=tree,
             env=child_env(Path(var_dir)),
             capture_output=True,
             text=True,
         )
-    return {line for line in result.stdout.split() if line.startswith("tests/faults/") and "::" in line}
+    return [line for line in result.stdout.split() if line.startswith("tests/") and "::" in line]
+
+
+def pytest_command(node_id: str) -> list[str]:
+    """A fault test is selected with `-m slow`; one of OTHER_TESTS (unmarked) without it."""
+    marker = ["-m", "slow"] if node_id.startswith("tests/faults/") else []
+    return [sys.executable, "-m", "pytest", *marker, node_id, "-q", "-x", "-rs"]
 
 
 def child_env(var_dir: Path, extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
@@ -200,7 +212,7 @@ def run_test(row: Row, tree: Path, var_base: Path) -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     row.log = LOG_DIR / f"{slug(row)}.log"
     row.waited = wait_for_turn()
-    cmd = [sys.executable, "-m", "pytest", "-m", "slow", row.test, "-q", "-x", "-rs"]
+    cmd = pytest_command(row.test)
     start = time.monotonic()
     with row.log.open("w") as out:
         out.write(f"$ {' '.join(cmd)}\n# in {tree}\n")
