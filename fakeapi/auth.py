@@ -8,7 +8,7 @@ import binascii
 import secrets
 import threading
 import time
-from http.client import HTTPMessage
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -61,7 +61,7 @@ class AuthState:
             "rejected": self.rejected,
         }
 
-    def check(self, kind: str, headers: HTTPMessage, query: str) -> bool:
+    def check(self, kind: str, headers: Message, query: str) -> bool:
         """True when the request carries the credential of `kind`."""
         cfg = self.config
         auth = headers.get("Authorization", "")
@@ -83,7 +83,7 @@ class AuthState:
                 self.rejected += 1
         return ok
 
-    def issue_token(self, headers: HTTPMessage, raw: bytes) -> tuple[int, dict[str, Any]]:
+    def issue_token(self, headers: Message, raw: bytes) -> tuple[int, dict[str, Any]]:
         """RFC 6749 client credentials grant with HTTP Basic client authentication."""
         form = parse_qs(raw.decode(errors="replace"))
         with self.lock:

@@ -163,7 +163,7 @@ def _keyset(dataset: Dataset, since: datetime | None, token: str, limit: int) ->
         start = dataset.position_after(after[1]) if after else 0
         indexes = list(dataset.positions(start, start + limit))
         more = start + limit < dataset.total
-        last = (None, indexes[-1]) if indexes else None
+        last: tuple[datetime | None, int] | None = (None, indexes[-1]) if indexes else None
     else:
         listing = dataset.ordered(since)
         start = 0

@@ -96,7 +96,8 @@ class FakeApiServer(ThreadingHTTPServer):
         with self.lock:
             self.dataset, self.page_delay, self.fail_pages = dataset, delay, fail
             self.empty_listing = False  # listings answer no records (a broken upstream)
-            self.requests, self.pages = 0, {}
+            self.requests = 0
+            self.pages: dict[int, int] = {}  # requests per page number
             # Arrival times (for rate-limit measurements) and per-key counters of /bad/flaky.
             self.hits: deque[tuple[float, str]] = deque(maxlen=MAX_HITS)
             self.calls: deque[tuple[str, str]] = deque(maxlen=MAX_HITS)  # (path, query)

@@ -19,7 +19,7 @@ from .services import ConnectionTestResult, connection_test
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(admin.ModelAdmin[Connection]):
     form = ConnectionForm
     list_display = ["name", "base_url", "auth_kind", "rate_limit", "total_timeout", "max_retries", "paused"]
     list_filter = ["auth_kind"]

@@ -8,7 +8,7 @@ from django.apps import apps
 from django.db import models
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField[str, str]):
     """Holds `gateway.crypto.encrypt(...)` output (or "" for no secret); never a plaintext."""
 
 

@@ -4,10 +4,11 @@ own validation runs, so that validation can see whether a secret exists."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 
 from .models import Connection
 from .units import DurationField, SizeField
@@ -17,10 +18,10 @@ NUMBER = {"style": "width: 10em"}  # wide enough for the largest value each fiel
 
 def _default(name: str) -> Any:
     # A form field declared here replaces the model's, so the add form needs its default again.
-    return Connection._meta.get_field(name).default
+    return cast("models.Field[Any, Any]", Connection._meta.get_field(name)).default
 
 
-class ConnectionForm(forms.ModelForm):
+class ConnectionForm(forms.ModelForm[Connection]):
     connect_timeout = DurationField(
         initial=_default("connect_timeout"),
         label="Connect timeout",
@@ -87,7 +88,8 @@ class ConnectionForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean() returns
         if data.get("paused") and not (data.get("pause_reason") or "").strip():
             raise ValidationError({"pause_reason": "Say why: every client of this connection will show it."})
         new, clear = data.get("secret"), data.get("clear_secret")

@@ -13,7 +13,7 @@ PREFIX = "xcoresite:metrics:gateway:"
 KEYS_SET = PREFIX + "keys"
 
 
-def count(name: str, amount: float = 1) -> None:
+def count(name: str, amount: int = 1) -> None:
     key = PREFIX + name
     try:
         try:

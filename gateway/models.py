@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
@@ -183,9 +185,13 @@ class Connection(models.Model):
         return self.paused and (self.paused_until is None or self.paused_until > timezone.now())
 
     # --- The secret: write-only from the outside ------------------------------------------
+    _stored_scope: dict[str, Any]  # set by from_db only; absent on a new instance
+
     @classmethod
-    def from_db(cls, db: str | None, field_names: list[str], values: list[object]) -> Connection:
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> Connection:
+        instance = super().from_db(db, field_names, values, **kwargs)
         # Where the stored secret goes, as loaded: moving it needs the secret entered again.
         instance._stored_scope = {
             name: instance.__dict__[name]

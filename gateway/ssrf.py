@@ -41,6 +41,7 @@ def blocked_reason(ip: IPAddress) -> str | None:
         if ip in _V4_COMPAT and not ip.is_unspecified and not ip.is_loopback:
             return "an IPv4-compatible IPv6 address"
         nat64 = ip in _NAT64
+        embedded: ipaddress.IPv4Address | None
         if nat64:  # DNS64 networks reach every IPv4 host this way: judge the embedded one
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         else:
@@ -110,7 +111,10 @@ class HostPolicy:
         Any refused answer refuses the host (a mixed answer is a rebinding attempt)."""
         host = host.strip("[]")
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-        addresses = list(dict.fromkeys((family, sockaddr[0]) for family, _, _, _, sockaddr in infos))
+        # sockaddr[0] is the address text for both families (the stubs also allow an int).
+        addresses: list[tuple[socket.AddressFamily, str]] = list(
+            dict.fromkeys((family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos)
+        )
         for _, address in addresses:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
             why = self.refusal(host, ip)

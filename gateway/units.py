@@ -108,7 +108,7 @@ class _UnitField(forms.CharField):
 
     def to_python(self, value: Any) -> Any:
         text = super().to_python(value)
-        if text in self.empty_values:
+        if text is None or text in self.empty_values:
             return None
         try:
             return self.parse(text)
@@ -157,7 +157,8 @@ class DurationListField(forms.CharField):
             return ", ".join(format_duration(v) if isinstance(v, (int, float)) else str(v) for v in value)
         return value
 
-    def to_python(self, value: Any) -> list[int]:
+    # A CharField whose value is the parsed durations, not the text: the list goes to clean().
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
         text = super().to_python(value) or ""
         durations = []
         for i, item in enumerate(p for p in text.split(",") if p.strip()):

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import BlockedAddress
 from .models import HOST_ENTRY, SECRET_HEADERS
 from .ssrf import check_target
 
 if TYPE_CHECKING:
+    from django.db.models import Field
+
     from .models import Connection
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -25,7 +27,7 @@ def connection_errors(conn: Connection) -> dict[str, list[str]]:
     _check_auth(conn, errors)
     if moved := conn.secret_scope_changes():
         errors["secret"].append(
-            f"Changing {', '.join(conn._meta.get_field(f).verbose_name for f in moved)} sends the stored "
+            f"Changing {', '.join(str(cast('Field[Any, Any]', conn._meta.get_field(f)).verbose_name) for f in moved)} sends the stored "
             "secret to a new place: enter the secret again (or clear it)."
         )
     if conn.read_timeout and conn.total_timeout and conn.total_timeout < conn.read_timeout:

@@ -142,10 +142,11 @@ def _state_badge(client: SyncClient) -> SafeString:
     state = client.state
     if state == SyncClient.State.ACTIVE:
         return SafeString('<span class="sync-badge sync-active">active</span>')
-    label = {
+    labels: dict[str, str] = {
         SyncClient.State.BACKOFF: f"backoff L{client.error_level}",
         SyncClient.State.AUTH: "auth refused",
-    }.get(state, state)
+    }
+    label = labels.get(state, state)
     until = (
         f"until {timezone.localtime(client.paused_until):%d %b %H:%M %Z} · " if client.paused_until else ""
     )
@@ -181,7 +182,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             "Errors and notifications",
             {"fields": ["pause_durations", "max_failures", "max_duration", "notify_emails"]},
         ),
-        ("State (written by the engine)", {"fields": readonly_fields[1:], "classes": ["collapse"]}),
+        ("State (written by the engine)", {"fields": [*readonly_fields[1:]], "classes": ["collapse"]}),
     ]
 
     @admin.display(description="models and fields")
@@ -338,7 +339,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         return self.client_urls() + super().get_urls()
 
     def render_change_form(
-        self, request: HttpRequest, context: dict, *args: object, **kwargs: object
+        self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         original = context.get("original")
         if original is not None and original.pk:

@@ -16,8 +16,8 @@ from .static_jobs import PREFIX, describe_static_job
 
 @admin.register(StaticJob)
 class StaticJobAdmin(admin.ModelAdmin):
-    list_display = ["job_id", "callable", "trigger", "enabled", "next_run", "last_run_at", "total_run_count"]
-    fields = [*list_display, "description"]
+    list_display = ("job_id", "callable", "trigger", "enabled", "next_run", "last_run_at", "total_run_count")
+    fields = (*list_display, "description")
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StaticJob]:

@@ -223,7 +223,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         return self.run_urls() + super().get_urls()
 
     def render_change_form(
-        self, request: HttpRequest, context: dict, *args: object, **kwargs: object
+        self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         run = context.get("original")
         if run is not None:

@@ -3,7 +3,7 @@ only its digest is stored), revoke, see when each was last used."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from .api.tokens import api_token_create, api_token_revoke
 from .models import ApiToken
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups  # the stubs' name for a fields list
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -50,8 +53,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
             "revoked_by",
         ]
 
-    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
-        return ["user", "name", "expires_at"] if obj is None else self.get_readonly_fields(request, obj)
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> _FieldGroups:
+        return (
+            ("user", "name", "expires_at") if obj is None else tuple(self.get_readonly_fields(request, obj))
+        )
 
     @admin.display(description="state")
     def token_state(self, obj: ApiToken) -> str:
@@ -64,7 +69,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         token, raw = api_token_create(user=data["user"], name=data["name"], expires_at=data["expires_at"])
         obj.pk, obj.prefix, obj.created_at = token.pk, token.prefix, token.created_at
         obj._state.adding = False
-        request._api_token_shown_once = raw  # the next page shows it; it is stored nowhere
+        # The next page (response_add) shows it; it is stored nowhere. An attribute of this
+        # request only, which HttpRequest does not declare.
+        request._api_token_shown_once = raw  # type: ignore[attr-defined]
 
     def response_add(
         self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None

@@ -8,8 +8,9 @@ redirects. No business logic lives here."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.cache import cache
@@ -18,6 +19,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
     JsonResponse,
@@ -94,14 +96,21 @@ def retry_and_report(
     model_admin.message_user(request, text, messages.SUCCESS)
 
 
-class ClientViews:
+if TYPE_CHECKING:  # the mixins below see the ModelAdmin they are mixed into
+    _ClientAdmin = admin.ModelAdmin[SyncClient]
+    _RunAdmin = admin.ModelAdmin[SyncRun]
+else:
+    _ClientAdmin = _RunAdmin = object
+
+
+class ClientViews(_ClientAdmin):
     """Mixed into SyncClientAdmin (a ModelAdmin): its extra URLs and their views."""
 
     admin_site: admin.AdminSite
 
     def client_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
-        views = [
+        views: list[tuple[str, Callable[..., HttpResponseBase], str]] = [
             ("<int:pk>/run-now/", self.run_now_view, "run_now"),
             ("<int:pk>/pause/", self.pause_view, "pause"),
             ("<int:pk>/resume/", self.resume_view, "resume"),
@@ -348,7 +357,7 @@ class ClientViews:
         return JsonResponse({"checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]})
 
 
-class RunViews:
+class RunViews(_RunAdmin):
     """Mixed into SyncRunAdmin: live progress (JSON) and cancel."""
 
     admin_site: admin.AdminSite
@@ -383,8 +392,11 @@ class RunViews:
                 if done
                 else f"Cancel requested for run #{run.pk}: it stops between pages and batches."
             )
+            # Logged in the client's history, where operators look for what was done to it.
             self.log_change(
-                request, run.client, f"Cancel run #{run.pk}: {'cancelled' if done else 'requested'}"
+                request,
+                run.client,  # type: ignore[arg-type]
+                f"Cancel run #{run.pk}: {'cancelled' if done else 'requested'}",
             )
             self.message_user(request, text, messages.SUCCESS)
         return HttpResponseRedirect(safe_next(request) or run_url(run))

@@ -74,7 +74,7 @@ BACKEND_CLEANUP = "celery.backend_cleanup"  # celery's default entry for expirin
 CHUNK = 2000  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
 
-def _fingerprint(task: Model) -> tuple[Any, ...]:
+def _fingerprint(task: PeriodicTask) -> tuple[Any, ...]:
     return tuple(getattr(task, field) for field in TASK_FIELDS)
 
 
@@ -131,6 +131,8 @@ class SyncEntry(ModelEntry):
     """Stock entry with a `RepeatSafeCrontab` for cron rows; advancing it copies the entry
     instead of re-parsing its row and schedule."""
 
+    schedule: Any  # set by django-celery-beat's ModelEntry (untyped)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if type(self.schedule) is TzAwareCrontab:
@@ -156,6 +158,10 @@ class SyncScheduler(DatabaseScheduler):
     flush_every = 5.0  # seconds of run bookkeeping a crash may lose
     tick_budget = 0.5  # seconds one tick may spend sending before it polls again
     publish_batch = 100  # messages per broker round trip
+    # Set by django-celery-beat's DatabaseScheduler (untyped): declared for the type checker.
+    _initial_read: bool
+    _schedule: dict[str, ModelEntry]
+    _heap: Any  # list[event_t] once tick() has built it, None before (then _push is not called)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Set before super().__init__, which reads the schedule.
@@ -193,7 +199,9 @@ class SyncScheduler(DatabaseScheduler):
         result = {}
         for col, (model, fields) in SCHEDULE_ROWS.items():
             used = self.Model.objects.filter(enabled=True).values(col)
-            for pk, *values in model.objects.filter(pk__in=Subquery(used)).values_list("pk", *fields):
+            for pk, *values in model._default_manager.filter(pk__in=Subquery(used)).values_list(
+                "pk", *fields
+            ):
                 result[(col, pk)] = tuple(values)
         return result
 
@@ -222,10 +230,10 @@ class SyncScheduler(DatabaseScheduler):
         self._pending.pop(pk, None)
         name = self._names.pop(pk, None)
         entry = self._schedule.get(name) if name else None
-        if entry is not None and entry.model.pk == pk:
+        if name and entry is not None and entry.model.pk == pk:
             del self._schedule[name]  # its heap event is now stale and is skipped when popped
 
-    def _install(self, task: Model) -> None:
+    def _install(self, task: PeriodicTask) -> None:
         try:
             entry = self.Entry(task, app=self.app)
         except ValueError:
@@ -238,7 +246,7 @@ class SyncScheduler(DatabaseScheduler):
             if maybe_make_aware(old.last_run_at) > maybe_make_aware(entry.last_run_at):
                 entry.last_run_at = task.last_run_at = old.last_run_at
                 self._pending.setdefault(task.pk, (old.last_run_at, 0))  # and write it back
-            if old_name != task.name:
+            if old_name and old_name != task.name:  # old is not None: old_name is set
                 del self._schedule[old_name]
         self._schedule[task.name] = entry
         self._names[task.pk] = task.name
@@ -334,7 +342,8 @@ class SyncScheduler(DatabaseScheduler):
         later: list[tuple[ModelEntry, float]] = []
         while heap and heap[0][0] <= self.clock() and time.monotonic() < stop:
             entry = heapq.heappop(heap)[2]
-            if schedule.get(entry.name) is not entry:
+            # Our heap holds ModelEntry rows, always named (celery's ScheduleEntry may not be).
+            if schedule.get(entry.name) is not entry:  # type: ignore[arg-type]
                 continue  # replaced by a reload or a run: stale event
             try:
                 is_due, next_check = self.is_due(entry)

@@ -84,7 +84,9 @@ def _transitions(tz: tzinfo, start: datetime, days: int) -> list[tuple[datetime,
     low = start.astimezone(UTC).replace(second=0, microsecond=0)
     for _ in range(days):
         high = low + timedelta(days=1)
-        before, after = low.astimezone(tz).utcoffset(), high.astimezone(tz).utcoffset()
+        # An aware datetime always has an offset: `or` only tells the type checker so.
+        before = low.astimezone(tz).utcoffset() or timedelta(0)
+        after = high.astimezone(tz).utcoffset() or timedelta(0)
         if before != after:
             a, b = low, high
             while b - a > timedelta(minutes=1):  # bisect to the minute
@@ -151,7 +153,7 @@ def _forward(
 
 
 def _back(
-    affected: list[datetime], before: timedelta, after: timedelta, fires: set[datetime], first: str
+    affected: list[datetime], before: timedelta, after: timedelta, fires: set[datetime], first: str | None
 ) -> str:
     """Wall times in the overlap happen twice: beat runs them once or both times."""
     once = [w for w in affected if (_utc(w - before) in fires) != (_utc(w - after) in fires)]

@@ -26,7 +26,8 @@ class EmailListField(forms.CharField):
     def prepare_value(self, value: Any) -> Any:
         return "\n".join(str(v) for v in value) if isinstance(value, list) else value
 
-    def to_python(self, value: Any) -> list[str]:
+    # A CharField whose value is the list of lines, not the text: the list goes to clean().
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         lines = [line.strip() for line in (super().to_python(value) or "").splitlines()]
         emails = []
         for number, line in enumerate(lines, start=1):
@@ -87,7 +88,8 @@ def admin_form(form: forms.Form) -> AdminForm:
     """`form` wrapped for admin/syncers/includes/form_fieldsets.html: its `fieldsets` (or one
     untitled fieldset) drawn like the admin's own change forms."""
     fieldsets = getattr(form, "fieldsets", None) or [(None, {"fields": list(form.fields)})]
-    return AdminForm(form, fieldsets, {})
+    # AdminForm reads only a form's fields; the stubs ask for a ModelForm.
+    return AdminForm(form, fieldsets, {})  # type: ignore[arg-type]
 
 
 class PauseForm(forms.Form):

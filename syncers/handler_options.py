@@ -131,7 +131,7 @@ def clean_options(
     applicable = {k: v for k, v in base.items() if k in schema.names and schema.get(k).applies_to(style)}  # type: ignore[union-attr]
     cfg = {**schema.defaults(style), **applicable, **config}
     if style is not None:
-        cfg[schema.style_option] = style  # type: ignore[index]
+        cfg[schema.style_option] = style
     errors = [p for o in schema.options if o.name in cfg and (p := o.check(cfg[o.name]))]
     return cfg, errors
 
@@ -143,7 +143,8 @@ def form_schema(schema: OptionSchema, defaults: Mapping[str, Any] | None = None)
         replace(o, default=defaults[o.name], default_text="", style_defaults={})
         if defaults
         and o.name in defaults
-        and defaults[o.name] != o.default_for(defaults.get(schema.style_option))
+        and defaults[o.name]
+        != o.default_for(defaults.get(schema.style_option) if schema.style_option is not None else None)
         else o
         for o in schema.options
     ]

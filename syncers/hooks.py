@@ -123,7 +123,7 @@ def receive(request: HttpRequest, name: str) -> JsonResponse:
             name,
         )
         return _error(503, "this webhook cannot check signatures right now")
-    if not signed:
+    if not signed or client is None:  # signed implies a client (its secret signed it)
         return _error(401, UNAUTHORIZED)
     with transaction.atomic():
         if not _remember(client, given):

@@ -43,10 +43,10 @@ def _runs() -> Iterator[Metric]:
         created=Sum("created"), updated=Sum("updated"), unchanged=Sum("unchanged"), failed=Sum("failed"),
         took=Sum(F("finished_at") - F("started_at")),
     )  # fmt: skip
-    for row in sums:
+    for total in sums:
         for outcome in ("created", "updated", "unchanged", "failed"):
-            records.add_metric([row["client__name"], outcome], row[outcome] or 0)
-        seconds.add_metric([row["client__name"]], row["took"].total_seconds() if row["took"] else 0.0)
+            records.add_metric([total["client__name"], outcome], total[outcome] or 0)
+        seconds.add_metric([total["client__name"]], total["took"].total_seconds() if total["took"] else 0.0)
     yield from (runs, records, seconds)
     pending = GaugeMetricFamily("xcoresite_pending_batches", "Staged batches waiting to be loaded")
     pending.add_metric([], SyncBatch.objects.filter(state=SyncBatch.State.PENDING).count())

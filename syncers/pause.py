@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -69,7 +70,7 @@ def _record_success(client_id: int) -> list[Event]:
         if client.consecutive_failures == 0 and client.state == SyncClient.State.ACTIVE:
             return []
         recovered = client.consecutive_failures > 0 or client.state == SyncClient.State.BACKOFF
-        fields = {"error_level": 0, "consecutive_failures": 0}
+        fields: dict[str, Any] = {"error_level": 0, "consecutive_failures": 0}
         if client.state == SyncClient.State.BACKOFF:
             fields |= {
                 "state": SyncClient.State.ACTIVE,

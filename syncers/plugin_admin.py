@@ -7,7 +7,7 @@ Imported from SyncersConfig.ready(), which is also the moment plugins are discov
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -69,10 +69,10 @@ class InstalledPluginAdmin(admin.ModelAdmin):
         return clipped(last_error_text(obj.last_error))
 
     list_filter = ["enabled", "mode", "installed"]
-    fields = [
+    fields = (
         "name", "version", "description", "mode", "actions", "enabled", "config",
         "installed", "discovered_at", "started_at", "stopped_at", "last_error", "jobs",
-    ]  # fmt: skip
+    )  # fmt: skip
     readonly_fields = [f for f in fields if f not in ("enabled", "config")]
     inlines = [PermissionInline]
     actions = ["start", "stop", "enable", "disable"]
@@ -87,7 +87,7 @@ class InstalledPluginAdmin(admin.ModelAdmin):
 
     @admin.display(description="granted")
     def grants(self, obj: InstalledPlugin) -> str:
-        return f"{obj.n_granted} of {obj.n_perms}"
+        return f"{obj.n_granted} of {obj.n_perms}"  # type: ignore[attr-defined]  # get_queryset annotates
 
     @admin.display(description="jobs")
     def jobs(self, obj: InstalledPlugin) -> str:
@@ -207,7 +207,7 @@ class CallForm(forms.Form):
 
     def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [(a, a) for a in actions]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [(a, a) for a in actions]
 
     def clean_payload(self) -> dict[str, Any]:
         payload = self.cleaned_data.get("payload") or {}

@@ -235,10 +235,10 @@ def failed_records_retry(
     with transaction.atomic():
         locked = SyncClient.objects.select_for_update().get(pk=client.pk)
         _check_retry_allowed(locked)
-        failed = FailedRecord.objects.filter(client=locked).order_by("pk")
+        chosen = FailedRecord.objects.filter(client=locked).order_by("pk")
         if record_ids is not None:
-            failed = failed.filter(pk__in=list(record_ids))
-        failed = list(failed)
+            chosen = chosen.filter(pk__in=list(record_ids))
+        failed = list(chosen)
         if not failed:
             raise ValueError("there are no failed records to retry")
         newer = _superseded(locked, failed)

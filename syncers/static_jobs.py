@@ -99,6 +99,7 @@ def _columns(job: StaticJob) -> dict[str, Any]:
     else:
         columns["clocked_id"] = ClockedSchedule.objects.get_or_create(clocked_time=job.run_date)[0].pk
         columns["one_off"] = True
+        assert job.run_date is not None  # config_as_code.jobs requires it for a date job
         message["once_at"] = job.run_date.isoformat()
     columns["kwargs"] = json.dumps(message, sort_keys=True)
     return columns

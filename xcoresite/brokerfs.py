@@ -19,7 +19,9 @@ from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # celery-types names this argument `message` in kombu's base channel and `payload` in the
+    # filesystem one, so any name breaks one of them; kombu passes it by position.
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         staging = os.path.join(self.transport_options["staging_folder"], name)
         try:

@@ -4,8 +4,13 @@ SQLite, kombu's filesystem broker, database leases."""
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets code name the type parameters of Django's generic classes (ModelAdmin[Connection],
+# ModelForm[...], TextField[str, str]) at run time, as the type checker wants them named.
+django_stubs_ext.monkeypatch()
 
 env = environ.Env()
 

@@ -84,7 +84,10 @@ class FailedQuery(serializers.Serializer):
 class ErrorOut(serializers.Serializer):
     error = serializers.CharField(help_text="What is wrong, starting with the field when one is to blame.")
     field = serializers.CharField(allow_null=True, help_text="The (dotted) input field to fix, or null.")
-    fields = serializers.DictField(required=False, help_text="Every field's messages (bad input only).")
+    # A declared field named like Serializer.fields: DRF's metaclass takes it out of the class.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        required=False, help_text="Every field's messages (bad input only)."
+    )
     reason = serializers.CharField(required=False, help_text="Why a paused client was not run.")
 
 

@@ -84,7 +84,8 @@ class ClientList(APIView):
             qs = qs.filter(pk__in=visible)
         total = qs.count()
         rows = selectors.client_list_queryset(qs)[page["offset"] : page["offset"] + page["limit"]]
-        results = [client_data(request, c, active_run=c.active_run_id) for c in rows]
+        # active_run_id: annotated by selectors.client_list_queryset
+        results = [client_data(request, c, active_run=c.active_run_id) for c in rows]  # type: ignore[attr-defined]
         return Response({"count": total, "results": results})
 
 

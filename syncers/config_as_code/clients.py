@@ -173,7 +173,7 @@ def export_connections() -> list[dict[str, Any]]:
 def export_clients() -> list[dict[str, Any]]:
     clients = []
     for client in SyncClient.objects.select_related("connection").order_by("name"):
-        item = {"name": client.name, "connection": client.connection.name}
+        item: dict[str, Any] = {"name": client.name, "connection": client.connection.name}
         item |= {f: getattr(client, f) for f in CLIENT_FIELDS if f != "destination" or client.destination}
         item["schedules"] = [_export_schedule(s) for s in client.schedules.order_by("pk")]
         clients.append(item)
@@ -186,6 +186,7 @@ def _export_schedule(schedule: SyncSchedule) -> dict[str, Any]:
     elif schedule.kind == SyncSchedule.Kind.INTERVAL:
         item = {"every": schedule.every, "period": schedule.period}
     else:
+        assert schedule.run_at is not None  # SyncSchedule.clean: a one-shot needs it
         item = {"at": schedule.run_at.isoformat()}
     for key in ("start", "end"):
         if getattr(schedule, key) is not None:

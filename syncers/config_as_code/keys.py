@@ -229,7 +229,9 @@ def key_meaning(section: Section, key: Key) -> str:
 
 def _field(section: Section, key: Key) -> models.Field:
     assert section.model is not None, f"{section.path}.{key.name} needs type, default and meaning"
-    return section.model._meta.get_field(key.field or key.name)
+    f = section.model._meta.get_field(key.field or key.name)
+    assert isinstance(f, models.Field), f"{section.path}.{key.name}: a reverse relation"
+    return f
 
 
 _TYPES: tuple[tuple[type[models.Field], str], ...] = (

@@ -69,7 +69,7 @@ def export_notifications() -> list[dict[str, Any]]:
     for route in NotificationRoute.objects.select_related("client").order_by("pk"):
         key = "email" if route.channel == "email" else "webhook" if route.target else "webhook_env"
         item: dict[str, Any] = {key: route.target or route.target_env, "level": route.min_level}
-        if route.client_id:
+        if route.client:
             item["client"] = route.client.name
         if not route.enabled:
             item["enabled"] = False

@@ -43,6 +43,16 @@ class FieldMap:
     def is_fk(self) -> bool:
         return bool(self.lookup) and not self.is_m2m
 
+    @property
+    def target(self) -> type[models.Model]:
+        """A relation's target model (FK or many-to-many)."""
+        return target_of(self.field)
+
+    @property
+    def lookup_field(self) -> models.Field:
+        """The target's natural-key field (FK or many-to-many)."""
+        return field_of(self.target, self.lookup)
+
 
 @dataclass(frozen=True)
 class Destination:
@@ -63,7 +73,29 @@ class Destination:
 
     @property
     def soft_field(self) -> models.Field | None:
-        return self.model._meta.get_field(self.soft_delete_field) if self.soft_delete_field else None
+        return field_of(self.model, self.soft_delete_field) if self.soft_delete_field else None
+
+
+def field_of(model: type[models.Model], name: str) -> models.Field:
+    """`model`'s forward field `name`: a destination maps forward fields only (read_destination
+    refuses reverse relations), so anything else here is a bug."""
+    f = model._meta.get_field(name)
+    assert isinstance(f, models.Field), f"{model._meta.label}.{name} is a reverse relation"
+    return f
+
+
+def through_of(f: models.ManyToManyField) -> type[models.Model]:
+    """A many-to-many field's link table model (resolved once the apps are loaded)."""
+    through = f.remote_field.through
+    assert isinstance(through, type), f"{f}: unresolved through model"
+    return through
+
+
+def target_of(f: models.Field) -> type[models.Model]:
+    """The model a relation field points to (resolved once the apps are loaded)."""
+    target = f.related_model
+    assert isinstance(target, type), f"{f} is not a resolved relation"
+    return target
 
 
 def is_set(raw: Any) -> bool:
@@ -129,10 +161,17 @@ def _fields(model: type[models.Model], label: str, raw: Any, errors: list[str]) 
         except FieldDoesNotExist:
             errors.append(f"{where}: {label} has no field '{name}'")
             continue
-        if f.many_to_many and not f.auto_created and not f.remote_field.through._meta.auto_created:
+        if not isinstance(f, models.Field):  # a reverse relation (the checks below refused it too)
+            errors.append(f"{where}: '{name}' is not a column this destination can write")
+            continue
+        if (
+            isinstance(f, models.ManyToManyField)
+            and not f.auto_created
+            and not through_of(f)._meta.auto_created
+        ):
             errors.append(
                 f"{where}: '{name}' is a many-to-many with its own through model "
-                f"({f.remote_field.through._meta.label}); only a plain many-to-many can be mapped"
+                f"({through_of(f)._meta.label}); only a plain many-to-many can be mapped"
             )
             continue
         if not f.many_to_many and (
@@ -165,19 +204,19 @@ def _fields(model: type[models.Model], label: str, raw: Any, errors: list[str]) 
                 f"{where}: lookup is only for foreign keys and many-to-many fields; '{name}' is a {type(f).__name__}"
             )
             continue
-        found.append(FieldMap(name=name, path=path, field=f, lookup=lookup, column=f.column))
+        found.append(FieldMap(name=name, path=path, field=f, lookup=lookup, column=f.column or ""))
     errors += path_conflicts(found)
     return tuple(found)
 
 
 def _lookup_ok(f: models.Field, lookup: str, where: str, errors: list[str]) -> bool:
-    target = f.related_model
+    target = target_of(f)
     try:
         tf = target._meta.get_field(lookup)
     except FieldDoesNotExist:
         errors.append(f"{where}: lookup: {target._meta.label} has no field '{lookup}'")
         return False
-    if tf.is_relation or wanted(tf) != SCALAR:
+    if not isinstance(tf, models.Field) or tf.is_relation or wanted(tf) != SCALAR:  # rels are relations
         errors.append(
             f"{where}: lookup: {target._meta.label}.{lookup} is a {type(tf).__name__}; "
             "a natural key is a single value (text, number, date, UUID)"
@@ -194,7 +233,7 @@ def _unique_together(model: type[models.Model], names: tuple[str, ...]) -> bool:
     wanted = set(names)
     for c in model._meta.constraints:
         plain = isinstance(c, models.UniqueConstraint) and c.condition is None and not c.expressions
-        if plain and set(c.fields) == wanted:
+        if plain and set(c.fields) == wanted:  # type: ignore[attr-defined]  # plain: a UniqueConstraint
             return True
     return any(set(t) == wanted for t in model._meta.unique_together)
 
@@ -212,12 +251,12 @@ def _key(
             errors.append(f"key: '{name}' must be one of the mapped fields")
             return key
     for name in key:
-        if wanted(model._meta.get_field(name)) != SCALAR:
-            kind = type(model._meta.get_field(name)).__name__
+        if wanted(field_of(model, name)) != SCALAR:
+            kind = type(field_of(model, name)).__name__
             errors.append(f"key: '{name}' is a {kind}; a key is made of single-value fields")
             return key
     if len(key) == 1:
-        f = model._meta.get_field(key[0])
+        f = field_of(model, key[0])
         if f.unique or _unique_together(model, key):
             return key
         errors.append(f"key: {label}.{key[0]} has no unique constraint (unique=True or a UniqueConstraint)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -104,7 +104,7 @@ def converter(f: models.Field, name: str, path: str) -> Converter:
 
 def fk_value_converter(fm: FieldMap) -> Converter:
     """For a foreign key: the natural-key value typed by the target's lookup field."""
-    target = fm.field.related_model._meta.get_field(fm.lookup)
+    target = fm.lookup_field
     inner = converter(target, fm.name, fm.path)
     null = fm.field.null
 
@@ -122,7 +122,7 @@ def m2m_value_converter(fm: FieldMap) -> Converter:
     """For a many-to-many field: the record's list of natural keys, each typed by the
     target's lookup field, duplicates dropped (order kept). Anything but a list is refused;
     a missing value is no links when the field may be blank."""
-    target = fm.field.related_model._meta.get_field(fm.lookup)
+    target = fm.lookup_field
     inner = converter(target, fm.name, fm.path)
     blank = fm.field.blank
 
@@ -150,9 +150,13 @@ def resolve_fk(fm: FieldMap, values: Iterable[Any]) -> dict[Any, Any]:
     wanted = {v for v in values if v is not None}
     if not wanted:
         return {}
-    target = fm.field.related_model
+    target = fm.target
     # usually the pk; a many-to-many's through rows always point at the target's pk
-    to_field = target._meta.pk.attname if fm.is_m2m else fm.field.target_field.attname
+    to_field = (
+        target._meta.pk.attname
+        if fm.is_m2m
+        else cast("models.ForeignKey[Any, Any]", fm.field).target_field.attname
+    )
     return dict(
         target._default_manager.filter(**{f"{fm.lookup}__in": wanted}).values_list(fm.lookup, to_field)
     )
@@ -160,4 +164,4 @@ def resolve_fk(fm: FieldMap, values: Iterable[Any]) -> dict[Any, Any]:
 
 def fk_missing(fm: FieldMap, value: Any) -> str:
     """Also for one missing key of a many-to-many field."""
-    return f"{fm.name}: {fm.field.related_model._meta.verbose_name} {value!r} not found"
+    return f"{fm.name}: {fm.target._meta.verbose_name} {value!r} not found"

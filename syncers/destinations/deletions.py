@@ -97,7 +97,7 @@ def seen_after(client_id: int, run_id: int, keys: list[str]) -> set[str]:
     )
     later = SyncBatch.objects.filter(client_id=client_id, run_id__gt=run_id, seen_keys__isnull=False)
     for seen in later.values_list("seen_keys", flat=True).iterator(chunk_size=20):
-        back.update(wanted.intersection(seen))
+        back.update(wanted.intersection(seen or ()))  # never None: filtered above
     return back
 
 

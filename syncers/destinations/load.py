@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models
 from django.utils import timezone
@@ -27,7 +27,7 @@ from syncers.pipeline.failed import forget_loaded, keep_failures
 from syncers.pipeline.merge import server_cursor
 from syncers.versions import Version, supersedes, version_of
 
-from .config import Destination
+from .config import Destination, field_of, through_of
 from .convert import (
     ValueError_,
     converter,
@@ -169,7 +169,7 @@ def _stored(version: Any) -> Version | None:
     return None if version is None else (version,)
 
 
-def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str, Any]]:
+def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str | None, Any]]:
     """key -> (content hash, missing_since, source_seq, target pk, version) for known keys."""
     if not keys:
         return {}
@@ -269,21 +269,35 @@ def write_links(dest: Destination, rows: list[TypedRow], pks: dict[str, Any]) ->
     for fm in (fm for fm in dest.fields if fm.is_m2m):
         if not rows:
             return
-        through = fm.field.remote_field.through
-        src = through._meta.get_field(fm.field.m2m_field_name())
-        dst = through._meta.get_field(fm.field.m2m_reverse_field_name())
+        m2m = cast("models.ManyToManyField[Any, Any]", fm.field)  # is_m2m
+        through = through_of(m2m)
+        src = field_of(through, m2m.m2m_field_name())
+        dst = field_of(through, m2m.m2m_reverse_field_name())
         sources = [pks[r.item.key] for r in rows]
         pairs = [(pks[r.item.key], pk) for r in rows for pk in r.links.get(fm.name, ())]
         _replace_links(through._meta.db_table, src, dst, sources, pairs)
+
+
+def _column(f: models.Field) -> str:
+    """A concrete field's column (Django sets it for every field with one)."""
+    assert f.column is not None, f"{f} has no column"
+    return f.column
+
+
+def _db_type(f: models.Field) -> str:
+    """A concrete field's SQL type on this database."""
+    db_type = f.db_type(connection)
+    assert db_type is not None, f"{f} has no column type"
+    return db_type
 
 
 def _replace_links(
     table: str, src: models.Field, dst: models.Field, sources: list[Any], pairs: list[tuple[Any, Any]]
 ) -> None:
     qn = connection.ops.quote_name
-    t, s, d = qn(table), qn(src.column), qn(dst.column)
+    t, s, d = qn(table), qn(_column(src)), qn(_column(dst))
     if connection.vendor == "postgresql":
-        s_type, d_type = src.db_type(connection), dst.db_type(connection)
+        s_type, d_type = _db_type(src), _db_type(dst)
         delete = (
             f"DELETE FROM {t} WHERE {t}.{s} IN (SELECT CAST(v AS {s_type}) FROM json_array_elements_text(%s::json) v) "
             f"AND NOT EXISTS (SELECT 1 FROM json_array_elements(%s::json) u WHERE "
@@ -354,7 +368,7 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
     if not rows:
         return out
     model = dest.model
-    key_attnames = [model._meta.get_field(k).attname for k in dest.key]
+    key_attnames = [field_of(model, k).attname for k in dest.key]
     update = [a for a in rows[0].values if a not in key_attnames]
     if connection.vendor == "postgresql" and _plain_keys(dest):
         for row, (pk, inserted) in zip(rows, _upsert_postgres(dest, rows, update), strict=True):
@@ -400,32 +414,32 @@ def _upsert_postgres(dest: Destination, rows: list[TypedRow], update: list[str])
     columns, selects, params = [], [], []
     for i, attname in enumerate(attnames):
         f = by_attname[attname]
-        columns.append(qn(f.column))
-        selects.append(f"CAST(u.value ->> {i} AS {f.db_type(connection)})")
+        columns.append(qn(_column(f)))
+        selects.append(f"CAST(u.value ->> {i} AS {_db_type(f)})")
         params.append([_as_text(f, r.values[attname]) for r in rows])
     for f, default in _unmapped_defaults(dest.model, set(attnames)):
-        columns.append(qn(f.column))
-        selects.append(f"CAST(u.value ->> {len(selects)} AS {f.db_type(connection)})")
+        columns.append(qn(_column(f)))
+        selects.append(f"CAST(u.value ->> {len(selects)} AS {_db_type(f)})")
         if callable(default):  # a callable model default (e.g. uuid4): one value per row
             params.append([_as_text(f, default()) for _ in rows])
         else:
             params.append([_as_text(f, default)] * len(rows))
-    keys = [qn(meta.get_field(k).column) for k in dest.key]
+    keys = [qn(_column(field_of(dest.model, k))) for k in dest.key]
     action = (
         "DO UPDATE SET "
-        + ", ".join(f"{qn(by_attname[a].column)} = EXCLUDED.{qn(by_attname[a].column)}" for a in update)
+        + ", ".join(f"{qn(_column(by_attname[a]))} = EXCLUDED.{qn(_column(by_attname[a]))}" for a in update)
         if update
         else f"DO UPDATE SET {keys[0]} = EXCLUDED.{keys[0]}"  # only key columns: still return the row
     )
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(selects)} "
         f"FROM json_array_elements(%s::json) AS u ON CONFLICT ({', '.join(keys)}) {action} "
-        f"RETURNING {qn(meta.pk.column)}, xmax = 0, {', '.join(k + '::text' for k in keys)}"
+        f"RETURNING {qn(_column(meta.pk))}, xmax = 0, {', '.join(k + '::text' for k in keys)}"
     )
     with server_cursor() as cur, connection.wrap_database_errors:
         cur.execute(sql, [_json_rows(params)])
         returned = {tuple(r[2:]): (r[0], r[1]) for r in cur.fetchall()}
-    key_attnames = [meta.get_field(k).attname for k in dest.key]
+    key_attnames = [field_of(dest.model, k).attname for k in dest.key]
     return [returned[tuple(str(r.values[a]) for a in key_attnames)] for r in rows]
 
 
@@ -472,7 +486,7 @@ def _existing_keys(dest: Destination, rows: list[TypedRow]) -> set[str]:
     """Keys new to the ledger whose model row exists already (rows the team had before the
     sync, or a ledger row lost): written as updates, and counted so."""
     model = dest.model
-    attnames = [model._meta.get_field(k).attname for k in dest.key]
+    attnames = [field_of(model, k).attname for k in dest.key]
     if len(attnames) == 1:
         values = [r.values[attnames[0]] for r in rows]
         found = model._default_manager.filter(**{f"{attnames[0]}__in": values}).values_list(

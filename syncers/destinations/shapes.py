@@ -99,7 +99,7 @@ def wrong_kind_summary(fields: Iterable[FieldMap], records: Sequence[Any]) -> li
         need = wanted(fm.field)
         if need == ANY:
             continue
-        target = fm.field.related_model._meta.get_field(fm.lookup) if fm.lookup else fm.field
+        target = fm.lookup_field if fm.lookup else fm.field
         many = need == LIST
         kind = fm.lookup if many else kind_of(target)
         found = [

@@ -18,7 +18,7 @@ from syncers.models import SyncClient, SyncRun
 from syncers.selectors import client_get
 
 # Exit codes once a run has ended: scripts can tell "did nothing" apart from "broke".
-EXIT_CODES = {
+EXIT_CODES: dict[str, int] = {
     SyncRun.Status.SUCCEEDED: 0,
     SyncRun.Status.PARTIAL: 2,
     SyncRun.Status.SKIPPED_LOCKED: 3,

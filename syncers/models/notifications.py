@@ -92,7 +92,7 @@ class NotificationRoute(models.Model):
         ordering = ["channel", "target", "target_env", "pk"]
 
     def __str__(self) -> str:
-        where = self.client.name if self.client_id else "every client"
+        where = self.client.name if self.client else "every client"
         return f"{self.channel} {self.target or '$' + self.target_env} ({self.min_level}+, {where})"
 
     def clean(self) -> None:

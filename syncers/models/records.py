@@ -1,4 +1,5 @@
 import hashlib
+from typing import Any
 
 from django.db import models
 
@@ -133,7 +134,7 @@ class FailedRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.client}:{self.external_id or '?'} ({self.reason[:40]})"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.record_key:
             self.record_key = failed_record_key(self.external_id, self.payload)
         super().save(*args, **kwargs)

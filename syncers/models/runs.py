@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -9,6 +11,11 @@ from .clients import SyncClient, SyncSchedule
 class SyncRun(models.Model):
     """The sync log: one row per run, whatever started it. Counts are summed from the
     batches' merge results in the database, never from what was sent."""
+
+    # Added by syncers.models.grants (add_to_class); declared here for the type checker only.
+    cancel_requested: bool
+    cancel_requested_by: str
+    cancel_requested_at: datetime.datetime | None
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"

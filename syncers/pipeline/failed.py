@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import islice
+from typing import Any
 
 from django.db import DataError, connection, transaction
 from django.utils import timezone
@@ -36,7 +37,7 @@ def keep_failures(
     items = list(by_key.items())
     for start in range(0, len(items), _CHUNK):
         part = items[start : start + _CHUNK]
-        params: list[object] = []
+        params: list[Any] = []
         for key, f in part:
             params += [client_id, run_id, batch_id, f.external_id[:255], key, f.payload, f.reason, now, now]
         values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, 1, %s, %s)"] * len(part))

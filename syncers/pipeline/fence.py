@@ -30,7 +30,7 @@ def take_fence(client_id: int) -> int:
     return SyncClient.objects.values_list("fence", flat=True).get(pk=client_id)
 
 
-def check_fence(client_id: int, fence: int) -> None:
+def check_fence(client_id: int, fence: int | None) -> None:
     """Inside a transaction: refuse unless `fence` is current, and keep it current until commit.
 
     On PostgreSQL the row is locked FOR KEY SHARE, so a new run's `take_fence` (FOR UPDATE)
@@ -72,7 +72,7 @@ def relax_commit() -> None:
 
 
 @contextmanager
-def fenced(client_id: int, fence: int) -> Iterator[None]:
+def fenced(client_id: int, fence: int | None) -> Iterator[None]:
     """A transaction that only commits if `fence` is still the client's current fence."""
     with transaction.atomic():
         relax_commit()

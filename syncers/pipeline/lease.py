@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from functools import cache
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.conf import settings
 from django.db import connection, connections
@@ -53,7 +53,7 @@ class RedisLeases:
         return bool(self._release(keys=[self._key(name)], args=[token]))
 
     def holder(self, name: str) -> str | None:
-        value = self._redis.get(self._key(name))
+        value = cast("bytes | None", self._redis.get(self._key(name)))  # no decode_responses
         return value.decode() if value else None
 
 

@@ -162,7 +162,7 @@ def prepare_rows(
         text = record_text(record)
         external_id = handler.external_id(record, config)
         reason = set_aside_reason(record, external_id, text, config, max_bytes=max_bytes)
-        if not reason:
+        if not reason and external_id is not None:  # no id always has a reason
             version = version_of(record, path)
             held = rows.get(external_id)
             if held is not None:

@@ -93,8 +93,8 @@ def recount_closed(run_id: int) -> None:
     """Bring a closed run's counts up to date: one of its batches may load after the run was
     closed (abandoned or superseded while a worker still held the batch)."""
     with transaction.atomic():
-        run = SyncRun.objects.select_for_update().filter(pk=run_id).exclude(status=SyncRun.Status.RUNNING)
-        run = run.exclude(status=SyncRun.Status.QUEUED).first()
+        runs = SyncRun.objects.select_for_update().filter(pk=run_id).exclude(status=SyncRun.Status.RUNNING)
+        run = runs.exclude(status=SyncRun.Status.QUEUED).first()
         if run is None:
             return
         counts = loaded_counts(run_id)

@@ -178,11 +178,13 @@ def merge_batch_in_database(
         "check_size": check_size,
         "versioned": versioned,
     }
-    if versioned:
+    if version_path:
         params["version_path"] = [p for p in version_path.split(".") if p]
     with server_cursor() as cur, connection.wrap_database_errors:
         cur.execute(_IN_DATABASE_SQL[versioned], params)
-        good, created, written, failed, older_in_batch, older_stored = cur.fetchone()
+        row = cur.fetchone()
+        assert row is not None  # aggregates: always one row
+        good, created, written, failed, older_in_batch, older_stored = row
     return Merged(
         created=created,
         updated=written - created,

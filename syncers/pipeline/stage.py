@@ -23,7 +23,7 @@ def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list
         batches = build_batches(
             run_id=run.pk,
             client_id=run.client_id,
-            fence=run.fence,
+            fence=run.fence,  # type: ignore[arg-type]  # fenced() above refused a run with no fence
             page=page.number,
             records=page.records,
             size=batch_size,

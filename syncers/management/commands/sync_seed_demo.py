@@ -19,7 +19,7 @@ DEMO_CLIENT = "demo-products"
 # The destination demo (README "Destinations"): categories and tags, then products with a
 # category FK and tags many-to-many, loaded into the demo app's own models (catalog.Category,
 # catalog.Tag, catalog.Product).
-CATALOG_CLIENTS = {
+CATALOG_CLIENTS: dict[str, dict[str, Any]] = {
     "demo-categories": {
         "config": {"path": "/catalog/categories"},
         "destination": {

@@ -105,7 +105,7 @@ class CacheService:
         current holder's token, so a lock taken a moment later survives."""
         name = self._name(key, "write")
         holder = leases().holder(name)
-        return bool(holder) and leases().release(name, holder)
+        return leases().release(name, holder) if holder else False
 
 
 def _redis_key(name: str) -> str:

@@ -57,6 +57,11 @@ class Table:
             raise PluginError(f"{self.name}: no column(s) {', '.join(sorted(unknown))}")
         return dict(values)
 
+    def _manager(self) -> models.Manager[Any]:
+        # A plugin's model is any Model subclass; its `objects` manager is the one plugins
+        # query (Model itself declares none).
+        return self.model.objects  # type: ignore[attr-defined]
+
     def _rows(self, qs: models.QuerySet[Any]) -> list[dict[str, Any]]:
         return list(qs.values(*(f.attname for f in self.model._meta.concrete_fields)))
 
@@ -64,7 +69,7 @@ class Table:
 
     def get(self, **lookups: Any) -> dict[str, Any] | None:
         self._check("read")
-        rows = self._rows(self.model.objects.filter(**self._where(lookups))[:2])
+        rows = self._rows(self._manager().filter(**self._where(lookups))[:2])
         if len(rows) > 1:
             raise PluginError(f"{self.name}: more than one row matches {lookups}")
         return rows[0] if rows else None
@@ -74,25 +79,25 @@ class Table:
     ) -> list[dict[str, Any]]:
         self._check("read")
         self._where({o.lstrip("-"): None for o in order_by})
-        qs = self.model.objects.filter(**self._where(lookups)).order_by(*order_by)
+        qs = self._manager().filter(**self._where(lookups)).order_by(*order_by)
         return self._rows(qs[:limit] if limit is not None else qs)
 
     def count(self, **lookups: Any) -> int:
         self._check("read")
-        return self.model.objects.filter(**self._where(lookups)).count()
+        return self._manager().filter(**self._where(lookups)).count()
 
     # --- writes -------------------------------------------------------------------------
 
     def insert(self, **values: Any) -> int:
         self._check("write")
-        return self.model.objects.create(**self._values(values)).pk
+        return self._manager().create(**self._values(values)).pk
 
     def upsert(self, rows: Iterable[Mapping[str, Any]], *, key: Sequence[str], update: Sequence[str]) -> int:
         """Insert rows, or update the `update` columns of rows whose `key` columns exist."""
         self._check("write")
         objs = [self.model(**self._values(r)) for r in rows]
         self._values(dict.fromkeys([*key, *update]))
-        self.model.objects.bulk_create(
+        self._manager().bulk_create(
             objs, update_conflicts=True, unique_fields=list(key), update_fields=list(update)
         )
         return len(objs)
@@ -100,18 +105,20 @@ class Table:
     def update(self, where: Mapping[str, Any], **values: Any) -> int:
         """Set columns on matching rows; returns how many matched (a compare-and-set)."""
         self._check("write")
-        return self.model.objects.filter(**self._where(where)).update(**self._values(values))
+        return self._manager().filter(**self._where(where)).update(**self._values(values))
 
     def increment(self, where: Mapping[str, Any], **deltas: int) -> int:
         """Add to counters in the database (`col = col + n`), safe with concurrent writers."""
         self._check("write")
         self._values(deltas)
-        return self.model.objects.filter(**self._where(where)).update(
-            **{col: F(col) + int(n) for col, n in deltas.items()}
+        return (
+            self._manager()
+            .filter(**self._where(where))
+            .update(**{col: F(col) + int(n) for col, n in deltas.items()})
         )
 
     def delete(self, **lookups: Any) -> int:
         self._check("write")
         if not lookups:
             raise PluginError(f"{self.name}: delete needs at least one lookup")
-        return self.model.objects.filter(**self._where(lookups)).delete()[0]
+        return self._manager().filter(**self._where(lookups)).delete()[0]

@@ -70,7 +70,7 @@ class WorkerService:
         )
         if row is None:
             raise PluginError(f"no task #{run_id} sent by plugin {self.plugin}")
-        return row
+        return dict(row)
 
     def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.2) -> dict[str, Any]:
         """Poll until the task has finished; TimeoutError after `timeout` seconds."""
