@@ -119,10 +119,11 @@ def live_state_badge(client: SyncClient, active: SyncRun | None) -> SafeString:
     """The client page's badge: while a run is live, "running" (following that run's progress
     poll), swapped for the client's own state once the run is final, so the badge never says
     running beside a finished run."""
+    # active_run_status is the client list's queryset annotation; None here: the client's own state
     if active is None:
-        client.active_run_status = None
+        client.active_run_status = None  # type: ignore[attr-defined]
         return state_badge(client)
-    client.active_run_status = None
+    client.active_run_status = None  # type: ignore[attr-defined]
     own = state_badge(client)
     return format_html(
         '<span data-run-id="{}" data-show="live"><span class="sync-badge sync-running" title="run in progress">'

@@ -71,9 +71,11 @@ LIVE_FIELDS = [
 
 def progress_of(run: SyncRun) -> dict[str, Any]:
     """The run's progress, computed once per page however many fields show it."""
-    if getattr(run, "_progress", None) is None:
-        run._progress = selectors.run_progress(run=run)
-    return run._progress
+    cached: dict[str, Any] | None = getattr(run, "_progress", None)
+    if cached is None:
+        cached = selectors.run_progress(run=run)
+        run._progress = cached  # type: ignore[attr-defined]  # a per-request cache on the instance
+    return cached
 
 
 def live_field(label: str, key: str) -> Any:
@@ -249,7 +251,7 @@ class FailedRecordAdmin(ClientScopedAdmin):
     ]  # fmt: skip
     readonly_fields = ["payload_pretty"]
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # A run's page links to its own failed records (?run__id__exact=N).
         return lookup == "run__id__exact" or super().lookup_allowed(lookup, value, request)
 

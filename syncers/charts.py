@@ -13,6 +13,8 @@ from datetime import datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from .wording import outcome
+
 # One colour per outcome, shared by badges, sparklines and the dashboard legend.
 OUTCOME_COLOURS = {
     "succeeded": "#2e7d32",
@@ -22,22 +24,6 @@ OUTCOME_COLOURS = {
     "stopped": "#6a1b9a",
     "in progress": "#1565c0",
 }
-_STATUS_OUTCOME = {
-    "succeeded": "succeeded",
-    "partial": "partial",
-    "failed": "failed",
-    "skipped_locked": "skipped",
-    "skipped_paused": "skipped",
-    "cancelled": "stopped",
-    "abandoned": "stopped",
-    "queued": "in progress",
-    "running": "in progress",
-}
-
-
-def outcome(status: str) -> str:
-    """The chart group of a run status (skipped_* → skipped, cancelled/abandoned → stopped...)."""
-    return _STATUS_OUTCOME.get(status, "skipped")
 
 
 def colour(status: str) -> str:

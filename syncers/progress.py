@@ -15,8 +15,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from . import charts
 from .models import FailedRecord, SyncBatch, SyncRun
+from .wording import outcome
 
 LOAD_COUNTS = ("created", "updated", "unchanged", "failed")
 
@@ -41,7 +41,7 @@ def run_progress(*, run: SyncRun) -> dict[str, Any]:
         "id": run.pk,
         "status": run.status,
         "status_label": run.get_status_display(),
-        "outcome": charts.outcome(run.status),
+        "outcome": outcome(run.status),
         "title": str(run),
         "final": final,
         "live": not final,

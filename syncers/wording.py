@@ -25,6 +25,25 @@ def named(objects: Iterable[object]) -> str:
     return ", ".join(str(o) for o in objects)
 
 
+_STATUS_OUTCOME = {
+    "succeeded": "succeeded",
+    "partial": "partial",
+    "failed": "failed",
+    "skipped_locked": "skipped",
+    "skipped_paused": "skipped",
+    "cancelled": "stopped",
+    "abandoned": "stopped",
+    "queued": "in progress",
+    "running": "in progress",
+}
+
+
+def outcome(status: str) -> str:
+    """The group of a run status in charts and badges (skipped_* → skipped, cancelled and
+    abandoned → stopped...); below the console so the progress endpoint can use it too."""
+    return _STATUS_OUTCOME.get(status, "skipped")
+
+
 EVENT_LABELS = {"auto_pause": "auto-pause", "auth_pause": "paused: credentials refused"}
 
 

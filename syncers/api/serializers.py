@@ -168,7 +168,7 @@ class RunOut(serializers.Serializer):
     trigger = serializers.CharField()
     triggered_by = serializers.CharField(allow_blank=True)
     forced = serializers.BooleanField()
-    context = serializers.JSONField(
+    context = serializers.JSONField(  # type: ignore[assignment]  # DRF names its field like Field.context
         help_text="Extra context the run was given: `schedule` (the schedule that fired it), "
         "`params`, `full`; {} when none."
     )

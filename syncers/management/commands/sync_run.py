@@ -55,7 +55,7 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         targets = [client_arg(ref) for ref in clients]  # every name is checked before any run starts
-        extra = {"params": parse_params(param), "full": full}
+        extra: dict[str, Any] = {"params": parse_params(param), "full": full}
         for client in targets:  # and every client takes the params, before any run starts
             check_context(client, extra)
         paused = [c for c in targets if not c.may_run]
