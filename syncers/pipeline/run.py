@@ -27,6 +27,7 @@ from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
 from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive, recount_closed
 from .stage import finish_fetch, stage_page
+from .unchanged import UnchangedFilter
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
             ctx = FetchContext(
                 config=config, session=session, checkpoint=checkpoint, extras={"context": context}
             )
+            unchanged = UnchangedFilter(client=client, run_id=run.pk)
             for page in prefetched(handler.pages(ctx), limit=max_pages):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
@@ -136,7 +138,9 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                 if client.needs_probe:  # the first page answered: the API is back
                     client_probe_succeeded(client.pk)
                     client.state = SyncClient.State.ACTIVE
-                stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
+                stage_page(
+                    run=run, page=page, batch_size=client.batch_size, queue=client.queue, unchanged=unchanged
+                )
                 staged += 1
                 last = page.checkpoint
                 if page.note:

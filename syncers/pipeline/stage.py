@@ -10,31 +10,59 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from syncers.models import SyncClient, SyncRun
+from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.registry import Page
 
 from .chunk import build_batches, dispatch_batches, insert_batches
 from .fence import fenced
+from .unchanged import Split, UnchangedFilter
 
 
-def stage_page(*, run: SyncRun, page: Page, batch_size: int, queue: str) -> list[int]:
-    """Store one page as batches and advance the checkpoint; dispatch after commit."""
+def stage_page(
+    *, run: SyncRun, page: Page, batch_size: int, queue: str, unchanged: UnchangedFilter | None = None
+) -> list[int]:
+    """Store one page as batches and advance the checkpoint; dispatch after commit.
+    `unchanged`: leave out the records the ledger holds as they are (pipeline.unchanged);
+    they are counted, and their keys kept as seen, by a batch row that is done already."""
+    split = unchanged.split(page.records) if unchanged is not None else Split(page.records)
     with fenced(run.client_id, run.fence):
         batches = build_batches(
             run_id=run.pk,
             client_id=run.client_id,
             fence=run.fence,
             page=page.number,
-            records=page.records,
+            records=split.stage,
             size=batch_size,
         )
         ids = insert_batches(batches) if batches else []
+        if split.unchanged:
+            _record_unchanged(run, page.number, split)
         save_checkpoint(run.client_id, page.checkpoint)
         SyncRun.objects.filter(pk=run.pk).update(
             pages=F("pages") + 1, fetched=F("fetched") + len(page.records)
         )
         transaction.on_commit(partial(dispatch_batches, ids, queue, recorded=True))
+    if unchanged is not None:
+        unchanged.batches_staged(ids)
     return ids
+
+
+def _record_unchanged(run: SyncRun, page: int, split: Split) -> None:
+    """The skipped records as a batch that is loaded already: its counts add to the run's and
+    its seen keys tell the deletions which keys the run saw (as a loaded batch's do)."""
+    now = timezone.now()
+    SyncBatch.objects.create(
+        run_id=run.pk,
+        client_id=run.client_id,
+        fence=run.fence,
+        page=page,
+        size=split.unchanged,
+        payload="",
+        state=SyncBatch.State.DONE,
+        loaded_at=now,
+        unchanged=split.unchanged,
+        seen_keys=split.seen_keys,
+    )
 
 
 def save_checkpoint(client_id: int, checkpoint: dict[str, Any] | None) -> None:
