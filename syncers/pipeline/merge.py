@@ -1,8 +1,10 @@
 """The merge statements. Both end in one INSERT ... ON CONFLICT DO UPDATE that only rewrites a
 row whose content changed and that was not written by a later batch (`source_seq`), and both
 count created/updated from RETURNING, i.e. from what the database did. "Changed" is jsonb
-inequality on PostgreSQL (key order and whitespace never count; computing a hash of every
-record cost a fifth of the merge) and a hash of the canonical JSON text on SQLite.
+inequality on PostgreSQL (key order and whitespace never count) and a hash of the canonical
+JSON text on SQLite. The in-database merge also stores the MD5 of each record's staged text,
+which the next re-sync compares before staging (pipeline.unchanged); a row whose content is
+equal but whose hash is not is rewritten for its hash and counted unchanged.
 
 On PostgreSQL the whole batch is merged inside the database, straight from the staged
 payload (parse, id extraction, hash, de-duplication, failed records): no per-record Python.

@@ -11,9 +11,10 @@ A record is skipped only when skipping it cannot change what the load would have
 - its key occurs once on the page (copies on one page are ordered by the load);
 - the ledger row is live (not missing) and has no failed record waiting under that key
   (loading it would have cleared that);
-- no batch the load has not finished might write the key first: none pending from another run
+- no staged batch that is not loaded yet may hold another copy: none pending from another run
   or from before this fetcher started staging (adopted, pushed), and the key was not staged
-  by this fetcher when the ledger held it already (`_Staged`);
+  by this fetcher while the ledger held it (`_Staged`), so the load orders those copies as
+  it did before (conservative: the load does not rewrite an unchanged row either);
 - its hash is the one the load stores: on the generic table the MD5 of the record's compact
   JSON text, which the in-database merge computes from the staged text (merge.py); on a
   destination the mapped row's hash (destinations.load.keyed_items), with the same version
