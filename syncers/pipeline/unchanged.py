@@ -41,11 +41,16 @@ _NOT_STAGED_YET = 2**62  # an id above every batch: before our first batch, any 
 
 _LEDGER = """
 SELECT r.external_id, r.content_hash, r.version
-FROM syncers_syncedrecord r
-WHERE r.client_id = %(client)s AND r.external_id = ANY(%(keys)s) AND r.missing_since IS NULL
-  AND r.content_hash <> ''
-  AND NOT EXISTS (SELECT 1 FROM syncers_failedrecord f
-                  WHERE f.client_id = %(client)s AND f.record_key = r.external_id)
+FROM unnest(%(keys)s::text[]) AS k(key)
+-- One index probe per key, whatever the table's statistics say (LIMIT 1 keeps it a probe).
+CROSS JOIN LATERAL (
+    SELECT r.external_id, r.content_hash, r.version FROM syncers_syncedrecord r
+    WHERE r.client_id = %(client)s AND r.external_id = k.key
+      AND r.missing_since IS NULL AND r.content_hash <> ''
+    LIMIT 1
+) r
+WHERE NOT EXISTS (SELECT 1 FROM syncers_failedrecord f
+                  WHERE f.client_id = %(client)s AND f.record_key = k.key)
   AND NOT EXISTS (SELECT 1 FROM syncers_syncbatch b
                   WHERE b.client_id = %(client)s AND b.state = 'pending'
                     AND (b.run_id <> %(run)s OR b.id < %(first)s))
