@@ -24,7 +24,6 @@ PostgreSQL only; elsewhere every record is staged as before."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from syncers.models import SyncClient, SyncedRecord
 from syncers.registry import SyncHandler, get_handler
 from syncers.versions import supersedes, version_field
 
+from .chunk import compact
 from .merge import server_cursor
 
 _NOT_STAGED_YET = 2**62  # an id above every batch: before our first batch, any pending one is foreign
@@ -61,11 +61,6 @@ def record_digest(text: str) -> str:
     """The generic table's content hash: MD5 of the record's compact JSON text as staged (what
     PostgreSQL's md5() gives for the staged element; see merge._IN_DATABASE)."""
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
-def compact(record: Any) -> str:
-    """A record's text in a staged payload (chunk.build_batches joins these)."""
-    return json.dumps(record, separators=(",", ":"))
 
 
 class _Staged:
