@@ -14,7 +14,11 @@ from catalog.models import Category, Product
 from fakeapi.control import FakeApi
 from fakeapi.listings import CATALOG_PRODUCT_FIELDS, CATEGORIES
 from syncers.models import FailedRecord, SyncBatch, SyncClient, SyncedRecord, SyncRun
+from syncers.pipeline.chunk import SEND_TO_WORKERS
+from syncers.pipeline.fence import take_fence
+from syncers.pipeline.stage import OpenBatch, stage_page
 from syncers.pipeline.unchanged import UnchangedFilter
+from syncers.registry import Page
 from syncers.selectors import run_wait_final
 from syncers.services import sync_run_request
 
@@ -65,6 +69,8 @@ def test_a_resync_stages_exactly_the_changed_records(api: FakeApi, make_client) 
 
     assert (run.created, run.updated, run.unchanged) == (0, 2, 248)
     assert staged(run) == 2
+    # Pages 1 and 3 (of 50 records) each had one: they travel as one batch, one load task.
+    assert run.batches.filter(attempts__gt=0).count() == 1
     assert stored(client) == served(api)
 
 
@@ -149,3 +155,60 @@ def test_a_destination_resync_skips_unchanged_records_and_deletions_still_know_e
     assert Product.objects.get(sku="SKU-0000007").name == "Renamed lamp"
     assert Product.objects.count() == 249
     assert sum(len(k) for k in run.batches.exclude(seen_keys=None).values_list("seen_keys", flat=True)) == 248
+
+
+def _ledger_run(client: SyncClient) -> tuple[SyncRun, UnchangedFilter]:
+    """A running run with a fence, the ledger holding record 1 as {"id":1,"v":"stored"}."""
+    text = '{"id":1,"v":"stored"}'
+    SyncedRecord.objects.create(
+        client=client, external_id="1", data=json.loads(text), source_seq=1, created_batch=1,
+        content_hash=hashlib.md5(text.encode()).hexdigest(),
+    )  # fmt: skip
+    run = SyncRun.objects.create(
+        client=client, trigger="command", status="running", fence=take_fence(client.pk)
+    )
+    return run, UnchangedFilter(client=client, run_id=run.pk)
+
+
+def _page(number: int, records: list) -> Page:
+    return Page(number, records, {"next_page": number + 1}, False)
+
+
+def test_changed_records_of_later_pages_join_the_open_batch_until_it_is_full(make_client) -> None:
+    client = make_client()
+    run, gate = _ledger_run(client)
+    open_batch = OpenBatch(queue="sync")
+    token = SEND_TO_WORKERS.set(False)
+    try:
+        first = stage_page(run=run, page=_page(1, [{"id": 1, "v": "stored"}, {"id": 2}]), batch_size=3,
+                           queue="sync", unchanged=gate, open_batch=open_batch)  # fmt: skip
+        joined = stage_page(run=run, page=_page(2, [{"id": 3}, {"id": 4}]), batch_size=3, queue="sync",
+                            unchanged=gate, open_batch=open_batch)  # fmt: skip
+    finally:
+        SEND_TO_WORKERS.reset(token)
+
+    batch = SyncBatch.objects.get(pk=first[0])
+    assert joined == [] and open_batch.id is None, "full: closed and sent"
+    assert (batch.size, json.loads(batch.payload)) == (3, [{"id": 2}, {"id": 3}, {"id": 4}])
+    assert SyncBatch.objects.filter(run=run, state=SyncBatch.State.PENDING).count() == 1
+
+
+def test_records_do_not_join_a_batch_older_than_another_runs_batch(make_client) -> None:
+    client = make_client()
+    run, gate = _ledger_run(client)
+    open_batch = OpenBatch(queue="sync")
+    token = SEND_TO_WORKERS.set(False)
+    try:
+        first = stage_page(run=run, page=_page(1, [{"id": 1, "v": "stored"}, {"id": 2}]), batch_size=10,
+                           queue="sync", unchanged=gate, open_batch=open_batch)  # fmt: skip
+        pushed_run = SyncRun.objects.create(client=client, trigger="webhook", status="succeeded")
+        SyncBatch.objects.create(client=client, run=pushed_run, fence=SyncBatch.UNFENCED, page=1, size=0,
+                                 state=SyncBatch.State.DONE)  # fmt: skip
+        second = stage_page(run=run, page=_page(2, [{"id": 3}]), batch_size=10, queue="sync",
+                            unchanged=gate, open_batch=open_batch)  # fmt: skip
+    finally:
+        SEND_TO_WORKERS.reset(token)
+
+    # Record 3 was fetched after the pushed batch was staged: it must rank after it.
+    assert SyncBatch.objects.get(pk=first[0]).size == 1
+    assert len(second) == 1 and second[0] > first[0]

@@ -26,7 +26,7 @@ from .fetch import prefetched
 from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
 from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive, recount_closed
-from .stage import finish_fetch, stage_page
+from .stage import OpenBatch, finish_fetch, send_open, stage_page
 from .unchanged import UnchangedFilter
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
     last: dict[str, Any] | None = checkpoint
     started_from_start = not checkpoint
     handler = get_handler(client.handler)
+    open_batch = OpenBatch(queue=client.queue)
     try:
         config = config_with_params(handler, client.config or {}, context.get("params") or {})
         with session_for(client.connection) as session:
@@ -139,7 +140,12 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                     client_probe_succeeded(client.pk)
                     client.state = SyncClient.State.ACTIVE
                 stage_page(
-                    run=run, page=page, batch_size=client.batch_size, queue=client.queue, unchanged=unchanged
+                    run=run,
+                    page=page,
+                    batch_size=client.batch_size,
+                    queue=client.queue,
+                    unchanged=unchanged,
+                    open_batch=open_batch,
                 )
                 staged += 1
                 last = page.checkpoint
@@ -167,6 +173,8 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
     except Exception as exc:
         log.exception("run %s: fetch crashed", run.pk)
         _fail_fetch(run, f"{type(exc).__name__}: {exc}", "internal")
+    finally:
+        send_open(open_batch)  # committed with its last page; a crash before this: the reconciler
 
 
 def _cancel(run: SyncRun) -> None:
