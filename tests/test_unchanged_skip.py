@@ -182,7 +182,7 @@ def test_changed_records_of_later_pages_join_the_open_batch_until_it_is_full(mak
     try:
         first = stage_page(run=run, page=_page(1, [{"id": 1, "v": "stored"}, {"id": 2}]), batch_size=3,
                            queue="sync", unchanged=gate, open_batch=open_batch)  # fmt: skip
-        joined = stage_page(run=run, page=_page(2, [{"id": 3}, {"id": 4}]), batch_size=3, queue="sync",
+        joined = stage_page(run=run, page=_page(2, [{"id": 3}, {"id": 4}, {"id": 1, "v": "stored"}]), batch_size=3, queue="sync",
                             unchanged=gate, open_batch=open_batch)  # fmt: skip
     finally:
         SEND_TO_WORKERS.reset(token)

@@ -22,11 +22,12 @@ from .unchanged import Split, UnchangedFilter
 
 @dataclass
 class OpenBatch:
-    """A run's last staged batch while it holds fewer records than the batch size and has not
-    been sent: on a re-sync, where each page stages only its changed records, the next pages'
-    records join it (each in its own page's transaction, so each is durable with its
-    checkpoint) instead of making a small batch, and so a small load task, of their own. It is
-    sent when it is full, when a page cannot join it, and when fetching ends (`send_open`)."""
+    """A run's last staged batch while it holds fewer records than the batch size and than a
+    page, and has not been sent: on a re-sync, where each page stages only its changed
+    records, the next pages' records join it (each in its own page's transaction, so each is
+    durable with its checkpoint) instead of making a small batch, and so a small load task, of
+    their own. It is sent when it is full, when a page cannot join it, and when fetching ends
+    (`send_open`)."""
 
     queue: str
     id: int | None = None
@@ -60,13 +61,16 @@ def stage_page(
     `open_batch`: a page that skipped records stages the rest into the open batch when they
     fit, and leaves its own last batch open when that is not full (see OpenBatch)."""
     split = unchanged.split(page.records) if unchanged is not None else Split(page.records)
+    # A joined batch holds no more than a page: each join rewrites the staged payload, and a
+    # smaller batch starts loading sooner (measured: see the commit).
+    room = min(batch_size, len(page.records))
     send: list[int] = []
     with fenced(run.client_id, run.fence):
         joined = (
             open_batch is not None
             and open_batch.id is not None
             and split.stage
-            and open_batch.size + len(split.stage) <= batch_size
+            and open_batch.size + len(split.stage) <= room
             and _join(run, open_batch, split.stage)
         )
         ids: list[int] = []
@@ -85,10 +89,10 @@ def stage_page(
                 if open_batch.id is not None:
                     send.insert(0, open_batch.id)  # closed: it goes out before the new ones
                 open_batch.id = None
-                if split.unchanged and batches[-1].size < batch_size:
+                if split.unchanged and batches[-1].size < room:
                     open_batch.id, open_batch.size = ids[-1], batches[-1].size
                     send.pop()
-        elif open_batch is not None and open_batch.size >= batch_size:
+        elif open_batch is not None and open_batch.size >= room:
             send, open_batch.id = [open_batch.id], None
         if split.unchanged:
             _record_unchanged(run, page.number, split)
