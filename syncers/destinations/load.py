@@ -72,6 +72,20 @@ def _failure(key: str, record: Any, reason: str) -> FailedRecord:
     )
 
 
+def record_key(record: Any, dest: Destination) -> str | None:
+    """The natural key keyed_items gives `record`; None when it would fail for want of one."""
+    if not isinstance(record, dict):
+        return None
+    values = [
+        record.get(fm.path) if fm.path and "." not in fm.path else value_at(record, fm.path)
+        for fm in dest.key_maps
+    ]
+    if any(v in (None, "") or isinstance(v, dict | list | bool) for v in values):
+        return None
+    key = key_text(values)
+    return key if len(key) <= 255 else None
+
+
 def keyed_items(
     records: list[Any], dest: Destination, version_path: str | None
 ) -> tuple[list[Item], list[FailedRecord], int]:

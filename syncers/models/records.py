@@ -25,8 +25,10 @@ class SyncedRecord(models.Model):
         "content hash",
         max_length=32,
         blank=True,
-        help_text="SQLite: hash of the canonical JSON (equal: unchanged). Empty on PostgreSQL, "
-        "which compares the stored jsonb itself.",
+        help_text="Hash of the stored content. SQLite: of the canonical JSON (equal: unchanged). "
+        "PostgreSQL: MD5 of the record's compact JSON as staged, so a re-sync skips an equal "
+        "record before staging it (empty when the row-by-row merge wrote the row; the merge "
+        "itself compares the jsonb). Destination: of the mapped row.",
     )
     source_seq = models.BigIntegerField(
         "source sequence",

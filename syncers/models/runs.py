@@ -244,7 +244,10 @@ class SyncBatch(models.Model):
         help_text="The run that loads it (a newer run adopts leftovers).",
     )
     fence = models.BigIntegerField("fence", help_text="Fence of the run that owns it.")
-    page = models.PositiveIntegerField("page", help_text="Source page it came from.")
+    page = models.PositiveIntegerField(
+        "page",
+        help_text="Source page it came from (the first one: a re-sync's changed records of later pages may join it).",
+    )
     size = models.PositiveIntegerField("size", help_text="Records staged in it.")
     payload = models.TextField(
         "payload",

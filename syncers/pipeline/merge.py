@@ -1,8 +1,10 @@
 """The merge statements. Both end in one INSERT ... ON CONFLICT DO UPDATE that only rewrites a
 row whose content changed and that was not written by a later batch (`source_seq`), and both
 count created/updated from RETURNING, i.e. from what the database did. "Changed" is jsonb
-inequality on PostgreSQL (key order and whitespace never count; computing a hash of every
-record cost a fifth of the merge) and a hash of the canonical JSON text on SQLite.
+inequality on PostgreSQL (key order and whitespace never count) and a hash of the canonical
+JSON text on SQLite. The in-database merge also stores the MD5 of each record's staged text,
+which the next re-sync compares before staging (pipeline.unchanged); a row whose content is
+equal but whose hash is not is rewritten for its hash and counted unchanged.
 
 On PostgreSQL the whole batch is merged inside the database, straight from the staged
 payload (parse, id extraction, hash, de-duplication, failed records): no per-record Python.
@@ -36,6 +38,9 @@ _BY_VERSION = (
 )
 _CHANGED_PG = "syncers_syncedrecord.data <> excluded.data"
 _CHANGED_HASH = "syncers_syncedrecord.content_hash <> excluded.content_hash"
+# The in-database merge also writes a row whose content is equal but whose hash is not (rows
+# stored before hashes were, or by the row-by-row path): counted unchanged, then skippable.
+_CHANGED_PG_OR_HASH = f"({_CHANGED_PG} OR {_CHANGED_HASH})"
 _COLUMNS = (
     "(client_id, external_id, data, content_hash, version, source_seq, created_batch, created_at, updated_at)"
 )
@@ -46,14 +51,14 @@ _STORED_NEWER = {
 }
 
 
-def _tail(changed: str, versioned: bool) -> str:
+def _tail(changed: str, versioned: bool, returning: str = "created_batch") -> str:
     newer = _BY_VERSION if versioned else _BY_SEQ
-    return f"{_UPSERT_SET}WHERE {changed} AND {newer} RETURNING created_batch"
+    return f"{_UPSERT_SET}WHERE {changed} AND {newer} RETURNING {returning}"
 
 
 _IN_DATABASE = """
 WITH src AS (
-    SELECT e.value AS data, e.ord,
+    SELECT e.value AS data, j.ord, md5(j.raw::text) AS digest,
            CASE WHEN jsonb_typeof(e.value) = 'object'
                  AND jsonb_typeof(e.value -> %(id_field)s) IN ('string', 'number')
                 THEN e.value ->> %(id_field)s END AS eid,
@@ -61,8 +66,12 @@ WITH src AS (
            -- when the whole batch is larger than the limit (else no record can be).
            CASE WHEN %(check_size)s THEN octet_length(e.value::text) ELSE 0 END AS size,
            {version} AS ver
+    -- As json first: each element's text is exactly the staged record's compact JSON, whose
+    -- MD5 is the content hash (pipeline.unchanged compares it before staging the next time).
+    -- OFFSET 0: parse each element into jsonb once, not once per use.
     FROM syncers_syncbatch b
-    CROSS JOIN LATERAL jsonb_array_elements(b.payload::jsonb) WITH ORDINALITY AS e(value, ord)
+    CROSS JOIN LATERAL json_array_elements(b.payload::json) WITH ORDINALITY AS j(raw, ord)
+    CROSS JOIN LATERAL (SELECT j.raw::jsonb AS value OFFSET 0) e
     WHERE b.id = %(batch)s
 ), failing AS (
     SELECT data, ord, left(coalesce(eid, ''), 255) AS eid,
@@ -88,7 +97,7 @@ WITH src AS (
     RETURNING 1
 ), good AS (
     -- The copy with the highest version (none: below any), the last among equals.
-    SELECT DISTINCT ON (eid) eid, data, ver FROM src
+    SELECT DISTINCT ON (eid) eid, data, ver, digest FROM src
     WHERE eid <> '' AND length(eid) <= 255 AND size <= %(max_bytes)s
     ORDER BY eid, ver IS NOT NULL DESC, ver DESC, ord DESC
 ), forgotten AS (
@@ -99,17 +108,19 @@ WITH src AS (
     RETURNING 1
 ), changed AS (
     -- Unchanged rows are filtered out before the upsert, so they are not even row-locked.
-    SELECT g.* FROM good g
+    SELECT g.*, r.id IS NULL OR r.data <> g.data AS data_changed FROM good g
     LEFT JOIN syncers_syncedrecord r ON r.client_id = %(client)s AND r.external_id = g.eid
-    WHERE r.id IS NULL OR (r.data <> g.data AND {stored_newer})
+    WHERE r.id IS NULL OR ((r.data <> g.data OR r.content_hash <> g.digest) AND {stored_newer})
 ), merged AS (
     INSERT INTO syncers_syncedrecord {columns}
-    SELECT %(client)s, eid, data, '', ver, %(batch)s, %(batch)s, now(), now() FROM changed
+    SELECT %(client)s, eid, data, digest, ver, %(batch)s, %(batch)s, now(), now() FROM changed
     {tail}
 )
 SELECT (SELECT count(*) FROM good),
        (SELECT count(*) FROM merged WHERE created_batch = %(batch)s),
-       (SELECT count(*) FROM merged),
+       -- Written for new content; a hash written for equal content counts as unchanged.
+       (SELECT count(*) FROM merged m JOIN changed c ON c.eid = m.external_id
+        WHERE c.data_changed OR m.created_batch = %(batch)s),
        (SELECT count(*) FROM bad),
        -- Older copies: in the batch below its winner, or below the stored version.
        (SELECT count(*) FROM src s JOIN good g ON g.eid = s.eid
@@ -124,7 +135,7 @@ _IN_DATABASE_SQL = {
         version=sql_version("(e.value #> %(version_path)s::text[])") if versioned else "NULL::numeric",
         stored_newer=_STORED_NEWER[versioned],
         columns=_COLUMNS,
-        tail=_tail(_CHANGED_PG, versioned),
+        tail=_tail(_CHANGED_PG_OR_HASH, versioned, "created_batch, external_id"),
     )
     for versioned in (False, True)
 }
@@ -134,7 +145,7 @@ _IN_DATABASE_SQL = {
 class Row:
     external_id: str
     data: str  # canonical JSON text
-    content_hash: str  # SQLite only: PostgreSQL compares the jsonb values themselves
+    content_hash: str  # SQLite only: PostgreSQL compares the jsonb values themselves (stores '')
     version: Decimal | None = None  # syncers.versions.version_of, with a version field
 
 

@@ -28,7 +28,8 @@ from .fetch import prefetched
 from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
 from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive, recount_closed
-from .stage import finish_fetch, stage_page
+from .stage import OpenBatch, finish_fetch, send_open, stage_page
+from .unchanged import UnchangedFilter
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +150,14 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
     last: dict[str, Any] | None = checkpoint
     started_from_start = not checkpoint
     handler = get_handler(client.handler)
+    open_batch = OpenBatch(queue=client.queue)
     try:
         config = config_with_params(handler, client.config or {}, context.get("params") or {})
         with session_for(client.connection) as session:
             ctx = FetchContext(
                 config=config, session=session, checkpoint=checkpoint, extras={"context": context}
             )
+            unchanged = UnchangedFilter(client=client, run_id=run.pk)
             for page in prefetched(handler.pages(ctx), limit=max_pages):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
@@ -164,7 +167,14 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                 if client.needs_probe:  # the first page answered: the API is back
                     client_probe_succeeded(client.pk)
                     client.state = SyncClient.State.ACTIVE
-                stage_page(run=run, page=page, batch_size=client.batch_size, queue=client.queue)
+                stage_page(
+                    run=run,
+                    page=page,
+                    batch_size=client.batch_size,
+                    queue=client.queue,
+                    unchanged=unchanged,
+                    open_batch=open_batch,
+                )
                 staged += 1
                 last = page.checkpoint
                 if page.note:
@@ -191,6 +201,8 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
     except Exception as exc:
         log.exception("run %s: fetch crashed", run.pk)
         _fail_fetch(run, f"{type(exc).__name__}: {exc}", "internal")
+    finally:
+        send_open(open_batch)  # committed with its last page; a crash before this: the reconciler
 
 
 def _cancel(run: SyncRun) -> None:

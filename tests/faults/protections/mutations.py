@@ -318,9 +318,9 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(
             Edit(
                 "syncers/pipeline/stage.py",
-                "    with fenced(run.client_id, run.fence):\n        batches = build_batches(",
+                "    with fenced(run.client_id, run.fence):\n        joined = (",
                 f"    save_checkpoint(run.client_id, page.checkpoint){OFF}\n"
-                "    with fenced(run.client_id, run.fence):\n        batches = build_batches(",
+                "    with fenced(run.client_id, run.fence):\n        joined = (",
             ),
             Edit(
                 "syncers/pipeline/stage.py",
