@@ -171,3 +171,29 @@ def test_admin_run_a_full_listing_now_ignores_the_cursor_and_the_run_page_says_s
     assert not any("updated_since" in q for q in queries(api, calls))
     page.goto(f"/admin/syncers/syncrun/{run.pk}/change/")
     assert page.locator(".field-context_note .readonly").inner_text() == "started by admin, full listing"
+
+
+@pytest.mark.django_db
+def test_a_recovery_run_asks_the_pages_after_the_checkpoint_with_the_abandoned_runs_params(
+    make_client,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from syncers.pipeline import reconcile
+
+    client = make_client(name="eu-products")
+    abandoned = SyncRun.objects.create(
+        client=client,
+        trigger=SyncRun.Trigger.COMMAND,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now() - timedelta(hours=1),  # long past the lease: its worker died
+        context={"params": {"region": "eu"}, "full": True},
+    )
+
+    reconcile()
+
+    recovery = SyncRun.objects.get(client=client, trigger=SyncRun.Trigger.RECOVERY)
+    assert SyncRun.objects.get(pk=abandoned.pk).status == SyncRun.Status.ABANDONED
+    assert recovery.context == {"params": {"region": "eu"}}, "params kept; full would drop the checkpoint"

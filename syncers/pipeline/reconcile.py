@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -95,6 +96,14 @@ def _overdue_batches(now: datetime) -> list[tuple[int, str]]:
     ]
 
 
+def _carried(context: dict[str, Any]) -> dict[str, Any]:
+    """What a recovery run keeps of the abandoned run's extra context: its query parameters,
+    so the pages after the checkpoint are asked for the same way. Not `full`: a full run
+    ignores the checkpoint, and the recovery exists to resume from it (so it deletes nothing;
+    the next complete run does)."""
+    return {"params": dict(context["params"])} if context.get("params") else {}
+
+
 def _check_running(report: ReconcileReport, now: datetime) -> None:
     lease_expired = now - timedelta(seconds=settings.SYNC_LEASE_TTL)
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).select_related("client"):
@@ -123,5 +132,6 @@ def _check_running(report: ReconcileReport, now: datetime) -> None:
                 client=run.client,
                 trigger=SyncRun.Trigger.RECOVERY,
                 who=f"reconciler (run #{run.pk})",
+                context=_carried(run.context),
             )
             report.recovery_runs += 1
