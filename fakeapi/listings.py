@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode
 from fakeapi.dataset import TAG_SLUGS, Dataset, parse_time
 
 if TYPE_CHECKING:
-    from fakeapi.server import FakeApiServer, Handler
+    from fakeapi.exchange import Exchange, ServerState
 
 Query = dict[str, list[str]]
 MAX_PER_PAGE = 1000
@@ -53,7 +53,7 @@ def _since(q: Query) -> datetime | None:
     return since
 
 
-def arrive(server: FakeApiServer, page: int | None = None) -> tuple[Dataset, dict[int, int]]:
+def arrive(server: ServerState, page: int | None = None) -> tuple[Dataset, dict[int, int]]:
     """Count a listing request (before the delay, so tests see requests in flight), carry out
     the inserts and deletes scheduled before it, wait `page_delay`, and return the data to
     serve and the injected failures by page."""
@@ -81,7 +81,7 @@ def _body(rows: list[str], **fields: Any) -> bytes:
     return ('{"data":[' + ",".join(rows) + "]" + tail + "}").encode()
 
 
-def products(server: FakeApiServer, query: str, catalog: bool = False) -> tuple[int, bytes, dict[str, str]]:
+def products(server: ServerState, query: str, catalog: bool = False) -> tuple[int, bytes, dict[str, str]]:
     """Page numbers; a Link to the next page while there is one (relative, so it also works
     under /auth/<kind>/), carrying the filter along. `catalog`: each product also names its
     category (see catalog_row). An API told to answer empty listings lists nothing."""
@@ -134,19 +134,19 @@ def catalog_row(text: str) -> str:
     return text
 
 
-def categories(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, str]]:
+def categories(server: ServerState, query: str) -> tuple[int, bytes, dict[str, str]]:
     """The catalog's categories, all on page 1 (later pages are empty)."""
     page = _int(parse_qs(query, keep_blank_values=True), "page", 1, 1)
     return 200, json.dumps({"data": CATEGORIES if page == 1 else []}).encode(), {}
 
 
-def tags(server: FakeApiServer, query: str) -> tuple[int, bytes, dict[str, str]]:
+def tags(server: ServerState, query: str) -> tuple[int, bytes, dict[str, str]]:
     """The catalog's tags, all on page 1 (later pages are empty)."""
     page = _int(parse_qs(query, keep_blank_values=True), "page", 1, 1)
     return 200, json.dumps({"data": TAGS if page == 1 else []}).encode(), {}
 
 
-def offset(h: Handler, q: Query) -> None:
+def offset(h: Exchange, q: Query) -> None:
     start, limit = _int(q, "offset", 0, 0), min(_int(q, "limit", 100, 1), MAX_PER_PAGE)
     since = _since(q)
     dataset, _ = arrive(h.server)
@@ -191,14 +191,14 @@ def _decode(token: str) -> tuple[datetime | None, int]:
         raise ValueError("cursor is not one this API issued") from None
 
 
-def cursor(h: Handler, q: Query) -> None:
+def cursor(h: Exchange, q: Query) -> None:
     limit, since = min(_int(q, "limit", 100, 1), MAX_PER_PAGE), _since(q)
     dataset, _ = arrive(h.server)
     rows, nxt = _keyset(dataset, since, _arg(q, "cursor"), limit)
     h.send_json(200, _body(rows, next_cursor=nxt))
 
 
-def next_url(h: Handler, q: Query) -> None:
+def next_url(h: Exchange, q: Query) -> None:
     """Records under results.items; the absolute URL of the next page under links.next,
     with the request's other query parameters."""
     limit, since = min(_int(q, "limit", 100, 1), MAX_PER_PAGE), _since(q)
@@ -213,7 +213,7 @@ def next_url(h: Handler, q: Query) -> None:
     h.send_json(200, body.encode())
 
 
-def loop(h: Handler, q: Query) -> None:
+def loop(h: Exchange, q: Query) -> None:
     """A broken API: ignores page, offset and cursor, always returns the first records, the
     same next cursor and a next URL (body and Link header) pointing at this very request."""
     limit = min(_int(q, "limit", _int(q, "per_page", 10, 1), 1), MAX_PER_PAGE)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from fakeapi.server import Handler
+    from fakeapi.exchange import Exchange
 
 Query = dict[str, list[str]]
 _MB = 1024 * 1024
@@ -32,7 +32,7 @@ def _num(q: Query, name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number") from None
 
 
-def flaky(h: Handler, q: Query) -> None:
+def flaky(h: Exchange, q: Query) -> None:
     """Fail the first `fail` calls per `key` with `status` (and Retry-After), then succeed."""
     key, fail, status = _arg(q, "key", "default"), int(_num(q, "fail", 1)), int(_num(q, "status", 503))
     with h.server.lock:
@@ -51,7 +51,7 @@ def flaky(h: Handler, q: Query) -> None:
     h.reply(status, {"error": "injected failure", "attempt": seen}, headers)
 
 
-def drip(h: Handler, q: Query) -> None:
+def drip(h: Exchange, q: Query) -> None:
     """One byte every `interval` seconds, in the body (default) or in the headers."""
     size, interval = int(_num(q, "size", 100)), _num(q, "interval", 0.5)
     body = b"[" + b" " * max(0, size - 2) + b"]"
@@ -75,7 +75,7 @@ def drip(h: Handler, q: Query) -> None:
         pass  # the client gave up, as it should
 
 
-def truncated(h: Handler, q: Query) -> None:
+def truncated(h: Exchange, q: Query) -> None:
     """Half a JSON document: Content-Length promises more (mode=length) or none is sent and
     the connection closes (mode=close)."""
     body = json.dumps({"data": [{"id": i, "name": f"item {i}"} for i in range(1, 50)]}).encode()
@@ -91,7 +91,7 @@ def truncated(h: Handler, q: Query) -> None:
     h.wfile.flush()
 
 
-def raw(h: Handler, q: Query) -> None:
+def raw(h: Exchange, q: Query) -> None:
     """A 200 that is not usable JSON: kind=html|invalid|nan|infinity|deep|empty."""
     kind = _arg(q, "kind", "html")
     depth = int(_num(q, "depth", 1000))
@@ -109,7 +109,7 @@ def raw(h: Handler, q: Query) -> None:
     h.send_bytes(200, body, {"Content-Type": ctype})
 
 
-def huge(h: Handler, q: Query) -> None:
+def huge(h: Exchange, q: Query) -> None:
     """`mb` megabytes of valid JSON, with Content-Length or (chunked=1) without one."""
     size = int(_num(q, "mb", 60) * _MB)
     piece = b'"' + b"x" * 1022 + b'",'
@@ -149,7 +149,7 @@ def _bomb(mb: int, encoding: str) -> bytes:
     return b"".join(parts)
 
 
-def bomb(h: Handler, q: Query) -> None:
+def bomb(h: Exchange, q: Query) -> None:
     """A small compressed body that inflates to `mb` megabytes (encoding=gzip|deflate)."""
     encoding = _arg(q, "encoding", "gzip")
     if encoding not in ("gzip", "deflate"):
@@ -158,7 +158,7 @@ def bomb(h: Handler, q: Query) -> None:
     h.send_bytes(200, body, {"Content-Type": "application/json", "Content-Encoding": encoding})
 
 
-def redirect(h: Handler, q: Query) -> None:
+def redirect(h: Exchange, q: Query) -> None:
     """302 (or `code`) to `to`; keep_query=1 copies the other query parameters along, the way a
     careless API leaks an api key into Location."""
     target, code = _arg(q, "to"), int(_num(q, "code", 302))
@@ -170,7 +170,7 @@ def redirect(h: Handler, q: Query) -> None:
     h.send_bytes(code, b"", {"Location": target})
 
 
-def chain(h: Handler, q: Query) -> None:
+def chain(h: Exchange, q: Query) -> None:
     """/redirect/chain?n=K redirects K times, then answers."""
     n = int(_num(q, "n", 3))
     if n <= 0:
@@ -179,12 +179,12 @@ def chain(h: Handler, q: Query) -> None:
         h.send_bytes(302, b"", {"Location": f"/redirect/chain?n={n - 1}"})
 
 
-def echo(h: Handler, q: Query) -> None:
+def echo(h: Exchange, q: Query) -> None:
     """What arrived: method, path, query and headers, so tests can see leaked credentials."""
     h.reply(200, {"method": h.command, "path": h.path, "query": q, "headers": dict(h.headers.items())})
 
 
-ROUTES: dict[str, Callable[[Handler, Query], Any]] = {
+ROUTES: dict[str, Callable[[Exchange, Query], Any]] = {
     "/bad/flaky": flaky,
     "/bad/drip": drip,
     "/bad/truncated": truncated,
