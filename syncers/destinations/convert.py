@@ -17,31 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from .config import FieldMap
-from .shapes import holds, wrong_kind
+from .shapes import holds, kind_of, wrong_kind
 
 Converter = Callable[[Any], Any]
-
-_KIND = (
-    (models.BooleanField, "boolean"),
-    (models.DecimalField, "decimal"),
-    (models.FloatField, "number"),
-    (models.IntegerField, "integer"),
-    (models.DateTimeField, "date/time"),
-    (models.DateField, "date"),
-    (models.TimeField, "time"),
-    (models.UUIDField, "UUID"),
-    (models.JSONField, "JSON value"),
-    (models.CharField, "text"),
-    (models.TextField, "text"),
-)
 
 
 class ValueError_(Exception):
     """A value a field refuses; str() is the failed record's reason."""
-
-
-def kind_of(f: models.Field) -> str:
-    return next((kind for cls, kind in _KIND if isinstance(f, cls)), type(f).__name__)
 
 
 def shown(raw: Any) -> str:

@@ -10,14 +10,51 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.db import models
 
-if TYPE_CHECKING:
-    from .config import FieldMap
+
+class MappedField(Protocol):
+    """What these checks read of a mapped field (config.FieldMap): shapes sits below config
+    and convert, which import it, so it names the fields it reads instead of importing them."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def field(self) -> models.Field: ...
+
+    @property
+    def lookup(self) -> str: ...
+
+    @property
+    def lookup_field(self) -> models.Field: ...
+
 
 SCALAR, LIST, ANY = "a single value", "a list", "any value"
+
+# The kind of value each model field takes, as the reasons and "Test fetch" name it.
+_KIND = (
+    (models.BooleanField, "boolean"),
+    (models.DecimalField, "decimal"),
+    (models.FloatField, "number"),
+    (models.IntegerField, "integer"),
+    (models.DateTimeField, "date/time"),
+    (models.DateField, "date"),
+    (models.TimeField, "time"),
+    (models.UUIDField, "UUID"),
+    (models.JSONField, "JSON value"),
+    (models.CharField, "text"),
+    (models.TextField, "text"),
+)
+
+
+def kind_of(f: models.Field) -> str:
+    return next((kind for cls, kind in _KIND if isinstance(f, cls)), type(f).__name__)
 
 
 def wanted(f: models.Field) -> str:
@@ -30,7 +67,7 @@ def wanted(f: models.Field) -> str:
     return SCALAR
 
 
-def path_conflicts(fields: Sequence[FieldMap]) -> list[str]:
+def path_conflicts(fields: Sequence[MappedField]) -> list[str]:
     """Errors, each at its `fields.<name>`, for paths the mapping itself shows to hold the
     wrong kind: a path another mapped path reads inside (so an object, or a list when the
     next part is a number) mapped into a single-value field, or into a many-to-many field
@@ -86,12 +123,10 @@ def wrong_kind(name: str, path: str, raw: Any, kind: str, *, many: bool = False)
     return ""
 
 
-def wrong_kind_summary(fields: Iterable[FieldMap], records: Sequence[Any]) -> list[str]:
+def wrong_kind_summary(fields: Iterable[MappedField], records: Sequence[Any]) -> list[str]:
     """For "Test fetch": per mapped field whose path holds the wrong kind in some of the
     records, one line saying in how many, what it holds and what to map instead."""
     from syncers.handlers.mapping import value_at
-
-    from .convert import kind_of
 
     lines = []
     objects = [r for r in records if isinstance(r, dict)]
