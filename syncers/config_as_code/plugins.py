@@ -20,10 +20,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from syncers.models.plugins import InstalledPlugin, PluginPermission
-from syncers.plugins.config import plugin_row, validate_plugin_config
+from syncers.plugins.config import plugin_row
 from syncers.plugins.errors import UnknownPlugin
 from syncers.plugins.manifest import validate_grant
 from syncers.plugins.operations import permission_decide, plugin_configure, plugin_set_enabled
+from syncers.plugins.validation import validate_plugin_config
 
 from .common import ConfigError, Plan, items, messages, refuse_unknown
 

@@ -46,7 +46,7 @@ class InstalledPlugin(models.Model):
         return f"{self.name} {self.version}"
 
     def clean(self) -> None:
-        from syncers.plugins.config import validate_plugin_config
+        from syncers.plugins.validation import validate_plugin_config
 
         self.config = validate_plugin_config(self.name, self.config)
 

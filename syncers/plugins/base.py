@@ -16,7 +16,7 @@ from .errors import UnknownAction
 from .manifest import Manifest
 
 if TYPE_CHECKING:
-    from .context import PluginContext
+    from .ports import Context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,15 +53,15 @@ class Plugin:
     on_start must be idempotent: several workers each run it."""
 
     manifest: ClassVar[Manifest]
-    ctx: PluginContext
+    ctx: Context
 
-    def on_load(self, ctx: PluginContext) -> None:
+    def on_load(self, ctx: Context) -> None:
         """Take the services you need (`ctx.db`, `ctx.cache`, ...). No I/O here."""
 
-    def on_start(self, ctx: PluginContext) -> None:
+    def on_start(self, ctx: Context) -> None:
         """Register jobs (idempotently), warm up."""
 
-    def on_stop(self, ctx: PluginContext) -> None:
+    def on_stop(self, ctx: Context) -> None:
         """Release what this plugin holds."""
 
     def handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -6,31 +6,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from syncers.models.plugins import InstalledPlugin, PluginPermission
 
 from .base import Plugin
-from .errors import PluginError, UnknownPlugin
+from .errors import PluginError
 from .manifest import parse_actions
 from .registry import plugin_class, plugin_names
 from .schema import SchemaError, defaults, validate
+from .validation import (
+    validate_plugin_config as validate_plugin_config,  # moved to validation; kept importable here
+)
 
 log = logging.getLogger(__name__)
-
-
-def validate_plugin_config(name: str, config: Any) -> dict[str, Any]:
-    """The config with defaults filled in; ValidationError on the `config` field, one message
-    per problem, each naming its option ("page_size: must be at most 1000")."""
-    try:
-        schema = plugin_class(name).manifest.config_schema
-    except UnknownPlugin as exc:
-        raise ValidationError({"config": [f"{exc}: its code is not installed."]}) from None
-    try:
-        return validate(schema, config)
-    except SchemaError as exc:
-        raise ValidationError({"config": exc.messages()}) from None
 
 
 def record_manifest(plugin_cls: type[Plugin]) -> InstalledPlugin:

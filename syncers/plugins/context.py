@@ -10,7 +10,7 @@ from typing import Any
 
 from .config import plugin_config
 from .services.cache import CacheService
-from .services.calls import RegistryService
+from .services.calls import Loader, RegistryService
 from .services.db import DbService
 from .services.gateway import GatewayService
 from .services.scheduler import SchedulerService
@@ -20,8 +20,11 @@ SERVICES = ("db", "cache", "scheduler", "worker", "registry", "gateway")
 
 
 class PluginContext:
-    def __init__(self, plugin: str) -> None:
+    def __init__(self, plugin: str, load: Loader | None = None) -> None:
+        """`load`: the host's plugin loader, for calls to other plugins' services (a context
+        made without one refuses those calls)."""
         self.plugin = plugin
+        self._load = load
         self.log = logging.getLogger(f"syncers.plugins.{plugin}")
 
     @property
@@ -47,7 +50,7 @@ class PluginContext:
 
     @cached_property
     def registry(self) -> RegistryService:
-        return RegistryService(self.plugin)
+        return RegistryService(self.plugin, self._load)
 
     @cached_property
     def gateway(self) -> GatewayService:

@@ -39,7 +39,7 @@ def instance(name: str) -> Plugin:
         plugin = _loaded.get(name)
         if plugin is None:
             plugin = plugin_class(name)()
-            plugin.ctx = PluginContext(name)
+            plugin.ctx = PluginContext(name, load=instance)
             plugin.on_load(plugin.ctx)
             _loaded[name] = plugin
             log.info("plugin %s %s loaded", name, plugin.manifest.version)

@@ -16,13 +16,14 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from syncers.models.plugins import InstalledPlugin, PluginPermission, PluginRun
 
 from . import host
-from .config import plugin_row, record_manifests, validate_plugin_config
+from .config import plugin_row, record_manifests
 from .errors import WAITING_FOR_GRANT, PluginError, PluginPermissionDenied, WorkerUnavailable, waiting_text
 from .grants import audit, flush_denials
 from .manifest import validate_grant
 from .registry import plugin_names
 from .services.scheduler import plugin_periodic_tasks
 from .services.worker import dispatch
+from .validation import validate_plugin_config
 
 log = logging.getLogger(__name__)
 RECONCILE_TASK = "plugins.reconcile"

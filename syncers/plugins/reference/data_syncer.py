@@ -17,9 +17,9 @@ from typing import Any
 from django.utils import timezone
 
 from syncers.plugins.base import Plugin, cron, task
-from syncers.plugins.context import PluginContext
 from syncers.plugins.errors import PluginError, UnknownAction, WorkerUnavailable
 from syncers.plugins.manifest import Manifest, Permission
+from syncers.plugins.ports import Context
 
 LOCK = "sync:active_lock"
 LOCK_TTL = 300
@@ -57,14 +57,14 @@ class DataSyncerPlugin(Plugin):
         actions=("force_sync",),
     )
 
-    def on_load(self, ctx: PluginContext) -> None:
+    def on_load(self, ctx: Context) -> None:
         self.db, self.cache = ctx.db, ctx.cache
         self.scheduler, self.worker, self.plugins = ctx.scheduler, ctx.worker, ctx.registry
 
-    def on_start(self, ctx: PluginContext) -> None:
+    def on_start(self, ctx: Context) -> None:
         self.scheduler.add_jobs_from(self)  # the @cron job below; replaced, never doubled
 
-    def on_stop(self, ctx: PluginContext) -> None:
+    def on_stop(self, ctx: Context) -> None:
         self.cache.clear_lock(LOCK)
 
     def handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:

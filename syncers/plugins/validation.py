@@ -1,0 +1,26 @@
+"""Save-time validation the plugin models run (InstalledPlugin.clean), also used by the
+operator verbs and config as code. It reads only the registry and the config schemas, so
+syncers.models.plugins can import it from below the rest of the framework."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from .errors import UnknownPlugin
+from .registry import plugin_class
+from .schema import SchemaError, validate
+
+
+def validate_plugin_config(name: str, config: Any) -> dict[str, Any]:
+    """The config with defaults filled in; ValidationError on the `config` field, one message
+    per problem, each naming its option ("page_size: must be at most 1000")."""
+    try:
+        schema = plugin_class(name).manifest.config_schema
+    except UnknownPlugin as exc:
+        raise ValidationError({"config": [f"{exc}: its code is not installed."]}) from None
+    try:
+        return validate(schema, config)
+    except SchemaError as exc:
+        raise ValidationError({"config": exc.messages()}) from None
