@@ -1,10 +1,11 @@
 """What a plugin sees of its context (`self.ctx`), as protocols.
 
-The Plugin base class (base.py) sits at the bottom of the plugin framework: the registry,
-the models' validation and the services import it. The services and the context that hands
-them out (context.PluginContext) sit above it, so base names their shape here instead of
-importing them; mypy checks that PluginContext and the services match these protocols
-where the host hands a context to a plugin."""
+The Plugin base class (base.py) sits at the bottom of the plugin framework: the registry
+and the services import it (and the models' save-time validation reaches it through the
+registry). The services and the context that hands them out (context.PluginContext) sit
+above it, so base names their shape here instead of importing them; mypy checks that
+PluginContext and its services match these protocols where the host hands a context to a
+plugin."""
 
 from __future__ import annotations
 
