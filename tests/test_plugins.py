@@ -32,6 +32,7 @@ from syncers.plugins import (
     Manifest,
     Permission,
     Plugin,
+    PluginError,
     PluginPermissionDenied,
     UnknownAction,
     UnknownTable,
@@ -157,6 +158,15 @@ def test_an_ungranted_plugin_is_refused_every_service_and_each_attempt_is_logged
     assert "permission denied: plugin 'data_syncer' may not write 'service:scheduler'" in caplog.text
     assert not PeriodicTask.objects.filter(name__startswith="plugin:data_syncer:").exists()
     assert not PluginRun.objects.filter(kind="task").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_a_context_the_host_made_loads_other_plugins_for_a_call() -> None:
+    # The host hands its loader to each context it makes (the registry service is below the
+    # host and does not import it); a context made anywhere else refuses, naming why.
+    grant("data_syncer", "plugin:gateway")
+    with pytest.raises(PluginError, match="plugin 'data_syncer' has no plugin host to load 'gateway'"):
+        PluginContext("data_syncer").registry.call("gateway", "fetch_raw_data")
 
 
 @pytest.mark.django_db(transaction=True)
