@@ -34,9 +34,16 @@ from .wording import run_status_label
 class SyncScheduleInline(admin.TabularInline):
     model = SyncSchedule
     extra = 0
+    # Each line is one table cell (schedules_inline.html): the three kinds' inputs share one
+    # "when" cell (a row shows only its kind's), bounds and extra context one cell each, so a
+    # client with cron, interval and one-shot schedules fits beside the sidebar at 1,400 px.
+    template = "admin/syncers/syncclient/schedules_inline.html"
     fields = [
-        *("kind", "cron", "timezone", "every", "period", "run_at", "start", "end", "max_runs"),
-        *("params", "full", "enabled", "preview", "beat_entry"),
+        "kind",
+        ("cron", "timezone", "every", "period", "run_at"),
+        ("start", "end", "max_runs"),
+        ("params", "full"),
+        *("enabled", "preview", "beat_entry"),
     ]
     readonly_fields = ["preview", "beat_entry"]
 
