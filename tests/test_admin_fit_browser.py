@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from gateway.models import Connection
 from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
@@ -175,3 +175,41 @@ def test_dashboard_charts_fill_their_panels_with_labelled_axes(page: Page, opera
             "ts => ts.map(t => t.getBoundingClientRect().height)"
         )
         assert min(sizes) >= 12, f"axis labels render at least 12 px high: {sizes}"
+
+
+SCHEDULE_INPUTS = [
+    *("kind", "cron", "timezone", "every", "period", "run_at_0", "run_at_1", "start_0", "start_1"),
+    *("end_0", "end_1", "max_runs", "params", "full", "enabled"),
+]
+
+
+def test_the_mixed_schedules_inline_keeps_every_input_and_still_fits_after_add_another(
+    page: Page, operator, mixed_schedules: int, screenshot
+) -> None:
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncclient/{mixed_schedules}/change/")
+    shown = {
+        "cron": ["cron", "timezone", "end_0"],
+        "interval": ["every", "period", "start_0", "end_0", "max_runs"],
+        "once": ["run_at_0"],
+    }
+    for row, kind in enumerate(["cron", "interval", "once"]):
+        for name in SCHEDULE_INPUTS:  # every input is in the form, named as Django names it
+            assert page.locator(f"#schedules-{row} [name='schedules-{row}-{name}']").count() == 1, (row, name)
+        assert page.locator(f"#id_schedules-{row}-kind").input_value() == kind
+        for name in shown[kind]:
+            expect(page.locator(f"#id_schedules-{row}-{name}")).to_be_visible()
+        for name in {"cron", "every", "run_at_0", "start_0", "max_runs"} - set(shown[kind]):
+            expect(page.locator(f"#id_schedules-{row}-{name}")).to_be_hidden()
+
+    page.click("#schedules-group .add-row a")
+    expect(page.locator("#id_schedules-3-cron")).to_be_visible()  # a new row is a cron row
+    page.select_option("#id_schedules-3-kind", "interval")
+    expect(page.locator("#id_schedules-3-every")).to_be_visible()
+    expect(page.locator("#id_schedules-3-cron")).to_be_hidden()
+    for name in SCHEDULE_INPUTS:  # the cloned empty form, renumbered by Django's inlines.js
+        assert page.locator(f"#schedules-3 [name='schedules-3-{name}']").count() == 1, name
+    seen = page.evaluate(OVERFLOW)
+    screenshot(page, "fit-client-change-mixed-schedules-added", width=VIEWPORT["width"])
+    assert seen["page"] <= seen["inner"] and not seen["boxes"], seen
