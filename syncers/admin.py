@@ -45,6 +45,7 @@ class SyncScheduleInline(admin.TabularInline):
         ("params", "full"),
         *("enabled", "preview", "beat_entry"),
     ]
+    table_columns = len(fields) + 2  # with the row's label and Delete? cells: a row error's colspan
     readonly_fields = ["preview", "beat_entry"]
 
     @admin.display(description="beat")
