@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import URLPattern
+from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -34,10 +34,18 @@ from .wording import run_status_label
 class SyncScheduleInline(admin.TabularInline):
     model = SyncSchedule
     extra = 0
+    # Each line is one table cell (schedules_inline.html): the three kinds' inputs share one
+    # "when" cell (a row shows only its kind's), bounds and extra context one cell each, so a
+    # client with cron, interval and one-shot schedules fits beside the sidebar at 1,400 px.
+    template = "admin/syncers/syncclient/schedules_inline.html"
     fields = [
-        *("kind", "cron", "timezone", "every", "period", "run_at", "start", "end", "max_runs"),
-        *("params", "full", "enabled", "preview", "beat_entry"),
+        "kind",
+        ("cron", "timezone", "every", "period", "run_at"),
+        ("start", "end", "max_runs"),
+        ("params", "full"),
+        *("enabled", "preview", "beat_entry"),
     ]
+    table_columns = len(fields) + 2  # with the row's label and Delete? cells: a row error's colspan
     readonly_fields = ["preview", "beat_entry"]
 
     @admin.display(description="beat")
@@ -123,15 +131,33 @@ def live_state_badge(client: SyncClient, active: SyncRun | None) -> SafeString:
     if active is None:
         client.active_run_status = None  # type: ignore[attr-defined]
         return state_badge(client)
+    return _live_badge(client, active.pk, active.status)
+
+
+def list_state_badge(client: SyncClient) -> SafeString:
+    """The client list's badge: like the client page's, and its own progress box, so the list
+    polls each live run once (_progress_js.html) and stops saying running when it ends."""
+    run_id = getattr(client, "active_run_id", None)
+    if run_id is None:
+        return state_badge(client)
+    return format_html(
+        '<span class="sync-live-state" data-progress-url="{}" data-run="{}">{}</span>',
+        reverse("admin:syncers_syncrun_progress", args=[run_id]),
+        run_id,
+        _live_badge(client, run_id, getattr(client, "active_run_status", None) or ""),
+    )
+
+
+def _live_badge(client: SyncClient, run_id: int, status: str) -> SafeString:
     client.active_run_status = None  # type: ignore[attr-defined]
     own = state_badge(client)
     return format_html(
         '<span data-run-id="{}" data-show="live"><span class="sync-badge sync-running" title="run in progress">'
         '<span data-field="status">{}</span></span></span>'
         '<span data-run-id="{}" data-show="final" hidden>{}</span>',
-        active.pk,
-        active.status,
-        active.pk,
+        run_id,
+        status,
+        run_id,
         own,
     )
 
@@ -208,7 +234,7 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
 
     @admin.display(description="state")
     def state_column(self, obj: SyncClient) -> SafeString:
-        return state_badge(obj)
+        return list_state_badge(obj)
 
     @admin.display(description="next fire")
     def next_fire(self, obj: SyncClient) -> SafeString | str:

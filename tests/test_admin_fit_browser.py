@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from gateway.models import Connection
 from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
@@ -78,11 +78,32 @@ def long_data() -> dict[str, int]:
     return {"client": client.pk, "run": run.pk, "failed": failed.pk, "conn": conn.pk, "plugin": plugin.pk}
 
 
+@pytest.fixture
+def mixed_schedules(long_data: dict[str, int]) -> int:
+    """A client with every kind of schedule, bounded and with extra context: its schedules
+    inline shows the inputs of all three kinds at once, its widest form."""
+    now = timezone.now()
+    mixed = SyncClient.objects.create(
+        name=LONG_NAME[:-4] + "mix", connection_id=long_data["conn"], handler="demo_products", config={}
+    )
+    SyncSchedule.objects.create(
+        client=mixed, kind="cron", cron="*/5 1-3,22-23 * * 1-5", timezone="America/Argentina/Buenos_Aires",
+        end=now + timedelta(days=30), params={"updated_since": "2026-01-01", "region": "eu-central"}, full=True,
+    )  # fmt: skip
+    SyncSchedule.objects.create(
+        client=mixed, kind="interval", every=15, period="minutes",
+        start=now - timedelta(days=1), end=now + timedelta(days=30), max_runs=100,
+    )  # fmt: skip
+    SyncSchedule.objects.create(client=mixed, kind="once", run_at=now + timedelta(hours=2))
+    return mixed.pk
+
+
 PAGES = [
     ("index", "/admin/"),
     ("dashboard", "/admin/syncers/syncclient/dashboard/"),
     ("client-list", "/admin/syncers/syncclient/"),
     ("client-change", "/admin/syncers/syncclient/{client}/change/"),
+    ("client-change-mixed-schedules", "/admin/syncers/syncclient/{mixed}/change/"),
     ("run-list", "/admin/syncers/syncrun/"),
     ("run-change", "/admin/syncers/syncrun/{run}/change/"),
     ("connection-list", "/admin/gateway/connection/"),
@@ -107,11 +128,14 @@ OVERFLOW = """() => {
 
 @pytest.mark.parametrize(("name", "url"), PAGES, ids=[name for name, _ in PAGES])
 def test_no_product_page_scrolls_sideways_at_1400px(
-    page: Page, operator, long_data: dict[str, int], name: str, url: str, screenshot
+    page: Page, operator, long_data: dict[str, int], name: str, url: str, screenshot, request
 ) -> None:
+    ids = dict(long_data)
+    if "{mixed}" in url:  # only here: a second client would add filters to other lists
+        ids["mixed"] = request.getfixturevalue("mixed_schedules")
     page.set_viewport_size(VIEWPORT)
     admin_login(page, "operator", PASSWORD)
-    response = page.goto(url.format(**long_data))
+    response = page.goto(url.format(**ids))
     assert response is not None and response.status == 200, url
     assert page.locator("#content").count() == 1
 
@@ -151,3 +175,41 @@ def test_dashboard_charts_fill_their_panels_with_labelled_axes(page: Page, opera
             "ts => ts.map(t => t.getBoundingClientRect().height)"
         )
         assert min(sizes) >= 12, f"axis labels render at least 12 px high: {sizes}"
+
+
+SCHEDULE_INPUTS = [
+    *("kind", "cron", "timezone", "every", "period", "run_at_0", "run_at_1", "start_0", "start_1"),
+    *("end_0", "end_1", "max_runs", "params", "full", "enabled"),
+]
+
+
+def test_the_mixed_schedules_inline_keeps_every_input_and_still_fits_after_add_another(
+    page: Page, operator, mixed_schedules: int, screenshot
+) -> None:
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto(f"/admin/syncers/syncclient/{mixed_schedules}/change/")
+    shown = {
+        "cron": ["cron", "timezone", "end_0"],
+        "interval": ["every", "period", "start_0", "end_0", "max_runs"],
+        "once": ["run_at_0"],
+    }
+    for row, kind in enumerate(["cron", "interval", "once"]):
+        for name in SCHEDULE_INPUTS:  # every input is in the form, named as Django names it
+            assert page.locator(f"#schedules-{row} [name='schedules-{row}-{name}']").count() == 1, (row, name)
+        assert page.locator(f"#id_schedules-{row}-kind").input_value() == kind
+        for name in shown[kind]:
+            expect(page.locator(f"#id_schedules-{row}-{name}")).to_be_visible()
+        for name in {"cron", "every", "run_at_0", "start_0", "max_runs"} - set(shown[kind]):
+            expect(page.locator(f"#id_schedules-{row}-{name}")).to_be_hidden()
+
+    page.click("#schedules-group .add-row a")
+    expect(page.locator("#id_schedules-3-cron")).to_be_visible()  # a new row is a cron row
+    page.select_option("#id_schedules-3-kind", "interval")
+    expect(page.locator("#id_schedules-3-every")).to_be_visible()
+    expect(page.locator("#id_schedules-3-cron")).to_be_hidden()
+    for name in SCHEDULE_INPUTS:  # the cloned empty form, renumbered by Django's inlines.js
+        assert page.locator(f"#schedules-3 [name='schedules-3-{name}']").count() == 1, name
+    seen = page.evaluate(OVERFLOW)
+    screenshot(page, "fit-client-change-mixed-schedules-added", width=VIEWPORT["width"])
+    assert seen["page"] <= seen["inner"] and not seen["boxes"], seen

@@ -203,3 +203,34 @@ def test_after_cancel_the_run_page_offers_no_stop_and_ends_cancelled_in_agreemen
     assert all(not s["cancelVisible"] for s in snapshots), "no Stop button once the cancel was asked for"
     assert snapshots[-1]["status"] == "cancelled" and snapshots[-1]["progress"] == "100%"
     screenshot(page, "live-run-cancelled")
+
+
+def test_the_client_list_badge_of_a_live_run_follows_its_progress_and_stops_saying_running(
+    page: Page, operator, make_client, api: FakeApi, screenshot
+) -> None:
+    api.configure(page_delay=0.3)  # several seconds of a live run on the list
+    client = rest_client(make_client, "list-live", pagination="page", path="/products", total_path="total")
+    rest_client(make_client, "list-idle", pagination="page", path="/products", total_path="total")
+    run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="operator")
+    polled: list[str] = []
+    page.on("request", lambda r: polled.append(r.url) if "/progress/" in r.url else None)
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto("/admin/syncers/syncclient/")
+
+    live_row = page.locator("#result_list tr", has_text="list-live")
+    box = live_row.locator("[data-progress-url]")
+    expect(box).to_have_count(1)
+    assert page.locator("[data-progress-url]").count() == 1, "one poll box per live run, none for idle"
+    expect(live_row.locator(".field-state_column")).to_contain_text(re.compile("queued|running"))
+    expect(box).to_have_attribute("data-final", "true", timeout=RUN_TIMEOUT_MS)
+
+    state = live_row.locator(".field-state_column")
+    expect(state).not_to_contain_text("running")
+    expect(state).not_to_contain_text("queued")
+    expect(state).to_contain_text("active")
+    assert polled and {u.rsplit("/syncrun/", 1)[1] for u in polled} == {f"{run.pk}/progress/"}
+    settled = len(polled)
+    page.wait_for_timeout(1_500)  # longer than three poll intervals
+    assert len(polled) == settled, "polling stops once the run is final"
+    screenshot(page, "live-run-client-list")
