@@ -58,6 +58,12 @@ def long_data() -> dict[str, int]:
         client=client, run=run, external_id=LONG_ID, record_key=LONG_ID, reason=LONG_ERROR,
         payload=json.dumps({"id": LONG_ID, "description": LONG_ERROR}),
     )  # fmt: skip
+    # A second client: lists then show their filter sidebars (by client), the narrowest layout.
+    other = SyncClient.objects.create(name="other-" + LONG_NAME[6:], connection=conn, handler="demo_products")
+    FailedRecord.objects.create(
+        client=other, run=SyncRun.objects.create(client=other, trigger="admin", status="partial"),
+        external_id=LONG_ID[::-1], record_key=LONG_ID[::-1], reason=LONG_ERROR, payload="{}",
+    )  # fmt: skip
     SyncedRecord.objects.create(
         client=client,
         external_id=LONG_ID,
