@@ -324,8 +324,8 @@ MUTATIONS: tuple[Mutation, ...] = (
             ),
             Edit(
                 "syncers/pipeline/stage.py",
-                "        save_checkpoint(run.client_id, page.checkpoint)\n        SyncRun.objects",
-                "        SyncRun.objects",
+                "        save_checkpoint(run.client_id, page.checkpoint)\n        listed = ",
+                "        listed = ",
             ),
         ),
     ),
