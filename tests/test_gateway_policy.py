@@ -13,6 +13,7 @@ from django.test import override_settings
 from fakeapi.control import FakeApi
 from gateway.errors import BlockedAddress, PayloadError, PermanentError, TransientError
 from gateway.models import Connection
+from gateway.payload import parse_json
 from gateway.retry import parse_retry_after
 from gateway.session import GatewaySession
 
@@ -87,6 +88,24 @@ def test_unusable_answers_are_payload_errors(api: FakeApi, path: str, match: str
 
 def test_nesting_up_to_the_limit_is_fine(api: FakeApi) -> None:
     assert isinstance(session(api).get_json("/bad/raw?kind=deep&depth=200"), list)
+
+
+@pytest.mark.parametrize(
+    ("body", "fine"),
+    [
+        # Objects and arrays both count; brackets inside strings do not.
+        ('{"a":[' * 100 + '"]]]{{{"' + "]}" * 100, True),  # 200 levels
+        ("[" + '{"a":[' * 100 + '"]]]{{{"' + "]}" * 100 + "]", False),  # 201
+        ('[["' + "[{" * 300 + '"]]', True),
+        ('[{"x": 1}, ' + "[" * 201 + "]" * 201 + "]", False),  # deep beside shallow
+    ],
+)
+def test_nesting_depth_counts_containers_only(body: str, fine: bool) -> None:
+    if fine:
+        parse_json(body.encode(), "application/json", "http://api.test/")
+    else:
+        with pytest.raises(PayloadError, match="nested deeper than 200 levels"):
+            parse_json(body.encode(), "application/json", "http://api.test/")
 
 
 def test_payload_errors_are_not_retried(api: FakeApi) -> None:

@@ -205,3 +205,48 @@ def test_a_write_holding_the_fence_stops_a_new_fence_but_not_a_checkpoint_save(m
 
     assert (saved, new_fence) == ("done", "waited")
     assert _in_other_session(take_fence, client.pk) == "done"  # once that write committed
+
+
+def _wait_for_a_session_waiting_on_a_lock() -> None:
+    """Inside a transaction: return once another session of this database waits for a lock."""
+    import time
+
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute("SELECT pg_stat_clear_snapshot()")  # activity is cached per transaction
+            cur.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cur.fetchone():
+                return
+            time.sleep(0.05)
+    raise AssertionError("the other session never waited for a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite serialises all writers anyway")
+def test_deleting_a_client_mid_load_waits_for_the_load_and_leaves_none_of_its_records(make_client) -> None:
+    """The records table has no foreign key to the client (PostgreSQL checked one per row
+    written): deleting a client locks its row first, so it waits for a load holding the fence
+    to commit and then deletes that load's records too, instead of leaving them behind."""
+    client = make_client()
+    fence = take_fence(client.pk)
+    batch = stage(client, [{"id": 1}, {"id": 2}], fence=fence)
+
+    def delete_client() -> str:
+        try:
+            type(client).objects.get(pk=client.pk).delete()
+            return "deleted"
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        with fenced(client.pk, fence):  # the load's transaction, as load_batch runs it
+            assert load_batch(batch.pk).created == 2
+            deleting = pool.submit(delete_client)
+            _wait_for_a_session_waiting_on_a_lock()
+        assert deleting.result(timeout=60) == "deleted"
+
+    assert not SyncedRecord.objects.filter(client_id=client.pk).exists()

@@ -48,6 +48,19 @@ def check_fence(client_id: int, fence: int | None) -> None:
         raise FenceLost(f"client {client_id}: fence {fence} is stale (current {row and row[0]})")
 
 
+def hold_client(client_id: int) -> bool:
+    """Inside a transaction: lock the client row FOR KEY SHARE until commit, as check_fence
+    does, for a write that has no fence (pushed records); False when the client is gone. The
+    records table has no foreign key to the client (see SyncedRecord.client): this lock is
+    what keeps a load from writing rows for a client being deleted (syncers.signals)."""
+    sql = "SELECT 1 FROM syncers_syncclient WHERE id = %s"
+    if connection.vendor == "postgresql":
+        sql += " FOR KEY SHARE"
+    with connection.cursor() as cur:
+        cur.execute(sql, [client_id])
+        return cur.fetchone() is not None
+
+
 def relax_commit() -> None:
     """Inside a pipeline transaction (PostgreSQL): don't wait for the WAL flush at commit, and
     let the server end the session if it stops talking mid-transaction for a lease TTL.

@@ -25,7 +25,7 @@ from syncers.registry import SyncHandler, get_handler
 from syncers.versions import Version, supersedes, version_field, version_of
 
 from .failed import forget_loaded, keep_failures
-from .fence import check_fence, relax_commit
+from .fence import check_fence, hold_client, relax_commit
 from .merge import Row, merge_batch_in_database, merge_rows
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ def load_batch(batch_id: int) -> SyncBatch | None:
             return None  # a cancelled run's batches wait for the next run, which adopts them
         if batch.fence != SyncBatch.UNFENCED:
             check_fence(batch.client_id, batch.fence)
+        elif not hold_client(batch.client_id):
+            return None  # its client is being deleted, and the batch with it
         counts = _merge(batch)
         batch.state = SyncBatch.State.DONE
         batch.loaded_at = timezone.now()
