@@ -142,7 +142,7 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether parsed JSON nests containers deeper than `limit`: one level at a time, keeping
     only the containers (a page of flat records is two levels and a pass over its values),
     about a quarter of the CPU of the earlier scan of the text's brackets."""
-    level = [value] if value.__class__ in _CONTAINERS else []
+    level: list[Any] = [value] if value.__class__ in _CONTAINERS else []
     depth = 0
     while level:
         depth += 1
