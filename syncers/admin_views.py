@@ -133,8 +133,10 @@ class ClientViews(_ClientAdmin):
     def queue_run(self, request: HttpRequest, client: SyncClient, *, full: bool = False) -> SyncRun | None:
         try:
             run = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, user=request.user, full=full)
-        except ClientPaused as exc:
-            self.message_user(request, str(exc), messages.ERROR)
+        except ClientPaused as exc:  # the admin has no force: sync_run --force is the way round
+            self.message_user(
+                request, f"{exc}: resume it, or run it once with sync_run --force", messages.ERROR
+            )
             return None
         what = "Run a full listing now" if full else "Run now"
         self.log_change(request, client, f"{what}: queued run #{run.pk}")

@@ -22,7 +22,7 @@ _RUN_COUNTS = ("fetched", "created", "updated", "unchanged", "failed")
 
 def runs_per_bucket(*, unit: str, count: int, now: datetime | None = None) -> list[Bucket]:
     """The last `count` hours or days (unit "hour" / "day"), oldest first, every bucket present
-    even when no run was queued in it; counts per outcome (see charts.outcome)."""
+    even when no run was queued in it; counts per outcome (see wording.outcome)."""
     now = now or timezone.now()
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     trunc = TruncHour if unit == "hour" else TruncDay

@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 
 
 class ClientPaused(ValueError):
-    """A run was asked for on a paused client (it would only end skipped): resume it or force."""
+    """A run was asked for on a paused client (it would only end skipped). Its text says what
+    and why; each edge adds its own way out (`--force`, `force: true`, the Resume button)."""
 
     def __init__(self, client: SyncClient) -> None:
         self.client = client
         self.reason = client_pause_text(client)
-        super().__init__(f"client {client.name} is paused ({self.reason}): resume it or use --force")
+        super().__init__(f"client {client.name} is paused ({self.reason})")
 
 
 def client_pause_text(client: SyncClient) -> str:

@@ -274,7 +274,8 @@ def test_run_now_on_a_paused_client_is_refused_with_the_reason_and_a_forced_run_
     page.click("button[name=index]")
     refused = page.locator(".messagelist .error").inner_text()
     assert refused.lower() == (
-        "client products is paused (paused by operator: vendor maintenance): resume it or use --force"
+        "client products is paused (paused by operator: vendor maintenance): "
+        "resume it, or run it once with sync_run --force"
     )
     assert not SyncRun.objects.exists(), "nothing queued that would only end skipped"
 

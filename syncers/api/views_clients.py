@@ -147,7 +147,7 @@ class RunNow(APIView):
 
 class PausedConflict(Conflict):
     def __init__(self, exc: ClientPaused) -> None:
-        super().__init__(f"client {exc.client.name} is paused ({exc.reason}): resume it or send force: true")
+        super().__init__(f"{exc}: resume it or send force: true")
         self.reason = exc.reason
 
 

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             check_context(client, extra)
         paused = [c for c in targets if not c.may_run]
         if paused and not force:  # and every pause: nothing is queued when one client refuses
-            raise CommandError("; ".join(str(ClientPaused(c)) for c in paused))
+            raise CommandError("; ".join(f"{ClientPaused(c)}: resume it or use --force" for c in paused))
         forced = " --force" if force else ""
         if inline:
             who = f"manage.py sync_run --inline{forced}"
