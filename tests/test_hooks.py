@@ -156,6 +156,7 @@ def _readme_block(language: str, marker: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("worker")  # the accepted batch loads before teardown truncates the tables
 @pytest.mark.parametrize("language", ["sh", "python"])
 def test_the_readme_signing_examples_are_accepted(live_server, make_client, language: str) -> None:
     client = make_client("demo-products")
@@ -171,5 +172,5 @@ def test_the_readme_signing_examples_are_accepted(live_server, make_client, lang
     else:
         exec(code, {"HOOK_SECRET": SECRET})  # the snippet as a sender would paste it
 
-    run = SyncRun.objects.get(client=client)
-    assert (run.trigger, run.fetched) == ("webhook", 1)
+    run = run_wait_final(run_id=SyncRun.objects.get(client=client).pk, timeout=30)
+    assert (run.trigger, run.status, run.fetched, run.created) == ("webhook", "succeeded", 1, 1)

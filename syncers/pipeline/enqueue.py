@@ -24,7 +24,7 @@ def enqueue_run(
     schedule: SyncSchedule | None = None,
     send: bool = True,
     forced: bool = False,
-    context: dict | None = None,
+    context: dict[str, object] | None = None,
 ) -> SyncRun:
     """Record a queued run; with `send`, dispatch it once the row is committed. A `forced` run
     goes ahead although the client is paused (the operator said so)."""

@@ -80,7 +80,7 @@ class DatabaseLeases:
                 "UPDATE syncers_lease SET expires_at = %s WHERE name = %s AND token = %s AND expires_at >= %s",
                 [time.time() + ttl, name, token, time.time()],
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def release(self, name: str, token: str) -> bool:
         with connection.cursor() as cur:
@@ -88,7 +88,7 @@ class DatabaseLeases:
                 "DELETE FROM syncers_lease WHERE name = %s AND token = %s",
                 [name, token],
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def holder(self, name: str) -> str | None:
         with connection.cursor() as cur:
