@@ -7,6 +7,7 @@ scheduler in this process and record what it would publish instead of publishing
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,16 +90,27 @@ class Recording(SyncScheduler):
     """Our scheduler with the broker publish replaced by a list (the bookkeeping is real)."""
 
     poll_every = 0.0  # every tick reads the change marker, so tests need not wait
+    alive: list[Recording] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.sent: list[str] = []
         super().__init__(*args, app=app, **kwargs)
+        Recording.alive.append(self)
 
     def apply_async(self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any) -> None:
         self.sent.append(entry.name)
 
     def sent_of(self, task: PeriodicTask) -> int:
         return self.sent.count(task.name)  # ignores syncers-reconcile, installed at setup
+
+
+@pytest.fixture(autouse=True)
+def _no_bookkeeping_at_exit() -> Iterator[None]:
+    """A scheduler writes its bookkeeping at interpreter exit (django-celery-beat's Finalize):
+    the test database is gone by then, so each test's schedulers are let go when it ends."""
+    yield
+    while Recording.alive:
+        Recording.alive.pop()._finalize.cancel()
 
 
 def overdue_interval_task(name: str = "every-10s") -> PeriodicTask:
