@@ -32,7 +32,7 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Tests keep their worker/beat logs and screenshots in their own folder, never in the running
-# site's var/ (see README "Tests").
+# site's var/ (see docs/tests.md).
 TEST_VAR := $(CURDIR)/var-test
 
 test: venv chromium

@@ -148,9 +148,9 @@ def test_a_secret_no_key_decrypts_answers_503_with_a_log_line(hooked, caplog) ->
     assert "cannot be decrypted with GATEWAY_ENCRYPTION_KEYS" in caplog.text
 
 
-def _readme_block(language: str, marker: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(rf"```{language}\n(.*?)```", readme, flags=re.S)
+def _security_page_block(language: str, marker: str) -> str:
+    page = (ROOT / "docs" / "concepts" / "security.md").read_text()
+    blocks = re.findall(rf"```{language}\n(.*?)```", page, flags=re.S)
     (block,) = [b for b in blocks if marker in b]
     return block
 
@@ -158,11 +158,13 @@ def _readme_block(language: str, marker: str) -> str:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("worker")  # the accepted batch loads before teardown truncates the tables
 @pytest.mark.parametrize("language", ["sh", "python"])
-def test_the_readme_signing_examples_are_accepted(live_server, make_client, language: str) -> None:
+def test_the_security_pages_signing_examples_are_accepted(live_server, make_client, language: str) -> None:
     client = make_client("demo-products")
     client.set_hook_secret(SECRET)
     client.save(update_fields=["hook_secret_ciphertext"])
-    code = _readme_block(language, "X-Xcoresite-Timestamp").replace("http://127.0.0.1:8000", live_server.url)
+    code = _security_page_block(language, "X-Xcoresite-Timestamp").replace(
+        "http://127.0.0.1:8000", live_server.url
+    )
 
     if language == "sh":
         done = subprocess.run(

@@ -1,4 +1,4 @@
-"""`make test` does all its own set-up on a fresh machine, as README promises: it installs
+"""`make test` does all its own set-up on a fresh machine, as docs/tests.md promises: it installs
 Debian's chromium for the browser tests when it is missing (as .ci/run does), and keeps its
 logs and screenshots in var-test/, never in the running site's var/.
 

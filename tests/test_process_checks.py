@@ -1,4 +1,4 @@
-"""Every process refuses to start on a failing Django system check (README, Security): the
+"""Every process refuses to start on a failing Django system check (docs/concepts/security.md): the
 Celery worker and beat and a WSGI server loading xcoresite.wsgi too, not only manage.py
 commands. Started as real processes with no encryption key and DEBUG off (check gateway.E001)."""
 

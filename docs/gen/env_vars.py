@@ -56,7 +56,10 @@ MEANINGS: dict[str, tuple[str, str]] = {
         "and releasing its locks.",
     ),
     "FAKEAPI_URL": ("`http://127.0.0.1:8765`", "Where the demo connection points."),
-    "SYNC_CONFIG_FILE": ("empty", "YAML file `manage.py sync_apply` applies when called without one."),
+    "SYNC_CONFIG_FILE": (
+        "empty",
+        "YAML file `manage.py sync_apply` applies when called without one (run it at deploy time).",
+    ),
     "SYNC_PAUSE_DURATIONS": (
         "`60,300,900,3600,10800`",
         "Seconds a client pauses at error level 1, 2, ... after transient failures (the last "
@@ -68,7 +71,9 @@ MEANINGS: dict[str, tuple[str, str]] = {
     ),
     "SYNC_MAX_RECORD_BYTES": (
         "`1048576`",
-        "Largest record stored (its JSON text); a larger one is kept in failed records with its size as the reason.",
+        "Largest record stored (its JSON text; on PostgreSQL as jsonb prints it, a little more than compact "
+        "JSON); a larger one is kept in failed records with its size as the reason. Raise it and retry the "
+        "failed records to load them.",
     ),
     "EMAIL_URL": (
         "",
@@ -95,17 +100,25 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "SYNC_HOOK_MAX_BYTES": ("`2097152`", "Largest body accepted by `POST /hooks/<client>/`."),
     "SYNC_HOOK_TOLERANCE": (
         "",
-        "Seconds a webhook delivery's timestamp may differ from our clock; within them an exact "
+        "Seconds a webhook delivery's `X-Xcoresite-Timestamp` may differ from our clock; within them an exact "
         "replay is refused by its signature.",
     ),
-    "SYNC_METRICS_ENABLED": ("", "Serve Prometheus metrics at `/metrics`."),
-    "SYNC_METRICS_TOKEN": ("empty", "If set, `/metrics` requires `Authorization: Bearer <token>`."),
-    "LOG_FORMAT": ("", "`json`: one JSON object per log line with client, run, batch and page ids."),
+    "SYNC_METRICS_ENABLED": (
+        "",
+        "Serve Prometheus metrics at `/metrics` (runs and records by outcome, run seconds, pending "
+        "batches, client state and error level, API requests by status, rate-limit waits).",
+    ),
+    "SYNC_METRICS_TOKEN": (
+        "empty",
+        "If set, `/metrics` requires `Authorization: Bearer <token>`. Metrics on without it: warning "
+        "`syncers.W001` at start-up.",
+    ),
+    "LOG_FORMAT": ("", "`json`: one JSON object per log line with `client`, `run`, `batch` and `page` ids."),
     "SYNC_LOG_LEVEL": ("", "Log level of the `syncers` and `gateway` loggers."),
     "GATEWAY_ENCRYPTION_KEYS": (
         "empty (DEBUG: a key derived from `SECRET_KEY`)",
-        "Fernet keys, comma-separated, newest first, encrypting connection and webhook secrets; "
-        "required when `DEBUG` is off (check `gateway.E001`).",
+        "Fernet keys, comma-separated, newest first, encrypting connection and webhook secrets. "
+        "Required when `DEBUG` is off (check `gateway.E001`).",
     ),
     "GATEWAY_ALLOWED_HOSTS": (
         "`127.0.0.1,localhost` with `DEBUG`, else empty",
@@ -114,8 +127,9 @@ MEANINGS: dict[str, tuple[str, str]] = {
     ),
     "GATEWAY_TRUST_ENV": (
         "",
-        "Let outgoing requests use proxies, `.netrc` and CA-bundle variables from the environment "
-        "(the SSRF guard does not cover proxied requests: warning `gateway.W001`).",
+        "Let outgoing requests use proxies, `.netrc` and CA-bundle variables from the environment. A "
+        "proxy resolves host names again after our SSRF check, so the guard does not cover proxied "
+        "requests (warning `gateway.W001`): restrict what the proxy may reach there.",
     ),
     "GATEWAY_RETRY_AFTER_CAP": (
         "",

@@ -1,5 +1,5 @@
 """The REST source's options: rendered from its declared schema (syncers.handlers.rest_schema
-via syncers.handler_options.markdown_table, the same table README embeds), plus the registered
+via syncers.handler_options.markdown_table), plus the registered
 handlers and the defaults each one changes."""
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ REST_SCHEMA = OptionSchema(
             "offset_overlap",
             "integer",
             "Records each request after the first re-reads before its offset, to notice deletions "
-            "in between (README: Offset overlap); `0` switches it off; must be below `page_size`.",
+            "in between (docs: The REST source, Offset overlap); `0` switches it off; must be below "
+            "`page_size`.",
             styles=("offset",),
             minimum=0,
             default_text="`5`, at most half of `page_size`",
@@ -118,14 +119,14 @@ REST_SCHEMA = OptionSchema(
             "incremental",
             "json",
             '`{"param": "updated_since", "field": "updated_at", "lookback_seconds": 0}`: ask only '
-            "for records changed since the last run (README: Incremental mode).",
+            "for records changed since the last run (docs: The REST source, Incremental mode).",
             handler_checks=True,
         ),
         Option(
             "total_path",
             "string",
             "Dotted path to the listing's size in the body (the `X-Total-Count` header wins), "
-            "compared with what a run read (README: Page numbers under deletion).",
+            "compared with what a run read (docs: The REST source, Page numbers under deletion).",
             styles=("page", "offset"),
             default_text="`meta.total`",
             handler_checks=True,

@@ -143,7 +143,8 @@ def test_broker_gone_half_way_through_dispatch_and_back_empty_10s_later_loses_no
 def test_redis_restarted_while_batches_load_loses_nothing(
     scenario: Scenario, redis_broker: ThrowawayRedis
 ) -> None:
-    """Broker and leases on the same Redis, as the README's example deployment has them."""
+    """Broker and leases on the same Redis, as the example deployment (docs/guides/production.md)
+    has them."""
     scenario.procs.env["REDIS_URL"] = redis_broker.url(1)
     with override_settings(REDIS_URL=redis_broker.url(1)):
         leases.cache_clear()

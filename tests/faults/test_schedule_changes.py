@@ -8,7 +8,7 @@
     `last_run_at` back from the database: in spring right after the gap; in autumn beat is
     down from 02:40 CEST to 02:10 CET, so the missed 02:45 CEST is caught up inside the repeated
     hour (where celery's crontab alone sends in a tight loop, see syncers.beat.RepeatSafeCrontab).
-    Each cron runs once a local day, at the times README documents and the admin's cron preview
+    Each cron runs once a local day, at the times docs/concepts/schedules.md documents and the admin's cron preview
     announces; beat logs no error and stops cleanly; the oracle holds for both clients.
 14. Schedules change while a real beat (the configured scheduler, `--max-interval 1`) and a
     real worker run four clients on interval schedules, each change through the admin's path:

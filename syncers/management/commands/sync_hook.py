@@ -33,6 +33,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"POST /hooks/{target.name}/ with headers X-Xcoresite-Timestamp: <Unix seconds> and "
-            "X-Xcoresite-Signature: sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'> (README: Webhooks)"
+            "X-Xcoresite-Signature: sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'> "
+            "(docs: Security, Signing webhook deliveries)"
         )
         self.stdout.write(f"secret (shown once): {secret}")
