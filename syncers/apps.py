@@ -1,3 +1,6 @@
+"""The syncers app's start: registers its checks, signal receivers, handlers, static jobs and
+plugins once the app registry is ready."""
+
 from django.apps import AppConfig
 
 

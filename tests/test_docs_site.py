@@ -151,6 +151,27 @@ def test_every_api_endpoint_is_in_the_reference(pages: dict[str, str]) -> None:
     assert not missing, f"API endpoints missing from reference/http-api.md: {missing}"
 
 
+def test_every_package_says_what_it_owns_in_the_code_map(pages: dict[str, str]) -> None:
+    """A newcomer finds any behaviour in one hop: each product package (found on disk, not by
+    the generator) is on the code map with its docstring, and so is each `syncers/` module."""
+    from docs.gen.code_map import undocumented
+
+    assert undocumented() == [], "a package or syncers/ module without a docstring"
+    page = pages["reference/code-map.md"]
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("gateway", "syncers", "xcoresite", "catalog", "fakeapi")
+        for init in (ROOT / top).rglob("__init__.py")
+        if not {"migrations", "management", "templatetags"} & set(init.parts)
+    }
+    on_disk |= {f"syncers.{m.stem}" for m in (ROOT / "syncers").glob("*.py") if m.stem != "__init__"}
+    missing = sorted(name for name in on_disk if f"| `{name}` |" not in page)
+    assert len(on_disk) > 15 and not missing, f"missing from the code map: {missing}"
+    linter = (ROOT / "pyproject.toml").read_text().split("[tool.importlinter]")[1]
+    contracts = re.findall(r'^name = "(.+)"$', linter, re.M)
+    assert contracts and all(f"- {name} (" in page for name in contracts)
+
+
 def test_site_builds_strictly(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     mkdocs = Path(sys.executable).with_name("mkdocs")

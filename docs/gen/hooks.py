@@ -19,6 +19,7 @@ GENERATED = {
     "reference/handler-options.md": "handler_options",
     "reference/commands.md": "commands",
     "reference/http-api.md": "http_api",
+    "reference/code-map.md": "code_map",
 }
 
 

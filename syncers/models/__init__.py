@@ -1,3 +1,7 @@
+"""The rows: clients and schedules, runs and staged batches (the sync log), the record
+ledger and failed records, leases, grants, tokens, notifications, plugin rows. Models import
+only what is below them; import them from here."""
+
 from . import plugins  # noqa: F401  (registers the plugin models; import them from .plugins)
 from .api_tokens import ApiToken
 from .clients import SyncClient, SyncSchedule
