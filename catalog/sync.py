@@ -15,7 +15,7 @@ from .models import Category
 
 COUNTS_KEY = "catalog:active_products_by_category"
 # Demo of a failing hook: while this cache counter is above zero, each after_write call takes
-# one off and raises, so its batch rolls back and is loaded again (see README "Destinations").
+# one off and raises, so its batch rolls back and is loaded again (docs/concepts/destinations.md, "Hooks").
 FAIL_KEY = "catalog:fail_after_write"
 
 

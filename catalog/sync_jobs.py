@@ -1,5 +1,5 @@
 """Autodiscovered: the demo's static job, named by `jobs:` entries of the configuration file
-(see README "Config as code")."""
+(docs/concepts/config-as-code.md, "Static jobs")."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, served from here (no CDN)
     "gateway",
     "syncers",
-    "catalog",  # the demo app the demo client loads into (README "Destinations")
+    "catalog",  # the demo app the demo client loads into (docs/concepts/destinations.md)
 ]
 
 MIDDLEWARE = [
@@ -229,7 +229,7 @@ SYNC_HOOK_TOLERANCE = env.int("SYNC_HOOK_TOLERANCE", default=300)
 SYNC_METRICS_ENABLED = env.bool("SYNC_METRICS_ENABLED", default=False)
 SYNC_METRICS_TOKEN = env.str("SYNC_METRICS_TOKEN", default="")
 
-# --- HTTP API (syncers.api; README "HTTP API") -------------------------------------------
+# --- HTTP API (syncers.api; docs/concepts/http-api.md) -------------------------------------------
 # Bearer tokens (sync_api_token) for scripts, the admin's session for the docs page; JSON only;
 # every refusal is a JSON error naming the field (syncers.api.errors).
 REST_FRAMEWORK = {

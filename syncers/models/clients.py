@@ -70,7 +70,7 @@ class SyncClient(models.Model):
         blank=True,
         help_text="Where records land: empty for the generic records table, or one of your "
         'models, e.g. {"model": "catalog.Product", "key": ["sku"], "fields": {"sku": "sku"}} '
-        '(see README "Destinations").',
+        "(see the docs page docs/concepts/destinations.md).",
     )
     batch_size = models.PositiveIntegerField(
         "batch size",
