@@ -6,8 +6,8 @@ class SyncersConfig(AppConfig):
     verbose_name = "Sync clients"
 
     def ready(self) -> None:
-        from . import checks, job_registry, registry, signals  # noqa: F401  (registers checks and signal receivers)
+        from syncers import checks, job_registry, registry, signals  # noqa: F401  (registers checks and signal receivers)
 
         registry.autodiscover()
         job_registry.autodiscover()
-        from . import plugin_admin  # noqa: F401  (discovers plugins, registers their tasks and admin)
+        from syncers import plugin_admin  # noqa: F401  (discovers plugins, registers their tasks and admin)

@@ -20,9 +20,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule
 
-from .beat import RepeatSafeCrontab, interval_due_at
-from .models import SyncSchedule
-from .models.clients import parse_cron
+from syncers.beat import RepeatSafeCrontab, interval_due_at
+from syncers.models import SyncSchedule
+from syncers.models.clients import parse_cron
 
 TIME_FORMAT = "%a %d %b %Y %H:%M %Z"
 _MAX_STEPS = 2000  # beat steps simulated around one DST change (every minute for 33 hours)

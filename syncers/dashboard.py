@@ -12,9 +12,9 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Ma
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from .charts import Bucket, outcome
-from .health import Check, check_beat, check_broker, check_workers
-from .models import FailedRecord, SyncRun
+from syncers.charts import Bucket, outcome
+from syncers.health import Check, check_beat, check_broker, check_workers
+from syncers.models import FailedRecord, SyncRun
 
 _DONE = [SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]
 _RUN_COUNTS = ("fetched", "created", "updated", "unchanged", "failed")

@@ -18,8 +18,8 @@ from django_celery_beat.models import (
     PeriodicTask,
 )
 
-from .models import SyncSchedule
-from .models.clients import parse_cron
+from syncers.models import SyncSchedule
+from syncers.models.clients import parse_cron
 
 SCHEDULED_SYNC_TASK = "syncers.scheduled_sync"
 

@@ -13,13 +13,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from .fetch_preview import FetchPreview, client_test_fetch  # noqa: F401  (the edges' entry point)
-from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
-from .pipeline import enqueue_run, run_inline, run_sync
-from .pipeline.push import stage_records
-from .registry import get_handler
-from .run_context import request_context, schedule_context
-from .schedule_fires import schedule_fire_claim
+from syncers.fetch_preview import FetchPreview, client_test_fetch  # noqa: F401  (the edges' entry point)
+from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
+from syncers.pipeline import enqueue_run, run_inline, run_sync
+from syncers.pipeline.push import stage_records
+from syncers.registry import get_handler
+from syncers.run_context import request_context, schedule_context
+from syncers.schedule_fires import schedule_fire_claim
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from .job_registry import get_job
-from .models.clients import parse_cron
+from syncers.job_registry import get_job
+from syncers.models.clients import parse_cron
 
 log = logging.getLogger(__name__)
 

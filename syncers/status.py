@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .health import next_fire, system_checks
-from .models import SyncClient, SyncRun
-from .plugins.status import plugins_status, worker_service_state
+from syncers.health import next_fire, system_checks
+from syncers.models import SyncClient, SyncRun
+from syncers.plugins.status import plugins_status, worker_service_state
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def client_status(client: SyncClient) -> dict[str, Any]:
 
 
 def _deletions_waiting(client: SyncClient) -> dict[str, Any] | None:
-    from .destinations.deletions import deletions_waiting
+    from syncers.destinations.deletions import deletions_waiting
 
     held = deletions_waiting(client) if client.destination else None
     if held is None:
