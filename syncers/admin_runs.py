@@ -21,8 +21,7 @@ from syncers.admin_views import RunViews, retry_and_report
 from syncers.models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from syncers.permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
 from syncers.run_context import describe_context
-from syncers.selectors import older_copies_text
-from syncers.wording import run_status_label
+from syncers.wording import older_copies_text, run_status_label
 
 
 class VisibleClientFilter(admin.RelatedFieldListFilter):
