@@ -21,11 +21,16 @@ from django.utils.timesince import timesince
 from gateway.models import Connection
 from syncers import admin_beat, admin_jobs, admin_notify, admin_runs, admin_tokens, charts  # noqa: F401  (they register their admins)
 from syncers.admin_views import ClientViews, client_console, run_url
-from syncers.cron_preview import TIME_FORMAT, schedule_bounds_left, schedule_next_fire, schedule_preview
 from syncers.destinations.preview import field_choices, model_choices
 from syncers.forms import PauseForm, SyncClientForm, admin_form
 from syncers.models import ClientGrant, PendingDeletion, SyncClient, SyncRun, SyncSchedule
 from syncers.permissions import may_see_client, usable_connection_ids, user_can, visible_client_ids
+from syncers.schedules.cron_preview import (
+    TIME_FORMAT,
+    schedule_bounds_left,
+    schedule_next_fire,
+    schedule_preview,
+)
 from syncers.selectors import client_list_queryset
 from syncers.wording import run_status_label
 

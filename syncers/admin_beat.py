@@ -21,7 +21,7 @@ from django_celery_beat.models import PeriodicTask
 
 from syncers.models import SyncClient, SyncSchedule
 from syncers.models.plugins import InstalledPlugin
-from syncers.static_jobs import PREFIX as STATIC_PREFIX
+from syncers.schedules.static_jobs import PREFIX as STATIC_PREFIX
 
 SYNC_PREFIX = "sync:"
 PLUGIN_PREFIXES = ("plugin:",)

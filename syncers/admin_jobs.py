@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from syncers.health import next_fire
 from syncers.models import StaticJob
-from syncers.static_jobs import PREFIX, describe_static_job
+from syncers.schedules.static_jobs import PREFIX, describe_static_job
 
 
 @admin.register(StaticJob)

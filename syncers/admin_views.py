@@ -32,7 +32,6 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from syncers import charts, dashboard, selectors
-from syncers.cron_preview import cron_preview, interval_preview
 from syncers.destinations.deletions import (
     deletions_waiting,
     pending_deletion_approve,
@@ -41,6 +40,7 @@ from syncers.destinations.deletions import (
 from syncers.forms import PauseForm, admin_form
 from syncers.models import PendingDeletion, SyncClient, SyncRun
 from syncers.permissions import may_see_client, sees_all_clients, user_can
+from syncers.schedules.cron_preview import cron_preview, interval_preview
 from syncers.services import (
     ClientPaused,
     client_disable,

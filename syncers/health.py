@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from syncers.beat import interval_due_at
+from syncers.schedules.beat import interval_due_at
 
 RECONCILE_ENTRY = "syncers-reconcile"
 

@@ -9,7 +9,8 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_ready
 from django import db
 
-from syncers import health, pipeline, services, static_jobs
+from syncers import health, pipeline, services
+from syncers.schedules import static_jobs
 
 log = logging.getLogger(__name__)
 

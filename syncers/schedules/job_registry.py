@@ -4,7 +4,7 @@ be able to run arbitrary code). Apps register them in a `sync_jobs` module, auto
 like `sync_handlers`:
 
     # myapp/sync_jobs.py
-    from syncers.job_registry import sync_job
+    from syncers.schedules.job_registry import sync_job
 
     @sync_job("myapp.tasks:sync_data")      # the name the file uses; default "<module>:<name>"
     def sync_data(**kwargs): ...

@@ -6,7 +6,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from syncers.models import SyncClient, SyncSchedule
-from syncers.schedules import schedule_publish, schedule_unpublish
+from syncers.schedules.mirror import schedule_publish, schedule_unpublish
 
 
 @receiver(post_save, sender=SyncSchedule, dispatch_uid="syncers.schedule_saved")
