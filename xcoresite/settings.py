@@ -201,7 +201,8 @@ SYNC_NOTIFY_EMAILS = {
     )
 }
 SYNC_NOTIFY_CHANNELS = env.list(
-    "SYNC_NOTIFY_CHANNELS", default=["syncers.notify.EmailChannel", "syncers.notify.WebhookChannel"]
+    "SYNC_NOTIFY_CHANNELS",
+    default=["syncers.alerts.notify.EmailChannel", "syncers.alerts.notify.WebhookChannel"],
 )
 # "url" (every level) or "url>warning" (that level and above), comma-separated.
 SYNC_NOTIFY_WEBHOOKS = [

@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from syncers.alerts.pause import Event
 from syncers.models import Notification, NotificationRoute, SyncClient, SyncRun
-from syncers.pause import Event
 
 log = logging.getLogger(__name__)
 LEVELS = ("notice", "warning", "error")
