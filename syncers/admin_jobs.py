@@ -9,8 +9,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from syncers.health import next_fire
 from syncers.models import StaticJob
+from syncers.ops.health import next_fire
 from syncers.schedules.static_jobs import PREFIX, describe_static_job
 
 

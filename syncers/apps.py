@@ -6,7 +6,8 @@ class SyncersConfig(AppConfig):
     verbose_name = "Sync clients"
 
     def ready(self) -> None:
-        from syncers import checks, registry  # noqa: F401  (checks: registers the system checks)
+        from syncers import registry
+        from syncers.ops import checks  # noqa: F401  (registers the system checks)
         from syncers.schedules import job_registry, signals  # noqa: F401  (signals: registers the receivers)
 
         registry.autodiscover()

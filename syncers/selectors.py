@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from syncers.models import FailedRecord, SyncClient, SyncRun, SyncSchedule
-from syncers.progress import run_progress  # noqa: F401  (the admin reads progress through selectors)
+from syncers.ops.progress import run_progress  # noqa: F401  (the admin reads progress through selectors)
 from syncers.schedules.cron_preview import schedule_bounds_left, schedule_next_fire
 from syncers.wording import older_copies_text
 

@@ -9,7 +9,8 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_ready
 from django import db
 
-from syncers import health, pipeline, services
+from syncers import pipeline, services
+from syncers.ops import health
 from syncers.schedules import static_jobs
 
 log = logging.getLogger(__name__)

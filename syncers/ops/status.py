@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from syncers.health import next_fire, system_checks
 from syncers.models import SyncClient, SyncRun
+from syncers.ops.health import next_fire, system_checks
 from syncers.plugins.status import plugins_status, worker_service_state
 
 
@@ -15,7 +15,7 @@ from syncers.plugins.status import plugins_status, worker_service_state
 class HealthReport:
     healthy: bool
     problems: list[str]  # why not healthy, one line each (empty when healthy)
-    checks: list[Any]  # syncers.health checks, in order: the database first
+    checks: list[Any]  # syncers.ops.health checks, in order: the database first
     clients: list[dict[str, Any]]  # client_status of each client reported
     plugins: list[dict[str, Any]]
     plugin_tasks: dict[str, Any]
