@@ -12,4 +12,4 @@ class SyncersConfig(AppConfig):
 
         registry.autodiscover()
         job_registry.autodiscover()
-        from syncers import plugin_admin  # noqa: F401  (discovers plugins, registers their tasks and admin)
+        from syncers.console import plugins  # noqa: F401  (discovers plugins, registers their tasks and admin)

@@ -1,4 +1,4 @@
-"""Start-up wiring, run from SyncersConfig.ready() (through syncers.plugin_admin): discover
+"""Start-up wiring, run from SyncersConfig.ready() (through syncers.console.plugins): discover
 `sync_plugins` modules, register each plugin task with Celery under its frozen name, and
 record manifests after every migrate (and flush)."""
 

@@ -46,9 +46,9 @@ from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
 from syncers.models import SyncClient, SyncRun, SyncSchedule
+from syncers.ops.status import client_status
 from syncers.schedules.cron_preview import cron_next_fires, dst_notes, schedule_next_fire
 from syncers.selectors import client_schedules
-from syncers.status import client_status
 from tests.processes import Service, wait_until
 
 from .conftest import Scenario

@@ -21,8 +21,8 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from syncers.admin_cells import clipped, clipped_column
-from syncers.forms import admin_form
+from syncers.console.cells import clipped, clipped_column
+from syncers.console.forms import admin_form
 from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
 from syncers.plugins import PluginError
 from syncers.plugins import setup as plugin_setup

@@ -15,9 +15,10 @@ from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from syncers import charts, selectors
-from syncers.admin_cells import clipped, clipped_column
-from syncers.admin_views import RunViews, retry_and_report
+from syncers import selectors
+from syncers.console import charts
+from syncers.console.cells import clipped, clipped_column
+from syncers.console.views import RunViews, retry_and_report
 from syncers.models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from syncers.permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
 from syncers.run_context import describe_context

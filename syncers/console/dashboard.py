@@ -12,7 +12,7 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Ma
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from syncers.charts import Bucket, outcome
+from syncers.console.charts import Bucket, outcome
 from syncers.models import FailedRecord, SyncRun
 from syncers.ops.health import Check, check_beat, check_broker, check_workers
 

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from gateway.units import DurationField, DurationListField
-from syncers.config_widget import SourceConfigWidget
+from syncers.console.config_widget import SourceConfigWidget
 from syncers.models import SyncClient
 from syncers.registry import handler_choices
 

@@ -31,13 +31,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from syncers import charts, dashboard, selectors
+from syncers import selectors
+from syncers.console import charts, dashboard
+from syncers.console.forms import PauseForm, admin_form
 from syncers.destinations.deletions import (
     deletions_waiting,
     pending_deletion_approve,
     pending_deletion_reject,
 )
-from syncers.forms import PauseForm, admin_form
 from syncers.models import PendingDeletion, SyncClient, SyncRun
 from syncers.permissions import may_see_client, sees_all_clients, user_can
 from syncers.schedules.cron_preview import cron_preview, interval_preview
