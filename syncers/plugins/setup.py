@@ -8,14 +8,13 @@ from typing import Any
 
 from django.db.models.signals import post_migrate
 
+from . import tasks
 from .registry import autodiscover
 
 
 def ready() -> None:
     autodiscover()
-    from syncers import plugin_tasks
-
-    plugin_tasks.register_plugin_tasks()
+    tasks.register_plugin_tasks()
     post_migrate.connect(_record_manifests, dispatch_uid="syncers.plugins.record_manifests")
 
 
