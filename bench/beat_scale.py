@@ -43,7 +43,7 @@ def __getattr__(name: str) -> type:
     from celery.utils.time import maybe_make_aware
 
     if name == "StampedSyncScheduler":
-        from syncers.beat import SyncScheduler as base
+        from syncers.schedules.beat import SyncScheduler as base
     else:
         from django_celery_beat.schedulers import DatabaseScheduler as base
 

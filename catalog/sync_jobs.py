@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-from syncers.job_registry import sync_job
+from syncers.schedules.job_registry import sync_job
 
 from .sync import COUNTS_KEY, category_counts
 

@@ -9,8 +9,10 @@ class SyncersConfig(AppConfig):
     verbose_name = "Sync clients"
 
     def ready(self) -> None:
-        from . import checks, job_registry, registry, signals  # noqa: F401  (registers checks and signal receivers)
+        from syncers import registry
+        from syncers.ops import checks  # noqa: F401  (registers the system checks)
+        from syncers.schedules import job_registry, signals  # noqa: F401  (signals: registers the receivers)
 
         registry.autodiscover()
         job_registry.autodiscover()
-        from . import plugin_admin  # noqa: F401  (discovers plugins, registers their tasks and admin)
+        from syncers.console import plugins  # noqa: F401  (discovers plugins, registers their tasks and admin)

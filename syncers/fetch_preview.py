@@ -14,13 +14,12 @@ from django.core.exceptions import ValidationError
 
 from gateway.errors import GatewayError
 from gateway.session import session_for
-
-from .destinations.config import parse_destination
-from .destinations.preview import PreviewRow, preview_rows
-from .destinations.shapes import wrong_kind_summary
-from .models import SyncClient
-from .pipeline.load import record_text, set_aside_reason
-from .registry import FetchContext, get_handler
+from syncers.destinations.config import parse_destination
+from syncers.destinations.preview import PreviewRow, preview_rows
+from syncers.destinations.shapes import wrong_kind_summary
+from syncers.models import SyncClient
+from syncers.pipeline.load import record_text, set_aside_reason
+from syncers.registry import FetchContext, get_handler
 
 
 class Fetched(NamedTuple):

@@ -27,10 +27,9 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from gateway import crypto
-
-from .models import HookDelivery, SyncClient, SyncRun
-from .pipeline.push import stage_records
-from .views import as_bytes
+from syncers.models import HookDelivery, SyncClient, SyncRun
+from syncers.pipeline.push import stage_records
+from syncers.views import as_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db.models import Model, Q
 
-from .models import ClientGrant, SyncClient
-from .models.grants import ACTIONS
+from syncers.models import ClientGrant, SyncClient
+from syncers.models.grants import ACTIONS
 
 MODEL_PERMISSIONS = {
     "run": "syncers.run_syncclient",

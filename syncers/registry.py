@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import autodiscover_modules
 
-from .handler_options import OptionSchema, clean_options
+from syncers.handler_options import OptionSchema, clean_options
 
 if TYPE_CHECKING:
     from gateway.session import GatewaySession

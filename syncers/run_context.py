@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from .registry import SyncHandler
+from syncers.registry import SyncHandler
 
 MAX_PARAMS_BYTES = 4_000
 SCALARS = (str, int, float, bool)

@@ -9,9 +9,10 @@ from typing import Any
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
-from .cron_preview import schedule_bounds_left, schedule_next_fire
-from .models import FailedRecord, SyncClient, SyncRun, SyncSchedule
-from .progress import run_progress  # noqa: F401  (the admin reads progress through selectors)
+from syncers.models import FailedRecord, SyncClient, SyncRun, SyncSchedule
+from syncers.ops.progress import run_progress  # noqa: F401  (the admin reads progress through selectors)
+from syncers.schedules.cron_preview import schedule_bounds_left, schedule_next_fire
+from syncers.wording import older_copies_text
 
 
 def client_get(*, ref: str) -> SyncClient:
@@ -34,11 +35,6 @@ def run_wait_final(*, run_id: int, timeout: float, poll: float = 0.25) -> SyncRu
         if time.monotonic() > deadline:
             raise TimeoutError(f"run #{run_id} still {run.status} after {timeout:.0f}s")
         time.sleep(poll)
-
-
-def older_copies_text(older: int) -> str:
-    """ "N older copies ignored" (by the version rule, syncers.versions), or "" for none."""
-    return f"{older:,} older cop{'y' if older == 1 else 'ies'} ignored" if older else ""
 
 
 def run_summary(run: SyncRun) -> str:

@@ -13,13 +13,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from .fetch_preview import FetchPreview, client_test_fetch  # noqa: F401  (the edges' entry point)
-from .models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
-from .pipeline import enqueue_run, run_inline, run_sync
-from .pipeline.push import stage_records
-from .registry import get_handler
-from .run_context import request_context, schedule_context
-from .schedule_fires import schedule_fire_claim
+from syncers.fetch_preview import FetchPreview, client_test_fetch  # noqa: F401  (the edges' entry point)
+from syncers.models import FailedRecord, SyncClient, SyncedRecord, SyncRun, SyncSchedule
+from syncers.pipeline import enqueue_run, run_inline, run_sync
+from syncers.pipeline.push import stage_records
+from syncers.registry import get_handler
+from syncers.run_context import request_context, schedule_context
+from syncers.schedules.fires import schedule_fire_claim
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _check_may_run(client: SyncClient, *, force: bool, who: str) -> bool:
 
 def sync_run_scheduled(*, client_id: int, schedule_id: int | None = None) -> SyncRun | None:
     """What beat fires: record the run and carry it out in this same task. None when the
-    client is gone, or the schedule's bounds refuse this fire (see schedule_fires)."""
+    client is gone, or the schedule's bounds refuse this fire (see syncers.schedules.fires)."""
     client = SyncClient.objects.filter(pk=client_id).first()
     if client is None:
         log.warning("schedule fired for client %s, which no longer exists", client_id)

@@ -1,8 +1,8 @@
 """Registers the built-in handlers through the same hook as any plugin app."""
 
-from .handlers.demo import DemoProductsHandler
-from .handlers.rest import RestHandler
-from .registry import register
+from syncers.handlers.demo import DemoProductsHandler
+from syncers.handlers.rest import RestHandler
+from syncers.registry import register
 
 register(RestHandler)
 register(DemoProductsHandler)

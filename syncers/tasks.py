@@ -9,7 +9,9 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_ready
 from django import db
 
-from . import health, pipeline, services, static_jobs
+from syncers import pipeline, services
+from syncers.ops import health
+from syncers.schedules import static_jobs
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.views.decorators.debug import sensitive_variables
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from .metrics import SyncCollector
+from syncers.ops.metrics import SyncCollector
 
 
 def as_bytes(text: str) -> bytes:

@@ -1,4 +1,5 @@
-"""How the admin words things: counts with the right plural, run statuses in plain words.
+"""How the admin and the run log word things: counts with the right plural, run statuses in
+plain words.
 
 Messages put a verb first ("Paused 1 client: newcomer-api."): the admin capitalises a
 message's first letter, which would turn a leading object name into one nobody wrote."""
@@ -54,3 +55,8 @@ def run_status_label(status: str) -> str:
 def event_label(event: str) -> str:
     """A notification's event in words: "first_failure" → "first failure"."""
     return EVENT_LABELS.get(event, event.replace("_", " "))
+
+
+def older_copies_text(older: int) -> str:
+    """ "N older copies ignored" (by the version rule, syncers.versions), or "" for none."""
+    return f"{older:,} older cop{'y' if older == 1 else 'ies'} ignored" if older else ""

@@ -16,8 +16,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from fakeapi.control import FakeApi
-from syncers.cron_preview import TIME_FORMAT, cron_next_fires
 from syncers.models import SyncClient, SyncRun
+from syncers.schedules.cron_preview import TIME_FORMAT, cron_next_fires
 
 from .test_admin_browser import PASSWORD, add_cron_schedule, admin_login, fill_client_form, queued_run_id
 

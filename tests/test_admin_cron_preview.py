@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncers.beat import RepeatSafeCrontab
-from syncers.cron_preview import (
+from syncers.models import SyncSchedule
+from syncers.models.clients import parse_cron
+from syncers.schedules.beat import RepeatSafeCrontab
+from syncers.schedules.cron_preview import (
     TIME_FORMAT,
     cron_next_fires,
     cron_preview,
@@ -20,8 +22,6 @@ from syncers.cron_preview import (
     interval_preview,
     schedule_next_fire,
 )
-from syncers.models import SyncSchedule
-from syncers.models.clients import parse_cron
 
 
 def beat_fires(expr: str, zone: str, after: datetime, until: datetime) -> list[datetime]:

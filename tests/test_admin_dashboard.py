@@ -11,8 +11,8 @@ from django.test import override_settings
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from syncers import charts
-from syncers.dashboard import most_failing_clients, records_synced, runs_per_bucket, slowest_clients
+from syncers.console import charts
+from syncers.console.dashboard import most_failing_clients, records_synced, runs_per_bucket, slowest_clients
 from syncers.models import FailedRecord, SyncRun
 
 NOW = datetime(2026, 6, 10, 12, 30, tzinfo=UTC)

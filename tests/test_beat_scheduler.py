@@ -1,4 +1,4 @@
-"""syncers.beat.SyncScheduler (our beat scheduler): fires, follows edits without a restart,
+"""syncers.schedules.beat.SyncScheduler (our beat scheduler): fires, follows edits without a restart,
 fires one-shots once, and loses at most one run's bookkeeping in a crash, never causing a burst.
 
 The first tests run a real beat process and a real worker; the bookkeeping ones drive the
@@ -18,8 +18,8 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from django_celery_beat.schedulers import ModelEntry
 
 from fakeapi.control import FakeApi
-from syncers.beat import RepeatSafeCrontab, SyncEntry, SyncScheduler
 from syncers.models import SyncClient, SyncRun, SyncSchedule
+from syncers.schedules.beat import RepeatSafeCrontab, SyncEntry, SyncScheduler
 from xcoresite.celery import app
 
 from .processes import start_beat, wait_until
@@ -39,7 +39,7 @@ def test_our_scheduler_fires_an_interval_schedule_and_stops_when_it_is_disabled(
     schedule = SyncSchedule.objects.create(client=client, kind="interval", every=2, period="seconds")
     beat = start_beat()
     try:
-        assert "syncers.beat.SyncScheduler" in beat.log(), "settings select our scheduler"
+        assert "syncers.schedules.beat.SyncScheduler" in beat.log(), "settings select our scheduler"
         run = wait_until(
             lambda: SyncRun.objects.filter(client=client, trigger="schedule", status="succeeded").first(),
             timeout=30,

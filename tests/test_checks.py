@@ -2,7 +2,7 @@
 
 from django.test import override_settings
 
-from syncers.checks import check_celery_delivery
+from syncers.ops.checks import check_celery_delivery
 
 
 def ids() -> set[str]:

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
-from syncers.health import check_beat
 from syncers.models import SyncClient, SyncedRecord, SyncRun
+from syncers.ops.health import check_beat
 from xcoresite.devstack import celery_command
 
 from .processes import ROOT, TEST_LEASE_TTL, Service, child_env, start_beat, wait_until

@@ -15,10 +15,10 @@ from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
 from gateway.models import Connection
+from syncers.alerts.notify import EmailChannel, WebhookChannel, notify
+from syncers.alerts.pause import Event
 from syncers.models import Notification, NotificationRoute, SyncClient, SyncSchedule
 from syncers.models.plugins import InstalledPlugin, PluginPermission
-from syncers.notify import EmailChannel, WebhookChannel, notify
-from syncers.pause import Event
 from syncers.plugins.config import plugin_row
 from syncers.plugins.grants import allowed
 

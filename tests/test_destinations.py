@@ -23,10 +23,10 @@ from syncers.destinations.deletions import (
     pending_deletion_reject,
 )
 from syncers.models import FailedRecord, Notification, PendingDeletion, SyncedRecord, SyncRun
+from syncers.ops.status import needs_operator
 from syncers.pipeline.reconcile import reconcile
 from syncers.selectors import run_wait_final
 from syncers.services import failed_records_retry, sync_run_request
-from syncers.status import needs_operator
 
 from .processes import wait_until
 

@@ -20,7 +20,7 @@ from gateway.units import (
     parse_duration,
     parse_size,
 )
-from syncers.forms import EmailListField, SyncClientForm
+from syncers.console.forms import EmailListField, SyncClientForm
 
 
 @pytest.mark.parametrize(

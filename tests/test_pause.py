@@ -12,10 +12,10 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from fakeapi.control import FakeApi
+from syncers.alerts.notify import notify
+from syncers.alerts.pause import record_failure
 from syncers.hooks import signed_headers
 from syncers.models import Notification, SyncClient, SyncRun
-from syncers.notify import notify
-from syncers.pause import record_failure
 from syncers.pipeline import reconcile
 from syncers.selectors import run_wait_final
 from syncers.services import client_disable, client_pause, client_resume, sync_run_request, sync_run_scheduled

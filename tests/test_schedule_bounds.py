@@ -17,8 +17,8 @@ from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
 from syncers.config_as_code import ConfigError, apply_config, export_config
-from syncers.cron_preview import schedule_bounds_left, schedule_next_fire
 from syncers.models import SyncClient, SyncRun, SyncSchedule
+from syncers.schedules.cron_preview import schedule_bounds_left, schedule_next_fire
 
 from .processes import start_beat, wait_until
 

@@ -163,8 +163,8 @@ def test_saving_a_client_leaves_its_unchanged_schedules_and_their_clocks_alone(m
 
 @pytest.mark.django_db
 def test_an_interval_that_has_not_fired_is_announced_from_its_last_save_not_from_now(make_client) -> None:
-    from syncers.cron_preview import schedule_next_fire
-    from syncers.health import next_fire
+    from syncers.ops.health import next_fire
+    from syncers.schedules.cron_preview import schedule_next_fire
 
     client = make_client()
     every = SyncSchedule.objects.create(client=client, kind="interval", every=10, period="minutes")

@@ -22,8 +22,8 @@ from playwright.sync_api import Page, expect
 from catalog.models import Category, Product
 from catalog.sync import COUNTS_KEY
 from syncers.config_as_code import ConfigError, apply_config, export_config
-from syncers.job_registry import sync_job
-from syncers.static_jobs import static_job_run
+from syncers.schedules.job_registry import sync_job
+from syncers.schedules.static_jobs import static_job_run
 
 from .processes import start_beat, wait_until
 from .test_admin_browser import PASSWORD, admin_login

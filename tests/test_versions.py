@@ -1,4 +1,4 @@
-"""The version rule (syncers.versions) and failed-record identity (syncers.pipeline.failed)."""
+"""The version rule (syncers.versions) and failed-record identity (syncers.store.failed)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from syncers.models import FailedRecord
-from syncers.pipeline.failed import forget_loaded, keep_failures, record_key
 from syncers.pipeline.load import load_batch
+from syncers.store.failed import forget_loaded, keep_failures, record_key
 from syncers.versions import supersedes, version_field, version_of
 
 NEW_YEAR = (Decimal("1704067200.000000"),)

@@ -160,12 +160,12 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
-# Our DatabaseScheduler subclass: keeps up with 10,000+ schedules (see syncers/beat.py).
+# Our DatabaseScheduler subclass: keeps up with 10,000+ schedules (see syncers/schedules/beat.py).
 # Celery's Django fixup closes every database connection after every task unless this is set;
 # reconnecting (a new PostgreSQL backend with cold caches) cost more CPU than most batch loads.
 # Connections are still recycled by CONN_MAX_AGE and checked before each task (syncers.tasks).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
-CELERY_BEAT_SCHEDULER = "syncers.beat:SyncScheduler"
+CELERY_BEAT_SCHEDULER = "syncers.schedules.beat:SyncScheduler"
 
 # --- Sync engine ------------------------------------------------------------------------
 SYNC_DEFAULT_QUEUE = env.str("SYNC_DEFAULT_QUEUE", default="sync")
@@ -201,7 +201,8 @@ SYNC_NOTIFY_EMAILS = {
     )
 }
 SYNC_NOTIFY_CHANNELS = env.list(
-    "SYNC_NOTIFY_CHANNELS", default=["syncers.notify.EmailChannel", "syncers.notify.WebhookChannel"]
+    "SYNC_NOTIFY_CHANNELS",
+    default=["syncers.alerts.notify.EmailChannel", "syncers.alerts.notify.WebhookChannel"],
 )
 # "url" (every level) or "url>warning" (that level and above), comma-separated.
 SYNC_NOTIFY_WEBHOOKS = [

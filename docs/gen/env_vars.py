@@ -85,7 +85,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
         "Global recipients by minimum level: `error=oncall@x.io;warning=team@x.io,lead@x.io`.",
     ),
     "SYNC_NOTIFY_CHANNELS": (
-        "`syncers.notify.EmailChannel,syncers.notify.WebhookChannel`",
+        "`syncers.alerts.notify.EmailChannel,syncers.alerts.notify.WebhookChannel`",
         "Notification channel classes (another channel is one class).",
     ),
     "SYNC_NOTIFY_WEBHOOKS": (

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from syncers import selectors
 from syncers.models import SyncClient, SyncRun
+from syncers.ops.status import client_status
 from syncers.permissions import may_see_client, visible_client_ids
 from syncers.run_context import extras_note
 from syncers.services import (
@@ -25,7 +26,6 @@ from syncers.services import (
     client_resume,
     sync_run_request,
 )
-from syncers.status import client_status
 
 from .common import actions_of, audit, errors, load_client, refuse, valid, who
 from .errors import Conflict

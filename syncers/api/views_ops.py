@@ -24,11 +24,11 @@ from syncers.destinations.deletions import (
 )
 from syncers.models import FailedRecord, PendingDeletion
 from syncers.models.plugins import InstalledPlugin
+from syncers.ops.status import health_report
 from syncers.permissions import may_see_rows, sees_all_clients
 from syncers.plugins import PluginError
 from syncers.plugins.operations import plugin_call
 from syncers.services import failed_records_retry
-from syncers.status import health_report
 
 from .common import MAX_ID, audit, errors, load_client, refuse, valid, who
 from .errors import Conflict

@@ -1,5 +1,5 @@
 """The `jobs` section: static jobs, each a registered callable on a trigger (see
-syncers.static_jobs and syncers.job_registry).
+syncers.schedules.static_jobs and syncers.schedules.job_registry).
 
     jobs:
       - id: refresh_counts
@@ -22,10 +22,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from syncers.job_registry import UnknownJob, get_job
 from syncers.models.clients import parse_cron
 from syncers.plugins.services.scheduler import _SECRET_NAME as SECRET_NAME  # the plugin jobs' rule
-from syncers.static_jobs import (
+from syncers.schedules.job_registry import UnknownJob, get_job
+from syncers.schedules.static_jobs import (
     PREFIX,
     StaticJob,
     describe_static_job,

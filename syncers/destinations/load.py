@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from syncers.handlers.mapping import value_at
 from syncers.models import FailedRecord, SyncBatch, SyncedRecord
-from syncers.pipeline.failed import forget_loaded, keep_failures
-from syncers.pipeline.merge import server_cursor
+from syncers.store.cursor import server_cursor
+from syncers.store.failed import forget_loaded, keep_failures
 from syncers.versions import Version, supersedes, version_of
 
 from .config import Destination, field_of, through_of

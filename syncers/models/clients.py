@@ -264,7 +264,7 @@ def parse_cron(expr: str) -> dict[str, str]:
 
 class SyncSchedule(models.Model):
     """When a client runs. Each schedule is mirrored into exactly one django-celery-beat
-    PeriodicTask (see syncers.schedules), so beat needs no code of ours to fire it."""
+    PeriodicTask (see syncers.schedules.mirror), so beat needs no code of ours to fire it."""
 
     class Kind(models.TextChoices):
         CRON = "cron", "cron"

@@ -18,7 +18,7 @@ class SyncedRecord(models.Model):
         # No FOREIGN KEY constraint: PostgreSQL checks one per inserted row (a locking query
         # each, about a third of a first sync's merge), while every load already holds the
         # client row FOR KEY SHARE for its whole transaction (pipeline.fence) and deleting a
-        # client first locks that row FOR UPDATE (syncers.signals), so no row can outlive it.
+        # client first locks that row FOR UPDATE (syncers.schedules.signals), so no row can outlive it.
         db_constraint=False,
         related_name="records",
         verbose_name="client",

@@ -15,8 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from syncers.models import SyncBatch
-
-from .merge import server_cursor
+from syncers.store.cursor import server_cursor
 
 LOAD_BATCH_TASK = "syncers.load_batch"
 
@@ -84,7 +83,7 @@ _BATCH_COLUMNS = (
 
 def insert_batches(batches: list[SyncBatch]) -> list[int]:
     """Store batches and return their ids. On PostgreSQL the payloads travel as separate
-    parameters (see merge.server_cursor) instead of being quoted into the SQL text."""
+    parameters (see syncers.store.cursor) instead of being quoted into the SQL text."""
     if connection.vendor != "postgresql":
         return [b.pk for b in SyncBatch.objects.bulk_create(batches)]
     row = "(" + ", ".join(["%s"] * len(_BATCH_COLUMNS)) + ")"

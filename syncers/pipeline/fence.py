@@ -52,7 +52,7 @@ def hold_client(client_id: int) -> bool:
     """Inside a transaction: lock the client row FOR KEY SHARE until commit, as check_fence
     does, for a write that has no fence (pushed records); False when the client is gone. The
     records table has no foreign key to the client (see SyncedRecord.client): this lock is
-    what keeps a load from writing rows for a client being deleted (syncers.signals)."""
+    what keeps a load from writing rows for a client being deleted (syncers.schedules.signals)."""
     sql = "SELECT 1 FROM syncers_syncclient WHERE id = %s"
     if connection.vendor == "postgresql":
         sql += " FOR KEY SHARE"

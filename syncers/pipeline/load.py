@@ -20,11 +20,13 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
+from syncers.destinations.config import parse_destination
+from syncers.destinations.load import load_into_destination
 from syncers.models import FailedRecord, SyncBatch, SyncedRecord, SyncRun
 from syncers.registry import SyncHandler, get_handler
+from syncers.store.failed import forget_loaded, keep_failures
 from syncers.versions import Version, supersedes, version_field, version_of
 
-from .failed import forget_loaded, keep_failures
 from .fence import check_fence, hold_client, relax_commit
 from .merge import Row, merge_batch_in_database, merge_rows
 
@@ -88,10 +90,6 @@ def _merge(batch: SyncBatch) -> tuple[int, int, int, int, int]:
     max_bytes = settings.SYNC_MAX_RECORD_BYTES
     path = version_field(config)
     if client.destination:  # one of the team's models; the records table is its ledger
-        # Imported here: the destinations package uses pipeline.failed, which loads this module.
-        from syncers.destinations.config import parse_destination
-        from syncers.destinations.load import load_into_destination
-
         return load_into_destination(batch, parse_destination(client.destination), version_path=path)
     if connection.vendor == "postgresql" and type(handler).external_id is SyncHandler.external_id:
         try:

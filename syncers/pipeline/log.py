@@ -10,11 +10,11 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from syncers.alerts.notify import notify
+from syncers.alerts.pause import Event, record_run_outcome
 from syncers.destinations.deletions import deletions_after_run
 from syncers.models import SyncBatch, SyncRun
-from syncers.notify import notify
-from syncers.pause import Event, record_run_outcome
-from syncers.selectors import older_copies_text
+from syncers.wording import older_copies_text
 
 from .fence import FenceLost, check_fence
 from .lease import client_lease_name, leases

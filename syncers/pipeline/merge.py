@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 from django.db import connection
 from django.utils import timezone
 
+from syncers.store.cursor import server_cursor
 from syncers.versions import sql_version
 
 _UPSERT_SET = (
@@ -156,14 +156,6 @@ class Merged:
     unchanged: int
     failed: int = 0
     older: int = 0
-
-
-def server_cursor() -> psycopg.Cursor:
-    """A cursor that sends parameters separately: Django's default client-side binding would
-    quote and splice every staged payload into the SQL text, which dominated the profile.
-    Use with `connection.wrap_database_errors` so errors arrive as django.db exceptions."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def merge_batch_in_database(

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from gateway.errors import GatewayError
 from gateway.session import session_for
+from syncers.alerts.pause import client_probe_succeeded
 from syncers.handlers.pagination import DONE_KEY
 from syncers.logcontext import log_context, set_log_field
 from syncers.models import SyncBatch, SyncClient, SyncRun
-from syncers.pause import client_probe_succeeded
 from syncers.registry import FetchContext, Page, get_handler
 from syncers.run_context import config_with_params
 

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.registry import Page
+from syncers.store.cursor import server_cursor
 
 from .chunk import build_batches, compact, dispatch_batches, insert_batches
 from .fence import fenced
-from .merge import server_cursor
 from .unchanged import Split, UnchangedFilter
 
 

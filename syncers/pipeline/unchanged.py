@@ -32,10 +32,10 @@ from django.db import connection
 
 from syncers.models import SyncClient, SyncedRecord
 from syncers.registry import SyncHandler, get_handler
+from syncers.store.cursor import server_cursor
 from syncers.versions import supersedes, version_field
 
 from .chunk import compact
-from .merge import server_cursor
 
 _NOT_STAGED_YET = 2**62  # an id above every batch: before our first batch, any pending one is foreign
 

@@ -1,7 +1,7 @@
 """The plugin base class and the decorators that mark what a plugin offers:
 
 @service("fetch_raw_data")            other plugins call it through ctx.registry.call(...)
-@task("tasks.sync:process_batch")     a Celery task with that frozen name (see plugin_tasks)
+@task("tasks.sync:process_batch")     a Celery task with that frozen name (see plugins.tasks)
 @cron("0 * * * *") / @interval(60)    a job ctx.scheduler.add_jobs_from(self) puts in beat
 """
 

@@ -1,4 +1,4 @@
-"""Start-up wiring, run from SyncersConfig.ready() (through syncers.plugin_admin): discover
+"""Start-up wiring, run from SyncersConfig.ready() (through syncers.console.plugins): discover
 `sync_plugins` modules, register each plugin task with Celery under its frozen name, and
 record manifests after every migrate (and flush)."""
 
@@ -8,14 +8,13 @@ from typing import Any
 
 from django.db.models.signals import post_migrate
 
+from . import tasks
 from .registry import autodiscover
 
 
 def ready() -> None:
     autodiscover()
-    from syncers import plugin_tasks
-
-    plugin_tasks.register_plugin_tasks()
+    tasks.register_plugin_tasks()
     post_migrate.connect(_record_manifests, dispatch_uid="syncers.plugins.record_manifests")
 
 

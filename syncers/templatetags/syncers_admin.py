@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from syncers.dashboard import beat_warning
+from syncers.console.dashboard import beat_warning
 
 register = template.Library()
 

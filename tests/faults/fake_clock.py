@@ -1,6 +1,6 @@
 """A beat scheduler on a simulated clock, for DST nights without libfaketime (fault 13).
 
-`SimulatedScheduler` is `syncers.beat.SyncScheduler` whose clock reads
+`SimulatedScheduler` is `syncers.schedules.beat.SyncScheduler` whose clock reads
 FAKE_CLOCK_START + real seconds elapsed * FAKE_CLOCK_SPEED, starting at its first read. A real
 `celery beat` loads it with `--scheduler tests.faults.fake_clock:SimulatedScheduler`. Every
 clock beat consults goes through it:
@@ -25,7 +25,7 @@ from typing import Any
 
 from celery.utils.log import get_logger
 
-from syncers.beat import SyncEntry, SyncScheduler
+from syncers.schedules.beat import SyncEntry, SyncScheduler
 
 log = get_logger(__name__)
 SENT = "fake clock: sent {name} at {at}"  # the test parses these lines

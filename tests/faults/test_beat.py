@@ -1,6 +1,6 @@
 """Beat misbehaves (fault 6): two beats at once, a beat killed seconds after it sent a one-shot,
 a beat that was down for hours. Each scenario runs with the scheduler the settings configure and
-with `syncers.beat.SyncScheduler`, so both are held to the same promises: a second beat's run
+with `syncers.schedules.beat.SyncScheduler`, so both are held to the same promises: a second beat's run
 is skipped on the lease, a one-shot fires once, catching up is one run per schedule."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .harness import kill
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-OURS = "syncers.beat:SyncScheduler"
+OURS = "syncers.schedules.beat:SyncScheduler"
 
 
 STOCK = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -32,7 +32,7 @@ STOCK_REPEATS_ONE_SHOTS = (
     "DatabaseScheduler. After sending a one-off it schedules the next look NEVER_CHECK_TIMEOUT "
     "away and writes total_run_count only at its next sync (every 3 min), so a beat restarted "
     "within those minutes finds the one-shot enabled and due and sends it again: a second run. "
-    "Fix: CELERY_BEAT_SCHEDULER = 'syncers.beat:SyncScheduler', which disables a one-off in the "
+    "Fix: CELERY_BEAT_SCHEDULER = 'syncers.schedules.beat:SyncScheduler', which disables a one-off in the "
     "tick that sends it (the [SyncScheduler] case passes)."
 )
 

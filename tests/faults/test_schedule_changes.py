@@ -7,7 +7,7 @@
     worker carries out what it sends. In the night beat stops and a new one starts, reading
     `last_run_at` back from the database: in spring right after the gap; in autumn beat is
     down from 02:40 CEST to 02:10 CET, so the missed 02:45 CEST is caught up inside the repeated
-    hour (where celery's crontab alone sends in a tight loop, see syncers.beat.RepeatSafeCrontab).
+    hour (where celery's crontab alone sends in a tight loop, see syncers.schedules.beat.RepeatSafeCrontab).
     Each cron runs once a local day, at the times docs/concepts/schedules.md documents and the admin's cron preview
     announces; beat logs no error and stops cleanly; the oracle holds for both clients.
 14. Schedules change while a real beat (the configured scheduler, `--max-interval 1`) and a
@@ -45,10 +45,10 @@ from django.db.models import QuerySet
 from django_celery_beat.models import PeriodicTask
 
 from fakeapi.control import FakeApi
-from syncers.cron_preview import cron_next_fires, dst_notes, schedule_next_fire
 from syncers.models import SyncClient, SyncRun, SyncSchedule
+from syncers.ops.status import client_status
+from syncers.schedules.cron_preview import cron_next_fires, dst_notes, schedule_next_fire
 from syncers.selectors import client_schedules
-from syncers.status import client_status
 from tests.processes import Service, wait_until
 
 from .conftest import Scenario

@@ -1,5 +1,5 @@
 """Health check and overview: beat, workers, broker, Redis, then each client. Exits 1 when
-infrastructure is unhealthy or a client waits for an operator (syncers.status.needs_operator:
+infrastructure is unhealthy or a client waits for an operator (syncers.ops.status.needs_operator:
 auth failure, a pause with no end). A beat that started less than a heartbeat ago is
 "starting", not unhealthy."""
 
@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from syncers.models import SyncClient
+from syncers.ops.status import health_report
 from syncers.selectors import client_get
-from syncers.status import health_report
 
 
 class Command(BaseCommand):

@@ -94,7 +94,7 @@ RECONCILE = "syncers/pipeline/reconcile.py"
 RUN = "syncers/pipeline/run.py"
 FENCE = "syncers/pipeline/fence.py"
 LEASE_PY = "syncers/pipeline/lease.py"
-BEAT_PY = "syncers/beat.py"
+BEAT_PY = "syncers/schedules/beat.py"
 OFF = "  # PROTECTION OFF"
 # With either delivery setting off, check syncers.E002 stops the worker from starting (a first
 # defence: xcoresite/startup_checks.py); silenced so the test sees the second one.
@@ -486,7 +486,7 @@ MUTATIONS += (
         fails=(RUN_LIMIT_TWO_BEATS,),
         edits=(
             Edit(
-                "syncers/schedule_fires.py",
+                "syncers/schedules/fires.py",
                 '    if bounded["max_runs"] is None:\n        return True\n',
                 f"    if True:{OFF}\n        return True\n",
             ),

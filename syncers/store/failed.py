@@ -3,7 +3,7 @@
 The record key is the external id, or "sha256:<digest of the payload text>" for a record
 without a usable id. A repeat failure bumps `attempts` and takes the latest run, batch,
 reason and payload; a record that later loads leaves the list. The PostgreSQL merge does the
-same inside its statement (see merge.py); these functions serve the row-by-row path."""
+same inside its statement (see syncers.pipeline.merge); these functions serve the row-by-row path."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from .health import next_fire
-from .models import StaticJob
-from .static_jobs import PREFIX, describe_static_job
+from syncers.models import StaticJob
+from syncers.ops.health import next_fire
+from syncers.schedules.static_jobs import PREFIX, describe_static_job
 
 
 @admin.register(StaticJob)

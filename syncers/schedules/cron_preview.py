@@ -2,7 +2,7 @@
 times in the schedule's own IANA time zone, and an explicit note for each daylight-saving
 change in the coming year that skips, moves or repeats one of its times.
 
-The fire times are computed with the same code beat uses (`syncers.beat.RepeatSafeCrontab`,
+The fire times are computed with the same code beat uses (`syncers.schedules.beat.RepeatSafeCrontab`,
 django-celery-beat's time-zone aware crontab), so the preview shows what beat will do, not what
 classic cron would do. What beat does at a DST change is observed the same way, by stepping its
 schedule across the change.
@@ -20,9 +20,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule
 
-from .beat import RepeatSafeCrontab, interval_due_at
-from .models import SyncSchedule
-from .models.clients import parse_cron
+from syncers.models import SyncSchedule
+from syncers.models.clients import parse_cron
+from syncers.schedules.beat import RepeatSafeCrontab, interval_due_at
 
 TIME_FORMAT = "%a %d %b %Y %H:%M %Z"
 _MAX_STEPS = 2000  # beat steps simulated around one DST change (every minute for 33 hours)

@@ -2,7 +2,7 @@
 frozen task name and only the client and schedule ids in its kwargs. A schedule's start and
 end are beat's own `start_time` and `expires` (beat holds an entry until its start, disables it
 once its end has passed, and a message still queued at the end expires); a run limit is
-counted by the worker (syncers.schedule_fires). PeriodicTask.save() bumps beat's change
+counted by the worker (syncers.schedules.fires). PeriodicTask.save() bumps beat's change
 marker, so edits take effect without restarting beat."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django_celery_beat.models import (
     PeriodicTask,
 )
 
-from .models import SyncSchedule
-from .models.clients import parse_cron
+from syncers.models import SyncSchedule
+from syncers.models.clients import parse_cron
 
 SCHEDULED_SYNC_TASK = "syncers.scheduled_sync"
 

@@ -21,21 +21,21 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .admin_cells import clipped, clipped_column
-from .forms import admin_form
-from .models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
-from .plugins import PluginError
-from .plugins import setup as plugin_setup
-from .plugins.errors import last_error_text
-from .plugins.grants import audit
-from .plugins.operations import (
+from syncers.console.cells import clipped, clipped_column
+from syncers.console.forms import admin_form
+from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginPermission, PluginRun, SyncLog
+from syncers.plugins import PluginError
+from syncers.plugins import setup as plugin_setup
+from syncers.plugins.errors import last_error_text
+from syncers.plugins.grants import audit
+from syncers.plugins.operations import (
     permission_decide,
     plugin_call,
     plugin_set_enabled,
     plugin_start,
     plugin_stop,
 )
-from .plugins.services.scheduler import describe_jobs
+from syncers.plugins.services.scheduler import describe_jobs
 
 plugin_setup.ready()
 

@@ -1,7 +1,7 @@
 """Static jobs: global jobs declared in the configuration file (`jobs:`), each one managed
 django-celery-beat PeriodicTask named `job:<id>` running the frozen task `syncers.static_job`
 with the job id, the registered callable's name and its JSON kwargs. The worker looks the name
-up in syncers.job_registry (never an import path). Triggers: interval, cron, or a date (a
+up in syncers.schedules.job_registry (never an import path). Triggers: interval, cron, or a date (a
 clocked one-off: beat sends it once and disables it; the worker claims the firing by stamping
 the task's `expires` with its date, so a second beat's copy runs nothing and the next apply
 of the same file does not arm it again)."""
@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from .job_registry import get_job
-from .models.clients import parse_cron
+from syncers.models.clients import parse_cron
+from syncers.schedules.job_registry import get_job
 
 log = logging.getLogger(__name__)
 

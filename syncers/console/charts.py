@@ -13,7 +13,7 @@ from datetime import datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .wording import outcome
+from syncers.wording import outcome
 
 # One colour per outcome, shared by badges, sparklines and the dashboard legend.
 OUTCOME_COLOURS = {

@@ -15,8 +15,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .models import FailedRecord, SyncBatch, SyncRun
-from .wording import outcome
+from syncers.models import FailedRecord, SyncBatch, SyncRun
+from syncers.wording import outcome
 
 LOAD_COUNTS = ("created", "updated", "unchanged", "failed")
 

@@ -15,14 +15,14 @@ from django.urls import URLPattern, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from . import charts, selectors
-from .admin_cells import clipped, clipped_column
-from .admin_views import RunViews, retry_and_report
-from .models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
-from .permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
-from .run_context import describe_context
-from .selectors import older_copies_text
-from .wording import run_status_label
+from syncers import selectors
+from syncers.console import charts
+from syncers.console.cells import clipped, clipped_column
+from syncers.console.views import RunViews, retry_and_report
+from syncers.models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
+from syncers.permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
+from syncers.run_context import describe_context
+from syncers.wording import older_copies_text, run_status_label
 
 
 class VisibleClientFilter(admin.RelatedFieldListFilter):

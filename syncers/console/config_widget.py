@@ -12,8 +12,8 @@ from typing import Any
 
 from django import forms
 
-from .handler_options import form_schema
-from .registry import all_handlers
+from syncers.handler_options import form_schema
+from syncers.registry import all_handlers
 
 
 class SourceConfigWidget(forms.Textarea):

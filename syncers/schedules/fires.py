@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .models import SyncSchedule
+from syncers.models import SyncSchedule
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway import metrics as gateway_metrics
-
-from .models import SyncBatch, SyncClient, SyncRun
+from syncers.models import SyncBatch, SyncClient, SyncRun
 
 STATES = [s for s, _ in SyncClient.State.choices]
 

@@ -1,6 +1,6 @@
 """Read-side numbers for the admin dashboard: runs per hour and day by outcome, records
 synced, the slowest and the most-failing clients, and the health of beat, workers and broker
-(the checks themselves live in syncers.health, shared with `sync_status`)."""
+(the checks themselves live in syncers.ops.health, shared with `sync_status`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Ma
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from .charts import Bucket, outcome
-from .health import Check, check_beat, check_broker, check_workers
-from .models import FailedRecord, SyncRun
+from syncers.console.charts import Bucket, outcome
+from syncers.models import FailedRecord, SyncRun
+from syncers.ops.health import Check, check_beat, check_broker, check_workers
 
 _DONE = [SyncRun.Status.SUCCEEDED, SyncRun.Status.PARTIAL]
 _RUN_COUNTS = ("fetched", "created", "updated", "unchanged", "failed")

@@ -18,8 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gateway.errors import AuthError, TransientError
-
-from .models import SyncClient, SyncRun
+from syncers.models import SyncClient, SyncRun
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
-from .plugins import host, operations, registry
+from . import host, operations, registry
 
 RUN_JOB_TASK = "plugins.run_job"
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
+from celery import current_app as app  # the project's app (xcoresite/celery.py)
 from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from .beat import interval_due_at
+from syncers.schedules.beat import interval_due_at
 
 RECONCILE_ENTRY = "syncers-reconcile"
 
@@ -55,8 +56,6 @@ def check_beat() -> Check:
 
 
 def check_workers(timeout: float = 1.0) -> Check:
-    from xcoresite.celery import app
-
     try:
         replies = app.control.ping(timeout=timeout) or []
     except Exception as exc:
@@ -70,8 +69,6 @@ def check_workers(timeout: float = 1.0) -> Check:
 
 
 def check_broker() -> Check:
-    from xcoresite.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

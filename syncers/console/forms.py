@@ -10,10 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from gateway.units import DurationField, DurationListField
-
-from .config_widget import SourceConfigWidget
-from .models import SyncClient
-from .registry import handler_choices
+from syncers.console.config_widget import SourceConfigWidget
+from syncers.models import SyncClient
+from syncers.registry import handler_choices
 
 
 class EmailListField(forms.CharField):

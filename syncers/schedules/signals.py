@@ -5,8 +5,8 @@ from django.db import connection
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from .models import SyncClient, SyncSchedule
-from .schedules import schedule_publish, schedule_unpublish
+from syncers.models import SyncClient, SyncSchedule
+from syncers.schedules.mirror import schedule_publish, schedule_unpublish
 
 
 @receiver(post_save, sender=SyncSchedule, dispatch_uid="syncers.schedule_saved")

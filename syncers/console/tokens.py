@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .api.tokens import api_token_create, api_token_revoke
-from .models import ApiToken
+from syncers.api.tokens import api_token_create, api_token_revoke
+from syncers.models import ApiToken
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups  # the stubs' name for a fields list

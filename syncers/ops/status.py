@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .health import next_fire, system_checks
-from .models import SyncClient, SyncRun
-from .plugins.status import plugins_status, worker_service_state
+from syncers.models import SyncClient, SyncRun
+from syncers.ops.health import next_fire, system_checks
+from syncers.plugins.status import plugins_status, worker_service_state
 
 
 @dataclass(frozen=True)
 class HealthReport:
     healthy: bool
     problems: list[str]  # why not healthy, one line each (empty when healthy)
-    checks: list[Any]  # syncers.health checks, in order: the database first
+    checks: list[Any]  # syncers.ops.health checks, in order: the database first
     clients: list[dict[str, Any]]  # client_status of each client reported
     plugins: list[dict[str, Any]]
     plugin_tasks: dict[str, Any]
@@ -95,7 +95,7 @@ def client_status(client: SyncClient) -> dict[str, Any]:
 
 
 def _deletions_waiting(client: SyncClient) -> dict[str, Any] | None:
-    from .destinations.deletions import deletions_waiting
+    from syncers.destinations.deletions import deletions_waiting
 
     held = deletions_waiting(client) if client.destination else None
     if held is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Notification, NotificationRoute
-from .wording import event_label
+from syncers.models import Notification, NotificationRoute
+from syncers.wording import event_label
 
 
 @admin.register(NotificationRoute)

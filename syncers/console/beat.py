@@ -19,9 +19,9 @@ from django.utils.safestring import SafeString
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from .models import SyncClient, SyncSchedule
-from .models.plugins import InstalledPlugin
-from .static_jobs import PREFIX as STATIC_PREFIX
+from syncers.models import SyncClient, SyncSchedule
+from syncers.models.plugins import InstalledPlugin
+from syncers.schedules.static_jobs import PREFIX as STATIC_PREFIX
 
 SYNC_PREFIX = "sync:"
 PLUGIN_PREFIXES = ("plugin:",)

@@ -31,13 +31,18 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import charts, dashboard, selectors
-from .cron_preview import cron_preview, interval_preview
-from .destinations.deletions import deletions_waiting, pending_deletion_approve, pending_deletion_reject
-from .forms import PauseForm, admin_form
-from .models import PendingDeletion, SyncClient, SyncRun
-from .permissions import may_see_client, sees_all_clients, user_can
-from .services import (
+from syncers import selectors
+from syncers.console import charts, dashboard
+from syncers.console.forms import PauseForm, admin_form
+from syncers.destinations.deletions import (
+    deletions_waiting,
+    pending_deletion_approve,
+    pending_deletion_reject,
+)
+from syncers.models import PendingDeletion, SyncClient, SyncRun
+from syncers.permissions import may_see_client, sees_all_clients, user_can
+from syncers.schedules.cron_preview import cron_preview, interval_preview
+from syncers.services import (
     ClientPaused,
     client_disable,
     client_pause,
@@ -49,7 +54,7 @@ from .services import (
     run_cancel_request,
     sync_run_request,
 )
-from .wording import counted, named
+from syncers.wording import counted, named
 
 # How long a test fetch's result page can be reloaded or gone back to.
 TEST_FETCH_KEPT_SECONDS = 3600
