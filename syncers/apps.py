@@ -10,7 +10,9 @@ class SyncersConfig(AppConfig):
 
     def ready(self) -> None:
         from syncers import registry
+        from syncers.destinations import config  # noqa: F401  (registers the destination validator)
         from syncers.ops import checks  # noqa: F401  (registers the system checks)
+        from syncers.plugins import manifest, validation  # noqa: F401  (register the plugin validators)
         from syncers.schedules import job_registry, signals  # noqa: F401  (signals: registers the receivers)
 
         registry.autodiscover()

@@ -70,3 +70,24 @@ def test_the_circle_finder_finds_a_circle_and_only_the_circle() -> None:
     for importer, imported in [("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.a", "p.d")]:
         graph.add_import(importer=importer, imported=imported)
     assert import_circles(graph) == [["p.a", "p.b", "p.c"]]
+
+
+def test_the_models_validate_through_the_registry_below_them() -> None:
+    """A model's clean() checks a destination, a plugin's config and a grant with the owning
+    package's function, found in syncers.validators (registered at app start), not imported:
+    the models reach neither syncers.destinations nor syncers.plugins."""
+    from syncers.destinations.config import parse_destination
+    from syncers.plugins.manifest import validate_grant
+    from syncers.plugins.validation import validate_plugin_config
+    from syncers.validators import DESTINATION, PLUGIN_CONFIG, PLUGIN_GRANT, validator
+
+    assert validator(DESTINATION) is parse_destination
+    assert validator(PLUGIN_CONFIG) is validate_plugin_config
+    assert validator(PLUGIN_GRANT) is validate_grant
+    graph = grimp.build_graph("syncers")
+    for model_module in graph.find_children("syncers.models"):
+        for imported in graph.find_modules_directly_imported_by(model_module):
+            assert not imported.startswith(("syncers.destinations", "syncers.plugins")), (
+                model_module,
+                imported,
+            )

@@ -12,6 +12,8 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
+from syncers.validators import DESTINATION, provides
+
 from .shapes import SCALAR, path_conflicts, wanted
 
 ON_MISSING = ("keep", "soft", "delete")
@@ -103,6 +105,7 @@ def is_set(raw: Any) -> bool:
     return bool(raw)
 
 
+@provides(DESTINATION)
 def parse_destination(raw: Any) -> Destination:
     """The Destination for `raw`; ValidationError listing every problem, each with its place."""
     if not isinstance(raw, Mapping):

@@ -13,6 +13,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from gateway.fields import EncryptedTextField
 from gateway.models import Connection
+from syncers.validators import DESTINATION, validator
 
 # Bounded by the SQL parameter limits of one multi-row merge statement (see pipeline.merge).
 MAX_BATCH_SIZE = 5000
@@ -195,10 +196,8 @@ class SyncClient(models.Model):
         except ValidationError as exc:
             raise ValidationError({"config": exc.messages}) from None
         if self.destination:
-            from syncers.destinations.config import parse_destination
-
             try:
-                parse_destination(self.destination)
+                validator(DESTINATION)(self.destination)
             except ValidationError as exc:
                 raise ValidationError({"destination": exc.messages}) from None
         durations = self.pause_durations or []

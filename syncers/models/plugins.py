@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from syncers.validators import PLUGIN_CONFIG, PLUGIN_GRANT, validator
+
 
 class InstalledPlugin(models.Model):
     """One discovered plugin: its manifest as last seen, its config and whether it may run."""
@@ -46,9 +48,7 @@ class InstalledPlugin(models.Model):
         return f"{self.name} {self.version}"
 
     def clean(self) -> None:
-        from syncers.plugins.validation import validate_plugin_config
-
-        self.config = validate_plugin_config(self.name, self.config)
+        self.config = validator(PLUGIN_CONFIG)(self.name, self.config)
 
 
 class PluginPermission(models.Model):
@@ -103,9 +103,9 @@ class PluginPermission(models.Model):
         return f"{self.plugin.name}: {self.resource} [{self.actions}] {self.state}"
 
     def clean(self) -> None:
-        from syncers.plugins.manifest import validate_grant
-
-        self.actions = validate_grant(self.resource, self.actions, mode=self.plugin.mode, state=self.state)
+        self.actions = validator(PLUGIN_GRANT)(
+            self.resource, self.actions, mode=self.plugin.mode, state=self.state
+        )
 
 
 class PluginRun(models.Model):

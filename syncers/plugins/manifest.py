@@ -17,6 +17,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from syncers.validators import PLUGIN_GRANT, provides
+
 from .schema import check_schema
 
 MODES = ("trusted", "restricted")
@@ -94,6 +96,7 @@ def parse_actions(text: str) -> frozenset[str]:
     return frozenset(a.strip() for a in text.split(",") if a.strip())
 
 
+@provides(PLUGIN_GRANT)
 def validate_grant(resource: str, actions: str, *, mode: str, state: str = "requested") -> str:
     """Check a resource pattern and its actions; return the actions normalised. A restricted
     plugin may be granted exact resources only: a wildcard grant is refused at save time."""

@@ -1,6 +1,6 @@
 """Save-time validation the plugin models run (InstalledPlugin.clean), also used by the
-operator verbs and config as code. It reads only the registry and the config schemas, so
-syncers.models.plugins can import it from below the rest of the framework."""
+operator verbs and config as code. It registers with syncers.validators, through which the
+model calls it without importing the plugin framework."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from syncers.validators import PLUGIN_CONFIG, provides
+
 from .errors import UnknownPlugin
 from .registry import plugin_class
 from .schema import SchemaError, validate
 
 
+@provides(PLUGIN_CONFIG)
 def validate_plugin_config(name: str, config: Any) -> dict[str, Any]:
     """The config with defaults filled in; ValidationError on the `config` field, one message
     per problem, each naming its option ("page_size: must be at most 1000")."""
