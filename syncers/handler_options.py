@@ -1,5 +1,5 @@
 """A handler's options, declared once: validation (`clean_options`), the admin's config form
-(`form_schema`) and README's option table (`markdown_table`) all read the same declaration,
+(`form_schema`) and the docs' option table (`markdown_table`, on the generated handler options reference) all read the same declaration,
 so a plugin's handler that sets `options` gets all three for free."""
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def form_schema(schema: OptionSchema, defaults: Mapping[str, Any] | None = None)
 
 
 def markdown_table(schema: OptionSchema) -> str:
-    """README's option table for a handler (tests/test_docs.py fails when README differs)."""
+    """The option table of a handler, as the generated handler options reference shows it."""
     rows = ["| Option | Applies to | Default | Meaning |", "|---|---|---|---|"]
     for o in schema.options:
         where = ", ".join(f"`{s}`" for s in o.styles) if o.styles else "all"

@@ -1,4 +1,4 @@
-"""/api/…: the schema, its Swagger UI page, and the endpoints (see README "HTTP API")."""
+"""/api/…: the schema, its Swagger UI page, and the endpoints (see docs/concepts/http-api.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Generic REST source: a paginated JSON endpoint, read one page at a time.
 
-Options (see README "REST source"): `pagination` (page, offset, cursor, link, next_url) and
+Options (see docs/concepts/rest-source.md): `pagination` (page, offset, cursor, link, next_url) and
 its parameters, `records_path`, `id_field`, optional `fields` mapping and `incremental` mode.
 Each yielded page carries a checkpoint that lets a crashed run resume at the next page."""
 

@@ -1,5 +1,5 @@
 """The generic REST source's options, declared once (see syncers.handler_options): the
-config field validates them, the admin renders them as inputs, README's table is generated."""
+config field validates them, the admin renders them as inputs, the docs' handler options reference is generated from them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sync plugins: classes with a manifest, discovered from `sync_plugins` modules, that get
 services (db, cache, scheduler, worker, registry, gateway) only as far as an operator
-granted them. See README "Plugins" and plugins/reference/data_syncer.py."""
+granted them. See docs/guides/plugin.md and plugins/reference/data_syncer.py."""
 
 from .base import Plugin, cron, interval, service, task
 from .errors import (

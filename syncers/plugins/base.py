@@ -48,7 +48,7 @@ class Plugin:
     """Subclass, set `manifest`, override what you need. The framework sets `self.ctx`
     before on_load; every service on it checks the plugin's grants on every call.
 
-    Lifecycle (see README "Plugins"): on_load once per process before first use; on_start
+    Lifecycle (see docs/guides/plugin.md): on_load once per process before first use; on_start
     when a worker starts (and from the admin); on_stop at worker shutdown (and the admin).
     on_start must be idempotent: several workers each run it."""
 

@@ -16,7 +16,7 @@ from syncers.models import SyncClient, SyncRun, SyncSchedule
 from syncers.services import sync_run_now_here, sync_run_request
 
 DEMO_CLIENT = "demo-products"
-# The destination demo (README "Destinations"): categories and tags, then products with a
+# The destination demo (docs/concepts/destinations.md): categories and tags, then products with a
 # category FK and tags many-to-many, loaded into the demo app's own models (catalog.Category,
 # catalog.Tag, catalog.Product).
 CATALOG_CLIENTS: dict[str, dict[str, Any]] = {
