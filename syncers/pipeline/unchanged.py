@@ -32,7 +32,7 @@ from django.db import connection
 
 from syncers.models import SyncClient, SyncedRecord
 from syncers.registry import SyncHandler, get_handler
-from syncers.versions import supersedes, version_field
+from syncers.versions import supersedes, version_field, version_of
 
 from .chunk import compact
 from .merge import server_cursor
@@ -173,17 +173,19 @@ class UnchangedFilter:
         found = [(r, k) for r, k in zip(records, keys, strict=True) if k is not None and k in ledger]
         if self.dest is None:
             return {k for r, k in found if record_digest(compact(r)) == ledger[k][0]}
-        from syncers.destinations.load import keyed_items
+        from syncers.destinations.load import mapped_row, row_digest, row_paths
 
-        items, _failures, _older = keyed_items([r for r, _ in found], self.dest, self.version_path)
+        # As keyed_items keys and hashes them: `found` holds keyable records, one per key.
+        paths = row_paths(self.dest)
         out: set[str] = set()
-        for item in items:
-            digest, version = ledger[item.key]
-            if digest != item.digest:
+        for record, key in found:
+            digest, version = ledger[key]
+            if digest != row_digest(mapped_row(record, paths)):
                 continue
             if self.version_path:
                 stored = None if version is None else (version,)
-                if not (supersedes(item.version, stored) and supersedes(stored, item.version)):
+                mine = version_of(record, self.version_path)
+                if not (supersedes(mine, stored) and supersedes(stored, mine)):
                     continue  # the load would count an older (or newer) copy
-            out.add(item.key)
+            out.add(key)
         return out
