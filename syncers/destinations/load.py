@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -115,18 +116,21 @@ def _failure(key: str, record: Any, reason: str) -> FailedRecord:
     )
 
 
-def record_key(record: Any, dest: Destination) -> str | None:
-    """The natural key keyed_items gives `record`; None when it would fail for want of one."""
-    if not isinstance(record, dict):
-        return None
-    values = [
-        record.get(fm.path) if fm.path and "." not in fm.path else value_at(record, fm.path)
-        for fm in dest.key_maps
-    ]
-    if any(v in (None, "") or isinstance(v, dict | list | bool) for v in values):
-        return None
-    key = key_text(values)
-    return key if len(key) <= 255 else None
+def record_keyer(dest: Destination) -> Callable[[Any], str | None]:
+    """A function giving the natural key keyed_items gives a record; None when keyed_items
+    would fail the record for want of one. The key paths are read once, here."""
+    maps = [(fm.path, bool(fm.path) and "." not in fm.path) for fm in dest.key_maps]
+
+    def key_of(record: Any) -> str | None:
+        if not isinstance(record, dict):
+            return None
+        values = [record.get(path) if plain else value_at(record, path) for path, plain in maps]
+        if any(v in (None, "") or isinstance(v, dict | list | bool) for v in values):
+            return None
+        key = key_text(values)
+        return key if len(key) <= 255 else None
+
+    return key_of
 
 
 RowPaths = list[tuple[str, str, bool]]

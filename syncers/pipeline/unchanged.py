@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import connection
@@ -34,7 +36,7 @@ from syncers.models import SyncClient, SyncedRecord
 from syncers.registry import SyncHandler, get_handler
 from syncers.versions import supersedes, version_field, version_of
 
-from .chunk import compact
+from .chunk import compact, compact_bytes
 from .merge import server_cursor
 
 _NOT_STAGED_YET = 2**62  # an id above every batch: before our first batch, any pending one is foreign
@@ -57,10 +59,10 @@ WHERE NOT EXISTS (SELECT 1 FROM syncers_failedrecord f
 """
 
 
-def record_digest(text: str) -> str:
+def record_digest(record: Any) -> str:
     """The generic table's content hash: MD5 of the record's compact JSON text as staged (what
     PostgreSQL's md5() gives for the staged element; see merge._IN_DATABASE)."""
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(compact_bytes(record), usedforsecurity=False).hexdigest()
 
 
 class _Staged:
@@ -106,10 +108,14 @@ class UnchangedFilter:
         self.config = handler.clean_config(client.config or {})
         self.version_path = version_field(self.config)
         self.dest = None
+        # The record's key as the load keys it: the handler's external id, or the natural key.
+        self.key_of: Callable[[Any], str | None] = partial(handler.external_id, config=self.config)
         if client.destination:
             from syncers.destinations.config import parse_destination
+            from syncers.destinations.load import record_keyer
 
             self.dest = parse_destination(client.destination)
+            self.key_of = record_keyer(self.dest)
         # The generic table stores these hashes only through the in-database merge.
         generic_ok = type(handler).external_id is SyncHandler.external_id
         # A client with no ledger rows yet (a first sync) has nothing to compare with.
@@ -126,7 +132,7 @@ class UnchangedFilter:
     def split(self, records: list[Any]) -> Split:
         if not self.enabled or not records:
             return Split(list(records))
-        keys = [self._key(r) for r in records]
+        keys = list(map(self.key_of, records))
         counts = Counter(keys)
         single = [k for k in keys if k is not None and counts[k] == 1]
         ledger = self._ledger(single) if single else {}
@@ -143,13 +149,6 @@ class UnchangedFilter:
                 self.staged.add(key)
             stage.append(record)
         return Split(stage, unchanged=len(seen), seen_keys=seen if self.dest is not None else None)
-
-    def _key(self, record: Any) -> str | None:
-        if self.dest is None:
-            return self.handler.external_id(record, self.config)
-        from syncers.destinations.load import record_key
-
-        return record_key(record, self.dest)
 
     def _ledger(self, keys: list[str]) -> dict[str, tuple[str, Any]]:
         # The keys as one JSON text: psycopg's text[] adaptation cost a Python call per key.
@@ -172,7 +171,7 @@ class UnchangedFilter:
         """The keys among `ledger`'s whose record on the page hashes as the stored one."""
         found = [(r, k) for r, k in zip(records, keys, strict=True) if k is not None and k in ledger]
         if self.dest is None:
-            return {k for r, k in found if record_digest(compact(r)) == ledger[k][0]}
+            return {k for r, k in found if record_digest(r) == ledger[k][0]}
         from syncers.destinations.load import mapped_row, row_digest, row_paths
 
         # As keyed_items keys and hashes them: `found` holds keyable records, one per key.
