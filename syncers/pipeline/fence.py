@@ -30,17 +30,23 @@ def take_fence(client_id: int) -> int:
     return SyncClient.objects.values_list("fence", flat=True).get(pk=client_id)
 
 
-def check_fence(client_id: int, fence: int | None) -> None:
+def check_fence(client_id: int, fence: int | None, *, relax: bool = False) -> None:
     """Inside a transaction: refuse unless `fence` is current, and keep it current until commit.
 
     On PostgreSQL the row is locked FOR KEY SHARE, so a new run's `take_fence` (FOR UPDATE)
     waits for this write to commit, while writers of the same run do not block each other nor
     the plain UPDATEs of the client row (checkpoint saves, counters): a FOR SHARE lock made the
     fetcher's checkpoint save wait for every loading batch. SQLite's IMMEDIATE transactions
-    already serialise all writers."""
+    already serialise all writers.
+
+    `relax`: also relax_commit(), in the same round trip (PostgreSQL)."""
     sql = "SELECT fence FROM syncers_syncclient WHERE id = %s"
     if connection.vendor == "postgresql":
         sql += " FOR KEY SHARE"
+        if relax:  # the cursor stays on the first statement's rows
+            sql += "; " + _relax_sql()
+    elif relax:
+        relax_commit()
     with connection.cursor() as cur:
         cur.execute(sql, [client_id])
         row = cur.fetchone()
@@ -76,18 +82,18 @@ def relax_commit() -> None:
     again. It must exceed the longest healthy pause between two statements of one step (a
     slow handler's per-record work in the row-by-row merge), or that batch can never load."""
     if connection.vendor == "postgresql":
-        idle_ms = int(settings.SYNC_IDLE_TRANSACTION_TIMEOUT * 1000)
         with connection.cursor() as cur:
-            cur.execute(
-                "SET LOCAL synchronous_commit TO OFF;"
-                f" SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
-            )
+            cur.execute(_relax_sql())
+
+
+def _relax_sql() -> str:
+    idle_ms = int(settings.SYNC_IDLE_TRANSACTION_TIMEOUT * 1000)
+    return f"SET LOCAL synchronous_commit TO OFF; SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
 
 
 @contextmanager
 def fenced(client_id: int, fence: int | None) -> Iterator[None]:
     """A transaction that only commits if `fence` is still the client's current fence."""
     with transaction.atomic():
-        relax_commit()
-        check_fence(client_id, fence)
+        check_fence(client_id, fence, relax=True)  # one round trip for both
         yield

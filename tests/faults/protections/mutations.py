@@ -115,9 +115,8 @@ HEARTBEAT = Edit(
 )
 IDLE_TIMEOUT = Edit(
     FENCE,
-    '                "SET LOCAL synchronous_commit TO OFF;"\n'
-    '                f" SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"\n',
-    f'                "SET LOCAL synchronous_commit TO OFF"{OFF}\n',
+    '    return f"SET LOCAL synchronous_commit TO OFF; SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"\n',
+    f'    return "SET LOCAL synchronous_commit TO OFF"{OFF}\n',
 )
 RETIRE_ONE_OFF = Edit(
     BEAT_PY, "                self._retire.append(entry.model.pk)\n", f"                pass{OFF}\n"
