@@ -207,6 +207,31 @@ def test_a_write_holding_the_fence_stops_a_new_fence_but_not_a_checkpoint_save(m
     assert _in_other_session(take_fence, client.pk) == "done"  # once that write committed
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's session settings")
+def test_a_fenced_write_commits_without_waiting_for_the_wal_and_times_out_when_idle(
+    make_client, settings
+) -> None:
+    """fenced() checks the fence and relaxes the commit in one round trip: both must hold
+    inside its transaction, and neither outside it (SET LOCAL)."""
+    settings.SYNC_IDLE_TRANSACTION_TIMEOUT = 42.0
+    client = make_client()
+    fence = take_fence(client.pk)
+
+    def shown() -> tuple[str, str]:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT current_setting('synchronous_commit'), current_setting('idle_in_transaction_session_timeout')"
+            )
+            return cur.fetchone()
+
+    with fenced(client.pk, fence):
+        assert shown() == ("off", "42s")
+    assert shown() != ("off", "42s")
+    with pytest.raises(FenceLost), fenced(client.pk, fence - 1):
+        pass
+
+
 def _wait_for_a_session_waiting_on_a_lock() -> None:
     """Inside a transaction: return once another session of this database waits for a lock."""
     import time
