@@ -241,17 +241,28 @@ def _stored(version: Any) -> Version | None:
     return None if version is None else (version,)
 
 
+# The keys as one JSON text (psycopg adapts a text[] with a Python call per key), each looked
+# up with its own index probe (LIMIT 1 keeps it one) whatever the table's statistics say: with
+# `external_id = ANY(keys)` a first sync, whose ledger grows faster than it is analysed, read
+# every row the client has so far for each batch (1 ms for the first batch of a 100,000-record
+# sync, 14 ms for the last: quadratic in the sync's size).
+_LEDGER_ROWS = """
+SELECT r.external_id, r.content_hash, r.missing_since, r.source_seq, r.target_pk, r.version
+FROM json_array_elements_text(%s::json) AS k(key)
+CROSS JOIN LATERAL (
+    SELECT r.external_id, r.content_hash, r.missing_since, r.source_seq, r.target_pk, r.version
+    FROM syncers_syncedrecord r WHERE r.client_id = %s AND r.external_id = k.key LIMIT 1
+) r
+"""
+
+
 def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str | None, Any]]:
     """key -> (content hash, missing_since, source_seq, target pk, version) for known keys."""
     if not keys:
         return {}
-    if connection.vendor == "postgresql":  # one array parameter instead of a list spliced in
-        sql = (
-            "SELECT external_id, content_hash, missing_since, source_seq, target_pk, version "
-            "FROM syncers_syncedrecord WHERE client_id = %s AND external_id = ANY(%s)"
-        )
+    if connection.vendor == "postgresql":
         with server_cursor() as cur, connection.wrap_database_errors:
-            cur.execute(sql, [client_id, keys])
+            cur.execute(_LEDGER_ROWS, [json.dumps(keys, separators=(",", ":")), client_id])
             return {r[0]: r[1:] for r in cur.fetchall()}
     rows = SyncedRecord.objects.filter(client_id=client_id, external_id__in=keys).values_list(
         "external_id", "content_hash", "missing_since", "source_seq", "target_pk", "version"
