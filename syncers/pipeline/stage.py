@@ -21,6 +21,10 @@ from .merge import server_cursor
 from .unchanged import Split, UnchangedFilter
 
 
+class Cancelled(Exception):
+    """An operator asked this run to stop; it stops between pages."""
+
+
 @dataclass
 class OpenBatch:
     """A run's last staged batch while it holds fewer records than the batch size and than a
@@ -55,18 +59,23 @@ def stage_page(
     queue: str,
     unchanged: UnchangedFilter | None = None,
     open_batch: OpenBatch | None = None,
+    stop_if_cancelled: bool = False,
 ) -> list[int]:
     """Store one page as batches and advance the checkpoint; dispatch after commit.
     `unchanged`: leave out the records the ledger holds as they are (pipeline.unchanged);
     they are counted, and their keys kept as seen, by a batch row that is done already.
     `open_batch`: a page that skipped records stages the rest into the open batch when they
-    fit, and leaves its own last batch open when that is not full (see OpenBatch)."""
+    fit, and leaves its own last batch open when that is not full (see OpenBatch).
+    `stop_if_cancelled`: raise Cancelled, staging nothing, when an operator asked the run to
+    stop (read with the fence, in its round trip)."""
     split = unchanged.split(page.records) if unchanged is not None else Split(page.records)
     # A joined batch holds no more than a page: each join rewrites the staged payload, and a
     # smaller batch starts loading sooner (measured: see the commit).
     room = min(batch_size, len(page.records))
     send: list[int] = []
-    with fenced(run.client_id, run.fence):
+    with fenced(run.client_id, run.fence, run_id=run.pk if stop_if_cancelled else None) as cancelled:
+        if cancelled:
+            raise Cancelled
         joined = (
             open_batch is not None
             and open_batch.id is not None

@@ -317,11 +317,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(
             Edit(
                 "syncers/pipeline/stage.py",
-                "    with fenced(run.client_id, run.fence):\n        joined = (",
+                "    with fenced(run.client_id, run.fence, run_id=",
                 f"    save_checkpoint(run.client_id, page.checkpoint){OFF}\n"
-                "    with fenced(run.client_id, run.fence):\n        joined = (",
+                "    with fenced(run.client_id, run.fence, run_id=",
             ),
-            Edit(
+            Edit(  # PostgreSQL: the page's one statement leaves the checkpoint alone
+                "syncers/pipeline/stage.py",
+                "UPDATE syncers_syncclient SET checkpoint = %(checkpoint)s::jsonb, checkpoint_at = %(now)s\n",
+                "UPDATE syncers_syncclient SET checkpoint_at = checkpoint_at  -- PROTECTION OFF\n",
+            ),
+            Edit(  # elsewhere
                 "syncers/pipeline/stage.py",
                 "        save_checkpoint(run.client_id, page.checkpoint)\n        listed = ",
                 "        listed = ",
