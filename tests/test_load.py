@@ -132,6 +132,28 @@ def test_a_stale_fence_cannot_load_or_stage(make_client) -> None:
     assert client.checkpoint is None, "the refused write did not move the checkpoint"
 
 
+def test_a_page_of_a_run_asked_to_cancel_is_not_staged_and_the_checkpoint_stays(make_client) -> None:
+    """The fetcher reads the cancel request with the fence, as the page's transaction starts."""
+    from syncers.pipeline.stage import Cancelled
+
+    client = make_client()
+    run = SyncRun.objects.create(
+        client=client, trigger="command", status="running", fence=take_fence(client.pk)
+    )
+    first = Page(1, [{"id": 1}], {"next_page": 2}, False)
+    stage_page(run=run, page=first, batch_size=10, queue="sync", stop_if_cancelled=True)
+    SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+
+    with pytest.raises(Cancelled):
+        second = Page(2, [{"id": 2}], {"next_page": 3}, False)
+        stage_page(run=run, page=second, batch_size=10, queue="sync", stop_if_cancelled=True)
+
+    assert list(SyncBatch.objects.values_list("page", flat=True)) == [1]
+    client.refresh_from_db()
+    assert client.checkpoint == {"next_page": 2}
+    assert SyncRun.objects.get(pk=run.pk).pages == 1
+
+
 def test_records_without_a_usable_id_are_kept_with_their_reason(make_client) -> None:
     client = make_client()
     batch = load_batch(
@@ -205,6 +227,31 @@ def test_a_write_holding_the_fence_stops_a_new_fence_but_not_a_checkpoint_save(m
 
     assert (saved, new_fence) == ("done", "waited")
     assert _in_other_session(take_fence, client.pk) == "done"  # once that write committed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's session settings")
+def test_a_fenced_write_commits_without_waiting_for_the_wal_and_times_out_when_idle(
+    make_client, settings
+) -> None:
+    """fenced() checks the fence and relaxes the commit in one round trip: both must hold
+    inside its transaction, and neither outside it (SET LOCAL)."""
+    settings.SYNC_IDLE_TRANSACTION_TIMEOUT = 42.0
+    client = make_client()
+    fence = take_fence(client.pk)
+
+    def shown() -> tuple[str, str]:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT current_setting('synchronous_commit'), current_setting('idle_in_transaction_session_timeout')"
+            )
+            return cur.fetchone()
+
+    with fenced(client.pk, fence):
+        assert shown() == ("off", "42s")
+    assert shown() != ("off", "42s")
+    with pytest.raises(FenceLost), fenced(client.pk, fence - 1):
+        pass
 
 
 def _wait_for_a_session_waiting_on_a_lock() -> None:

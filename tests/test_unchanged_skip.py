@@ -212,3 +212,14 @@ def test_records_do_not_join_a_batch_older_than_another_runs_batch(make_client) 
     # Record 3 was fetched after the pushed batch was staged: it must rank after it.
     assert SyncBatch.objects.get(pk=first[0]).size == 1
     assert len(second) == 1 and second[0] > first[0]
+
+
+def test_a_records_digest_is_the_md5_of_its_staged_text() -> None:
+    """The skip compares the ledger's hash, which the merge takes of the staged text (compact)."""
+    import hashlib
+
+    from syncers.pipeline.chunk import compact
+    from syncers.pipeline.unchanged import record_digest
+
+    for record in ({"id": 1, "name": "plain"}, {"id": 2, "name": "été"}, {"id": 3, "n": 2**70}, [1e16, None]):
+        assert record_digest(record) == hashlib.md5(compact(record).encode()).hexdigest()

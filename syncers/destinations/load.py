@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from django.db import connection, models
 from django.utils import timezone
 
@@ -66,24 +69,82 @@ def key_text(values: list[Any]) -> str:
     return json.dumps(values, separators=(",", ":"), default=str)
 
 
+# Value classes whose orjson text is json.dumps's, once floats are spelled by float.__repr__.
+_PLAIN = frozenset((str, int, bool, type(None)))
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def row_text(raw: dict[str, Any]) -> bytes:
+    """The text a mapped row's digest is taken of: exactly `json.dumps(raw, sort_keys=True,
+    separators=(",", ":"), default=str)` as ASCII bytes (the ledger holds digests of that
+    text), written by orjson when that gives the same bytes: a flat row of strings, numbers,
+    booleans and nulls whose text is ASCII with no DEL (json.dumps escapes both). Floats are
+    spelled as json.dumps spells them (orjson writes 1e16 and 0.00001, json.dumps 1e+16 and
+    1e-05); anything else (nested values, integers over 64 bits, other types) goes to
+    json.dumps. About five times as fast as json.dumps for a catalog row."""
+    fast = raw
+    for name, value in raw.items():
+        cls = value.__class__
+        if cls in _PLAIN:
+            continue
+        if cls is not float:
+            break
+        if fast is raw:
+            fast = dict(raw)
+        fast[name] = orjson.Fragment(
+            float.__repr__(value) if math.isfinite(value) else _NON_FINITE.get(value, "NaN")
+        )
+    else:
+        try:
+            data = orjson.dumps(fast, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError: an integer over 64 bits, a lone surrogate
+            pass
+        else:
+            if data.isascii() and b"\x7f" not in data:
+                return data
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def row_digest(raw: dict[str, Any]) -> str:
+    """A mapped row's content hash as the ledger stores it (keyed_items)."""
+    return hashlib.blake2b(row_text(raw), digest_size=16).hexdigest()
+
+
 def _failure(key: str, record: Any, reason: str) -> FailedRecord:
     return FailedRecord(
         external_id=key[:255], payload=json.dumps(record, separators=(",", ":")), reason=reason
     )
 
 
-def record_key(record: Any, dest: Destination) -> str | None:
-    """The natural key keyed_items gives `record`; None when it would fail for want of one."""
-    if not isinstance(record, dict):
-        return None
-    values = [
-        record.get(fm.path) if fm.path and "." not in fm.path else value_at(record, fm.path)
-        for fm in dest.key_maps
-    ]
-    if any(v in (None, "") or isinstance(v, dict | list | bool) for v in values):
-        return None
-    key = key_text(values)
-    return key if len(key) <= 255 else None
+def record_keyer(dest: Destination) -> Callable[[Any], str | None]:
+    """A function giving the natural key keyed_items gives a record; None when keyed_items
+    would fail the record for want of one. The key paths are read once, here."""
+    maps = [(fm.path, bool(fm.path) and "." not in fm.path) for fm in dest.key_maps]
+
+    def key_of(record: Any) -> str | None:
+        if not isinstance(record, dict):
+            return None
+        values = [record.get(path) if plain else value_at(record, path) for path, plain in maps]
+        if any(v in (None, "") or isinstance(v, dict | list | bool) for v in values):
+            return None
+        key = key_text(values)
+        return key if len(key) <= 255 else None
+
+    return key_of
+
+
+RowPaths = list[tuple[str, str, bool]]
+
+
+def row_paths(dest: Destination) -> RowPaths:
+    """(model field, source path, plain) for mapped_row. A one-part path is a plain key
+    lookup: value_at's split per value cost a fifth of keyed_items."""
+    return [(fm.name, fm.path, bool(fm.path) and "." not in fm.path) for fm in dest.fields]
+
+
+def mapped_row(record: dict[str, Any], paths: RowPaths) -> dict[str, Any]:
+    """A record's raw row: model field name -> the JSON value at its path."""
+    return {name: record.get(path) if plain else value_at(record, path) for name, path, plain in paths}
 
 
 def keyed_items(
@@ -95,13 +156,12 @@ def keyed_items(
     failures: list[FailedRecord] = []
     older = 0
     key_maps = dest.key_maps
-    # A one-part path is a plain key lookup: value_at's split per value cost a fifth of this.
-    paths = [(fm.name, fm.path, bool(fm.path) and "." not in fm.path) for fm in dest.fields]
+    paths = row_paths(dest)
     for record in records:
         if not isinstance(record, dict):
             failures.append(_failure("", record, "not a JSON object"))
             continue
-        raw = {name: record.get(path) if plain else value_at(record, path) for name, path, plain in paths}
+        raw = mapped_row(record, paths)
         key_values = [raw[fm.name] for fm in key_maps]
         bad = next(
             (
@@ -124,10 +184,8 @@ def keyed_items(
             older += 1
             if not supersedes(version, old.version):
                 continue  # the copy seen earlier in the batch is the newer version
-        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
         items.pop(key, None)  # re-insert: the surviving copy keeps the later place
-        digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-        items[key] = Item(key, record, raw, digest, version)
+        items[key] = Item(key, record, raw, row_digest(raw), version)
     return list(items.values()), failures, older
 
 
@@ -183,17 +241,28 @@ def _stored(version: Any) -> Version | None:
     return None if version is None else (version,)
 
 
+# The keys as one JSON text (psycopg adapts a text[] with a Python call per key), each looked
+# up with its own index probe (LIMIT 1 keeps it one) whatever the table's statistics say: with
+# `external_id = ANY(keys)` a first sync, whose ledger grows faster than it is analysed, read
+# every row the client has so far for each batch (1 ms for the first batch of a 100,000-record
+# sync, 14 ms for the last: quadratic in the sync's size).
+_LEDGER_ROWS = """
+SELECT r.external_id, r.content_hash, r.missing_since, r.source_seq, r.target_pk, r.version
+FROM json_array_elements_text(%s::json) AS k(key)
+CROSS JOIN LATERAL (
+    SELECT r.external_id, r.content_hash, r.missing_since, r.source_seq, r.target_pk, r.version
+    FROM syncers_syncedrecord r WHERE r.client_id = %s AND r.external_id = k.key LIMIT 1
+) r
+"""
+
+
 def _ledger(client_id: int, keys: list[str]) -> dict[str, tuple[str, Any, int, str | None, Any]]:
     """key -> (content hash, missing_since, source_seq, target pk, version) for known keys."""
     if not keys:
         return {}
-    if connection.vendor == "postgresql":  # one array parameter instead of a list spliced in
-        sql = (
-            "SELECT external_id, content_hash, missing_since, source_seq, target_pk, version "
-            "FROM syncers_syncedrecord WHERE client_id = %s AND external_id = ANY(%s)"
-        )
+    if connection.vendor == "postgresql":
         with server_cursor() as cur, connection.wrap_database_errors:
-            cur.execute(sql, [client_id, keys])
+            cur.execute(_LEDGER_ROWS, [json.dumps(keys, separators=(",", ":")), client_id])
             return {r[0]: r[1:] for r in cur.fetchall()}
     rows = SyncedRecord.objects.filter(client_id=client_id, external_id__in=keys).values_list(
         "external_id", "content_hash", "missing_since", "source_seq", "target_pk", "version"

@@ -47,6 +47,17 @@ def compact(record: Any) -> str:
     return json.dumps(record, separators=(",", ":"))
 
 
+def compact_bytes(record: Any) -> bytes:
+    """compact(record) as ASCII bytes, for hashing it without a decode and an encode."""
+    try:
+        data = orjson.dumps(record, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return json.dumps(record, separators=(",", ":")).encode()
+    if data.isascii():
+        return data
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
 def build_batches(
     *,
     run_id: int,

@@ -30,22 +30,34 @@ def take_fence(client_id: int) -> int:
     return SyncClient.objects.values_list("fence", flat=True).get(pk=client_id)
 
 
-def check_fence(client_id: int, fence: int | None) -> None:
+def check_fence(client_id: int, fence: int | None, *, relax: bool = False, run_id: int | None = None) -> bool:
     """Inside a transaction: refuse unless `fence` is current, and keep it current until commit.
 
     On PostgreSQL the row is locked FOR KEY SHARE, so a new run's `take_fence` (FOR UPDATE)
     waits for this write to commit, while writers of the same run do not block each other nor
     the plain UPDATEs of the client row (checkpoint saves, counters): a FOR SHARE lock made the
     fetcher's checkpoint save wait for every loading batch. SQLite's IMMEDIATE transactions
-    already serialise all writers."""
-    sql = "SELECT fence FROM syncers_syncclient WHERE id = %s"
+    already serialise all writers.
+
+    `relax`: also relax_commit(), in the same round trip (PostgreSQL). `run_id`: also read,
+    in the same round trip, whether an operator asked that run to cancel (returned; False
+    without `run_id`)."""
+    cancel = "(SELECT cancel_requested FROM syncers_syncrun WHERE id = %s)" if run_id is not None else "0"
+    # FOR KEY SHARE locks the client row only, not the run the subquery reads.
+    sql = f"SELECT fence, {cancel} FROM syncers_syncclient WHERE id = %s"
+    params = [client_id] if run_id is None else [run_id, client_id]
     if connection.vendor == "postgresql":
         sql += " FOR KEY SHARE"
+        if relax:  # the cursor stays on the first statement's rows
+            sql += "; " + _relax_sql()
+    elif relax:
+        relax_commit()
     with connection.cursor() as cur:
-        cur.execute(sql, [client_id])
+        cur.execute(sql, params)
         row = cur.fetchone()
     if row is None or row[0] != fence:
         raise FenceLost(f"client {client_id}: fence {fence} is stale (current {row and row[0]})")
+    return bool(row[1])
 
 
 def hold_client(client_id: int) -> bool:
@@ -76,18 +88,18 @@ def relax_commit() -> None:
     again. It must exceed the longest healthy pause between two statements of one step (a
     slow handler's per-record work in the row-by-row merge), or that batch can never load."""
     if connection.vendor == "postgresql":
-        idle_ms = int(settings.SYNC_IDLE_TRANSACTION_TIMEOUT * 1000)
         with connection.cursor() as cur:
-            cur.execute(
-                "SET LOCAL synchronous_commit TO OFF;"
-                f" SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
-            )
+            cur.execute(_relax_sql())
+
+
+def _relax_sql() -> str:
+    idle_ms = int(settings.SYNC_IDLE_TRANSACTION_TIMEOUT * 1000)
+    return f"SET LOCAL synchronous_commit TO OFF; SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
 
 
 @contextmanager
-def fenced(client_id: int, fence: int | None) -> Iterator[None]:
-    """A transaction that only commits if `fence` is still the client's current fence."""
+def fenced(client_id: int, fence: int | None, *, run_id: int | None = None) -> Iterator[bool]:
+    """A transaction that only commits if `fence` is still the client's current fence. It
+    yields whether run `run_id` was asked to cancel (False without one), read as it starts."""
     with transaction.atomic():
-        relax_commit()
-        check_fence(client_id, fence)
-        yield
+        yield check_fence(client_id, fence, relax=True, run_id=run_id)  # one round trip for all

@@ -28,17 +28,13 @@ from .fetch import prefetched
 from .lease import Heartbeat, client_lease_name, leases, new_token
 from .load import load_batch
 from .log import close_with_counts, finalise_if_complete, finish_early, keep_lease_alive, recount_closed
-from .stage import OpenBatch, finish_fetch, send_open, stage_page
+from .stage import Cancelled, OpenBatch, finish_fetch, send_open, stage_page
 from .unchanged import UnchangedFilter
 
 log = logging.getLogger(__name__)
 
 
 PageHook = Callable[[SyncRun, Page], None]
-
-
-class Cancelled(Exception):
-    """An operator asked this run to stop; it stops between pages."""
 
 
 class LeaseLost(Exception):
@@ -161,8 +157,6 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
             for page in prefetched(handler.pages(ctx), limit=max_pages):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
-                if SyncRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-                    raise Cancelled
                 set_log_field(page=page.number)
                 if client.needs_probe:  # the first page answered: the API is back
                     client_probe_succeeded(client.pk)
@@ -174,6 +168,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                     queue=client.queue,
                     unchanged=unchanged,
                     open_batch=open_batch,
+                    stop_if_cancelled=True,  # Cancelled: this page is not staged
                 )
                 staged += 1
                 last = page.checkpoint

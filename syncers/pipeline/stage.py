@@ -3,6 +3,7 @@ crash never loses a page that the checkpoint says is done."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -18,6 +19,10 @@ from syncers.store.cursor import server_cursor
 from .chunk import build_batches, compact, dispatch_batches, insert_batches
 from .fence import fenced
 from .unchanged import Split, UnchangedFilter
+
+
+class Cancelled(Exception):
+    """An operator asked this run to stop; it stops between pages."""
 
 
 @dataclass
@@ -54,18 +59,23 @@ def stage_page(
     queue: str,
     unchanged: UnchangedFilter | None = None,
     open_batch: OpenBatch | None = None,
+    stop_if_cancelled: bool = False,
 ) -> list[int]:
     """Store one page as batches and advance the checkpoint; dispatch after commit.
     `unchanged`: leave out the records the ledger holds as they are (pipeline.unchanged);
     they are counted, and their keys kept as seen, by a batch row that is done already.
     `open_batch`: a page that skipped records stages the rest into the open batch when they
-    fit, and leaves its own last batch open when that is not full (see OpenBatch)."""
+    fit, and leaves its own last batch open when that is not full (see OpenBatch).
+    `stop_if_cancelled`: raise Cancelled, staging nothing, when an operator asked the run to
+    stop (read with the fence, in its round trip)."""
     split = unchanged.split(page.records) if unchanged is not None else Split(page.records)
     # A joined batch holds no more than a page: each join rewrites the staged payload, and a
     # smaller batch starts loading sooner (measured: see the commit).
     room = min(batch_size, len(page.records))
     send: list[int] = []
-    with fenced(run.client_id, run.fence):
+    with fenced(run.client_id, run.fence, run_id=run.pk if stop_if_cancelled else None) as cancelled:
+        if cancelled:
+            raise Cancelled
         joined = (
             open_batch is not None
             and open_batch.id is not None
@@ -94,13 +104,7 @@ def stage_page(
                     send.pop()
         elif open_batch is not None and open_batch.id is not None and open_batch.size >= room:
             send, open_batch.id = [open_batch.id], None  # joined and now full: it goes out
-        if split.unchanged:
-            _record_unchanged(run, page.number, split)
-        save_checkpoint(run.client_id, page.checkpoint)
-        listed = {} if page.total is None else {"listing_total": page.total}
-        SyncRun.objects.filter(pk=run.pk).update(
-            pages=F("pages") + 1, fetched=F("fetched") + len(page.records), **listed
-        )
+        _page_done(run, page, split)
         transaction.on_commit(partial(dispatch_batches, send, queue, recorded=True))
     if unchanged is not None:
         unchanged.batches_staged(ids)
@@ -125,6 +129,53 @@ def send_open(open_batch: OpenBatch) -> None:
     if open_batch.id is not None:
         batch_id, open_batch.id = open_batch.id, None
         dispatch_batches([batch_id], open_batch.queue, recorded=True)
+
+
+# The checkpoint after the page, the unchanged records' done batch (if any) and the run's
+# counts, in one statement: the client row first, as save_checkpoint then the run's update did.
+_PAGE_DONE = """
+WITH unchanged AS (
+    INSERT INTO syncers_syncbatch (client_id, run_id, fence, page, size, payload, state, attempts,
+                                   loaded_at, created, updated, unchanged, failed, older, seen_keys)
+    SELECT %(client)s, %(run)s, %(fence)s, %(page)s, %(skipped)s, '', 'done', 0,
+           %(now)s, 0, 0, %(skipped)s, 0, 0, %(seen)s::jsonb
+    WHERE %(skipped)s > 0
+), counts AS (
+    UPDATE syncers_syncrun SET pages = pages + 1, fetched = fetched + %(fetched)s,
+           listing_total = COALESCE(%(total)s::integer, listing_total)
+    WHERE id = %(run)s
+)
+UPDATE syncers_syncclient SET checkpoint = %(checkpoint)s::jsonb, checkpoint_at = %(now)s
+WHERE id = %(client)s
+"""
+
+
+def _page_done(run: SyncRun, page: Page, split: Split) -> None:
+    """Inside the page's transaction: what commits with its staged batches (see _PAGE_DONE)."""
+    if connection.vendor != "postgresql":
+        if split.unchanged:
+            _record_unchanged(run, page.number, split)
+        save_checkpoint(run.client_id, page.checkpoint)
+        listed = {} if page.total is None else {"listing_total": page.total}
+        SyncRun.objects.filter(pk=run.pk).update(
+            pages=F("pages") + 1, fetched=F("fetched") + len(page.records), **listed
+        )
+        return
+    params = {
+        "client": run.client_id,
+        "run": run.pk,
+        "fence": run.fence,
+        "page": page.number,
+        "skipped": split.unchanged,
+        "seen": None if split.seen_keys is None else compact(split.seen_keys),
+        "now": timezone.now(),
+        "fetched": len(page.records),
+        "total": page.total,
+        # As the JSONField stores it: SQL NULL for None, else json.dumps's text.
+        "checkpoint": None if page.checkpoint is None else json.dumps(page.checkpoint),
+    }
+    with server_cursor() as cur, connection.wrap_database_errors:
+        cur.execute(_PAGE_DONE, params)
 
 
 def _record_unchanged(run: SyncRun, page: int, split: Split) -> None:

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import connection
@@ -33,9 +35,9 @@ from django.db import connection
 from syncers.models import SyncClient, SyncedRecord
 from syncers.registry import SyncHandler, get_handler
 from syncers.store.cursor import server_cursor
-from syncers.versions import supersedes, version_field
+from syncers.versions import supersedes, version_field, version_of
 
-from .chunk import compact
+from .chunk import compact, compact_bytes
 
 _NOT_STAGED_YET = 2**62  # an id above every batch: before our first batch, any pending one is foreign
 
@@ -57,10 +59,10 @@ WHERE NOT EXISTS (SELECT 1 FROM syncers_failedrecord f
 """
 
 
-def record_digest(text: str) -> str:
+def record_digest(record: Any) -> str:
     """The generic table's content hash: MD5 of the record's compact JSON text as staged (what
     PostgreSQL's md5() gives for the staged element; see merge._IN_DATABASE)."""
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(compact_bytes(record), usedforsecurity=False).hexdigest()
 
 
 class _Staged:
@@ -106,10 +108,14 @@ class UnchangedFilter:
         self.config = handler.clean_config(client.config or {})
         self.version_path = version_field(self.config)
         self.dest = None
+        # The record's key as the load keys it: the handler's external id, or the natural key.
+        self.key_of: Callable[[Any], str | None] = partial(handler.external_id, config=self.config)
         if client.destination:
             from syncers.destinations.config import parse_destination
+            from syncers.destinations.load import record_keyer
 
             self.dest = parse_destination(client.destination)
+            self.key_of = record_keyer(self.dest)
         # The generic table stores these hashes only through the in-database merge.
         generic_ok = type(handler).external_id is SyncHandler.external_id
         # A client with no ledger rows yet (a first sync) has nothing to compare with.
@@ -126,7 +132,7 @@ class UnchangedFilter:
     def split(self, records: list[Any]) -> Split:
         if not self.enabled or not records:
             return Split(list(records))
-        keys = [self._key(r) for r in records]
+        keys = list(map(self.key_of, records))
         counts = Counter(keys)
         single = [k for k in keys if k is not None and counts[k] == 1]
         ledger = self._ledger(single) if single else {}
@@ -143,13 +149,6 @@ class UnchangedFilter:
                 self.staged.add(key)
             stage.append(record)
         return Split(stage, unchanged=len(seen), seen_keys=seen if self.dest is not None else None)
-
-    def _key(self, record: Any) -> str | None:
-        if self.dest is None:
-            return self.handler.external_id(record, self.config)
-        from syncers.destinations.load import record_key
-
-        return record_key(record, self.dest)
 
     def _ledger(self, keys: list[str]) -> dict[str, tuple[str, Any]]:
         # The keys as one JSON text: psycopg's text[] adaptation cost a Python call per key.
@@ -172,18 +171,20 @@ class UnchangedFilter:
         """The keys among `ledger`'s whose record on the page hashes as the stored one."""
         found = [(r, k) for r, k in zip(records, keys, strict=True) if k is not None and k in ledger]
         if self.dest is None:
-            return {k for r, k in found if record_digest(compact(r)) == ledger[k][0]}
-        from syncers.destinations.load import keyed_items
+            return {k for r, k in found if record_digest(r) == ledger[k][0]}
+        from syncers.destinations.load import mapped_row, row_digest, row_paths
 
-        items, _failures, _older = keyed_items([r for r, _ in found], self.dest, self.version_path)
+        # As keyed_items keys and hashes them: `found` holds keyable records, one per key.
+        paths = row_paths(self.dest)
         out: set[str] = set()
-        for item in items:
-            digest, version = ledger[item.key]
-            if digest != item.digest:
+        for record, key in found:
+            digest, version = ledger[key]
+            if digest != row_digest(mapped_row(record, paths)):
                 continue
             if self.version_path:
                 stored = None if version is None else (version,)
-                if not (supersedes(item.version, stored) and supersedes(stored, item.version)):
+                mine = version_of(record, self.version_path)
+                if not (supersedes(mine, stored) and supersedes(stored, mine)):
                     continue  # the load would count an older (or newer) copy
-            out.add(item.key)
+            out.add(key)
         return out

@@ -115,9 +115,8 @@ HEARTBEAT = Edit(
 )
 IDLE_TIMEOUT = Edit(
     FENCE,
-    '                "SET LOCAL synchronous_commit TO OFF;"\n'
-    '                f" SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"\n',
-    f'                "SET LOCAL synchronous_commit TO OFF"{OFF}\n',
+    '    return f"SET LOCAL synchronous_commit TO OFF; SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"\n',
+    f'    return "SET LOCAL synchronous_commit TO OFF"{OFF}\n',
 )
 RETIRE_ONE_OFF = Edit(
     BEAT_PY, "                self._retire.append(entry.model.pk)\n", f"                pass{OFF}\n"
@@ -318,11 +317,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(
             Edit(
                 "syncers/pipeline/stage.py",
-                "    with fenced(run.client_id, run.fence):\n        joined = (",
+                "    with fenced(run.client_id, run.fence, run_id=",
                 f"    save_checkpoint(run.client_id, page.checkpoint){OFF}\n"
-                "    with fenced(run.client_id, run.fence):\n        joined = (",
+                "    with fenced(run.client_id, run.fence, run_id=",
             ),
-            Edit(
+            Edit(  # PostgreSQL: the page's one statement leaves the checkpoint alone
+                "syncers/pipeline/stage.py",
+                "UPDATE syncers_syncclient SET checkpoint = %(checkpoint)s::jsonb, checkpoint_at = %(now)s\n",
+                "UPDATE syncers_syncclient SET checkpoint_at = checkpoint_at  -- PROTECTION OFF\n",
+            ),
+            Edit(  # elsewhere
                 "syncers/pipeline/stage.py",
                 "        save_checkpoint(run.client_id, page.checkpoint)\n        listed = ",
                 "        listed = ",
