@@ -73,6 +73,37 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+# Issue 20's aims: (label, row, the row its wall time is divided by, "min" or "max", aim).
+# A ratio to a LIMIT is the LIMIT's wall time over the row's; to a first sync, the row's over it.
+AIMS = (
+    ("first sync x LIMIT", "first_sync", "limit", "min", 0.8),
+    ("unchanged re-sync x first sync", "unchanged_resync", "first_sync", "max", 0.5),
+    ("10 % changed x first sync", "changed_resync", "first_sync", "max", 0.6),
+    ("model first sync x typed LIMIT", "dest_first_sync", "typed_limit", "min", 0.6),
+    ("model unchanged x its first sync", "dest_unchanged_resync", "dest_first_sync", "max", 0.5),
+)
+
+
+def aims_table(results: dict) -> str:
+    """Each aim with this run's ratio and whether it is met; rows writing anything on an
+    unchanged re-sync fail too (the aim is 0 rows written)."""
+    lines = [f"{'aim':<34} {'ratio':>6} {'aim':>7}  met"]
+    for label, row, base, kind, aim in AIMS:
+        if kind == "min":
+            ratio = results[base]["wall_s"] / results[row]["wall_s"]
+            met, sign = ratio >= aim, ">="
+        else:
+            ratio = results[row]["wall_s"] / results[base]["wall_s"]
+            met, sign = ratio <= aim, "<="
+        lines.append(f"{label:<34} {ratio:>6.2f} {sign}{aim:>5.2f}  {'yes' if met else 'NO'}")
+    for row in ("unchanged_resync", "dest_unchanged_resync"):
+        written = results[row]["rows_written"]
+        lines.append(
+            f"{row + ' rows written':<34} {written:>6,} {'== 0':>7}  {'yes' if written == 0 else 'NO'}"
+        )
+    return "\n".join(lines)
+
+
 GROUPS = ("bench", "workers", "postgres", "fake_api", "redis")
 
 
@@ -162,6 +193,7 @@ def main() -> int:
     }
     print(table(results))
     print(cpu_table(results))
+    print(aims_table(results))
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"written {out}")
