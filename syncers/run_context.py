@@ -20,12 +20,7 @@ SCALARS = (str, int, float, bool)
 
 def schedule_context(*, schedule_id: int, params: Mapping[str, Any], full: bool) -> dict[str, Any]:
     """What a run fired by this schedule records (only the keys that say something)."""
-    context: dict[str, Any] = {"schedule": schedule_id}
-    if params:
-        context["params"] = dict(params)
-    if full:
-        context["full"] = True
-    return context
+    return {"schedule": schedule_id, **_given(params, full)}
 
 
 def request_context(
@@ -35,6 +30,11 @@ def request_context(
     would not make a valid config for this client, checked as a schedule's params are."""
     if params:
         config_with_params(handler, config, params)
+    return _given(params, full)
+
+
+def _given(params: Mapping[str, Any] | None, full: bool) -> dict[str, Any]:
+    """The keys that say something: params when there are any, full only when asked for."""
     context: dict[str, Any] = {}
     if params:
         context["params"] = dict(params)
