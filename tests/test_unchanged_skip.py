@@ -128,6 +128,37 @@ def test_a_key_staged_earlier_in_the_run_is_not_skipped_on_a_later_page(make_cli
     assert (len(page2.stage), page2.unchanged) == (1, 0)
 
 
+def test_a_look_up_made_ahead_does_not_skip_a_key_a_page_before_it_staged(make_client) -> None:
+    """Pages are looked up in a thread ahead of staging (UnchangedFilter.ahead): page 2's
+    look-up may predate page 1's staging of the same key, and must not skip it then."""
+    client = make_client()
+    _run, gate = _ledger_run(client)
+    page2_ahead = gate.look_up([{"id": 1, "v": "stored"}])
+    assert page2_ahead is not None and page2_ahead.skip == {"1"}, "as stored when looked up"
+
+    page1 = gate.split([{"id": 1, "v": "changed"}])
+    page2 = gate.split([{"id": 1, "v": "stored"}], page2_ahead)
+
+    assert (len(page1.stage), page1.unchanged) == (1, 0)
+    assert (len(page2.stage), page2.unchanged) == (1, 0)
+
+
+def test_a_handlers_keys_for_a_page_are_its_external_id_of_each_record() -> None:
+    """external_ids runs the default rule inline (speed); it must key exactly as external_id."""
+    from syncers.registry import get_handler
+
+    class Text(str):
+        pass
+
+    records = [
+        {"id": 1}, {"id": "a"}, {"id": ""}, {"id": None}, {}, {"id": True}, {"id": [1]}, {"id": {"a": 1}},
+        {"id": 1.5}, {"id": 2**70}, {"id": Text("")}, {"id": Text("t")}, "not a dict", None, {"sku": "x"},
+    ]  # fmt: skip
+    handler = get_handler("rest")
+    for config in ({}, {"id_field": "sku"}):
+        assert handler.external_ids(records, config) == [handler.external_id(r, config) for r in records]
+
+
 def test_a_destination_resync_skips_unchanged_records_and_deletions_still_know_every_key_seen(
     api: FakeApi, make_client
 ) -> None:

@@ -154,7 +154,9 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                 config=config, session=session, checkpoint=checkpoint, extras={"context": context}
             )
             unchanged = UnchangedFilter(client=client, run_id=run.pk)
-            for page in prefetched(handler.pages(ctx), limit=max_pages):
+            # A re-sync looks pages up in a second thread: one page fewer read ahead here.
+            read = prefetched(handler.pages(ctx), limit=max_pages, depth=1 if unchanged.enabled else 2)
+            for page, looked_up in unchanged.ahead(read):
                 if heartbeat.lost:
                     raise LeaseLost("lease lost while fetching")
                 set_log_field(page=page.number)
@@ -167,6 +169,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
                     batch_size=client.batch_size,
                     queue=client.queue,
                     unchanged=unchanged,
+                    looked_up=looked_up,
                     open_batch=open_batch,
                     stop_if_cancelled=True,  # Cancelled: this page is not staged
                 )

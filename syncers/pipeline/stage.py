@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -18,7 +18,7 @@ from syncers.store.cursor import server_cursor
 
 from .chunk import build_batches, compact, dispatch_batches, insert_batches
 from .fence import fenced
-from .unchanged import Split, UnchangedFilter
+from .unchanged import Lookup, Split, UnchangedFilter
 
 
 class Cancelled(Exception):
@@ -58,17 +58,19 @@ def stage_page(
     batch_size: int,
     queue: str,
     unchanged: UnchangedFilter | None = None,
+    looked_up: Lookup | Literal["now"] | None = "now",
     open_batch: OpenBatch | None = None,
     stop_if_cancelled: bool = False,
 ) -> list[int]:
     """Store one page as batches and advance the checkpoint; dispatch after commit.
     `unchanged`: leave out the records the ledger holds as they are (pipeline.unchanged);
-    they are counted, and their keys kept as seen, by a batch row that is done already.
+    they are counted, and their keys kept as seen, by a batch row that is done already;
+    `looked_up`: the page's ledger look-up when done ahead (UnchangedFilter.ahead).
     `open_batch`: a page that skipped records stages the rest into the open batch when they
     fit, and leaves its own last batch open when that is not full (see OpenBatch).
     `stop_if_cancelled`: raise Cancelled, staging nothing, when an operator asked the run to
     stop (read with the fence, in its round trip)."""
-    split = unchanged.split(page.records) if unchanged is not None else Split(page.records)
+    split = unchanged.split(page.records, looked_up) if unchanged is not None else Split(page.records)
     # A joined batch holds no more than a page: each join rewrites the staged payload, and a
     # smaller batch starts loading sooner (measured: see the commit).
     room = min(batch_size, len(page.records))
@@ -106,8 +108,6 @@ def stage_page(
             send, open_batch.id = [open_batch.id], None  # joined and now full: it goes out
         _page_done(run, page, split)
         transaction.on_commit(partial(dispatch_batches, send, queue, recorded=True))
-    if unchanged is not None:
-        unchanged.batches_staged(ids)
     return ids
 
 

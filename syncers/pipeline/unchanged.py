@@ -13,33 +13,36 @@ A record is skipped only when skipping it cannot change what the load would have
   (loading it would have cleared that);
 - no staged batch that is not loaded yet may hold another copy: none pending from another run
   or from before this fetcher started staging (adopted, pushed), and the key was not staged
-  by this fetcher while the ledger held it (`_Staged`), so the load orders those copies as
-  it did before (conservative: the load does not rewrite an unchanged row either);
+  by this fetcher while the ledger held it (`_Staged`, checked when the page is divided, so
+  also against pages staged after its look-up), so the load orders those copies as it did
+  before (conservative: the load does not rewrite an unchanged row either);
 - its hash is the one the load stores: on the generic table the MD5 of the record's compact
   JSON text, which the in-database merge computes from the staged text (merge.py); on a
   destination the mapped row's hash (destinations.load.keyed_items), with the same version
   as the stored one when the client names a version field.
+The look-up (keys, ledger query, hashes) runs in a thread of its own one page ahead of staging
+(`UnchangedFilter.ahead`), so it overlaps the previous page's commit.
 PostgreSQL only; elsewhere every record is staged as before."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from django.db import connection
+from django.db.models import Max
 
-from syncers.models import SyncClient, SyncedRecord
-from syncers.registry import SyncHandler, get_handler
+from syncers.models import SyncBatch, SyncClient, SyncedRecord
+from syncers.registry import Page, SyncHandler, get_handler
 from syncers.store.cursor import server_cursor
 from syncers.versions import supersedes, version_field, version_of
 
 from .chunk import compact, compact_bytes
-
-_NOT_STAGED_YET = 2**62  # an id above every batch: before our first batch, any pending one is foreign
+from .fetch import prefetched
 
 _LEDGER = """
 SELECT r.external_id, r.content_hash, r.version
@@ -87,6 +90,15 @@ class _Staged:
 
 
 @dataclass
+class Lookup:
+    """A page's records against the ledger (see UnchangedFilter.look_up)."""
+
+    keys: list[str | None]  # per record: its key, None when keyless or not alone on the page
+    ledger: Collection[str]  # keys the ledger holds, live and comparable
+    skip: set[str]  # of those, the keys whose record is as stored
+
+
+@dataclass
 class Split:
     """A page divided: the records to stage (in page order) and the unchanged ones skipped."""
 
@@ -101,21 +113,26 @@ class UnchangedFilter:
     def __init__(self, *, client: SyncClient, run_id: int) -> None:
         self.client_id = client.pk
         self.run_id = run_id
-        self.first_batch = _NOT_STAGED_YET
+        # Every batch id above this one is staged by this fetcher (or is another run's, which the
+        # look-up tells by its run): known up front, so a look-up done ahead needs no update.
+        self.first_batch = (SyncBatch.objects.aggregate(last=Max("id"))["last"] or 0) + 1
         self.staged = _Staged()
         handler = get_handler(client.handler)
         self.handler = handler
         self.config = handler.clean_config(client.config or {})
         self.version_path = version_field(self.config)
         self.dest = None
-        # The record's key as the load keys it: the handler's external id, or the natural key.
-        self.key_of: Callable[[Any], str | None] = partial(handler.external_id, config=self.config)
+        # The records' keys as the load keys them: the handler's external ids, or the natural key.
+        self.keys_of: Callable[[list[Any]], list[str | None]] = partial(
+            handler.external_ids, config=self.config
+        )
         if client.destination:
             from syncers.destinations.config import parse_destination
             from syncers.destinations.load import record_keyer
 
             self.dest = parse_destination(client.destination)
-            self.key_of = record_keyer(self.dest)
+            key_of = record_keyer(self.dest)
+            self.keys_of = lambda records: list(map(key_of, records))
         # The generic table stores these hashes only through the in-database merge.
         generic_ok = type(handler).external_id is SyncHandler.external_id
         # A client with no ledger rows yet (a first sync) has nothing to compare with.
@@ -125,28 +142,43 @@ class UnchangedFilter:
             and SyncedRecord.objects.filter(client_id=client.pk).exclude(content_hash="").exists()
         )
 
-    def batches_staged(self, ids: list[int]) -> None:
-        if ids:
-            self.first_batch = min(self.first_batch, *ids)
+    def ahead(self, pages: Iterator[Page]) -> Iterator[tuple[Page, Lookup | None]]:
+        """Each page with its look_up(), done in a background thread while the page before it
+        is being staged: keying, the ledger query and hashing then overlap the page's commit
+        instead of preceding it. Nothing to look up (a first sync): no thread."""
+        if not self.enabled:
+            return ((page, None) for page in pages)
+        return prefetched(((page, self.look_up(page.records)) for page in pages), depth=1)
 
-    def split(self, records: list[Any]) -> Split:
+    def look_up(self, records: list[Any]) -> Lookup | None:
+        """What the ledger says of a page's records: None when it holds none of them."""
         if not self.enabled or not records:
-            return Split(list(records))
-        keys = list(map(self.key_of, records))
-        counts = Counter(keys)
-        single = [k for k in keys if k is not None and counts[k] == 1]
-        ledger = self._ledger(single) if single else {}
+            return None
+        keys = self.keys_of(records)
+        if len(set(keys)) < len(keys):  # copies of a key (or keyless records): those stay staged
+            counts = Counter(keys)
+            keys = [k if k is not None and counts[k] == 1 else None for k in keys]
+        if not any(keys):
+            return None
+        ledger = self._ledger([k for k in keys if k is not None])
         if not ledger:
+            return None
+        return Lookup(keys, ledger.keys(), self._unchanged(records, keys, ledger))
+
+    def split(self, records: list[Any], looked_up: Lookup | Literal["now"] | None = "now") -> Split:
+        """Divide a page, with its look_up() if done ahead (else it is done now)."""
+        found = self.look_up(records) if isinstance(looked_up, str) else looked_up
+        if found is None:
             return Split(list(records))
-        skip = self._unchanged(records, keys, ledger)
+        staged = self.staged  # keys staged since the look-up (pages before this one) stay staged
         stage: list[Any] = []
         seen: list[str] = []
-        for record, key in zip(records, keys, strict=True):
-            if key is not None and key in skip:
+        for record, key in zip(records, found.keys, strict=True):
+            if key is not None and key in found.skip and (staged.empty or key not in staged):
                 seen.append(key)
                 continue
-            if key is not None and key in ledger:
-                self.staged.add(key)
+            if key is not None and key in found.ledger:
+                staged.add(key)
             stage.append(record)
         return Split(stage, unchanged=len(seen), seen_keys=seen if self.dest is not None else None)
 
@@ -160,10 +192,7 @@ class UnchangedFilter:
         }
         with server_cursor() as cur, connection.wrap_database_errors:
             cur.execute(_LEDGER, params)
-            rows = cur.fetchall()
-        if self.staged.empty:
-            return {r[0]: (r[1], r[2]) for r in rows}
-        return {r[0]: (r[1], r[2]) for r in rows if r[0] not in self.staged}
+            return {r[0]: (r[1], r[2]) for r in cur.fetchall()}
 
     def _unchanged(
         self, records: list[Any], keys: list[str | None], ledger: dict[str, tuple[str, Any]]
