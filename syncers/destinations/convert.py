@@ -40,6 +40,10 @@ def converter(f: models.Field, name: str, path: str) -> Converter:
     is_datetime = isinstance(f, models.DateTimeField)
     max_length = getattr(f, "max_length", None)
     null, blank = f.null, f.blank
+    own_validate = type(f).validate is not models.Field.validate or bool(f.choices)
+    own_run_validators = type(f).run_validators is not models.Field.run_validators
+    validators = list(f.validators)
+    empty = list(f.empty_values)
 
     def missing() -> Any:
         if null:
@@ -75,8 +79,19 @@ def converter(f: models.Field, name: str, path: str) -> Converter:
         if is_datetime and value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)  # naive timestamps from an API read as UTC
         try:
-            f.validate(value, None)
-            f.run_validators(value)
+            # Only what Field.validate would check for this value (choices, null, blank),
+            # and the validators without Field.run_validators's loop set-up: a third of
+            # the typing's time. A failure asks Django again, for its own wording.
+            if own_validate or value is None or value in empty:
+                f.validate(value, None)
+            if own_run_validators:
+                f.run_validators(value)
+            elif validators and value not in empty:
+                try:
+                    for validator in validators:
+                        validator(value)
+                except ValidationError:
+                    f.run_validators(value)
         except ValidationError as exc:
             raise ValueError_(f"{name}: {' '.join(exc.messages)}") from None
         return value

@@ -14,7 +14,17 @@ _MISSING = object()
 def value_at(node: Any, path: str, default: Any = None) -> Any:
     """Follow `a.b.0.c` through objects (keys) and lists (numeric parts); `default` when a
     part is missing. An empty path is the node itself."""
-    for part in filter(None, path.split(".")):
+    return value_at_parts(node, path_parts(path), default)
+
+
+def path_parts(path: str) -> tuple[str, ...]:
+    """A dotted path split once, for value_at_parts (a path read for every record)."""
+    return tuple(filter(None, path.split(".")))
+
+
+def value_at_parts(node: Any, parts: tuple[str, ...], default: Any = None) -> Any:
+    """value_at with the path split already (path_parts)."""
+    for part in parts:
         if isinstance(node, dict):
             node = node.get(part, _MISSING)
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
