@@ -181,7 +181,9 @@ def test_a_complete_run_soft_deletes_exactly_the_records_gone_and_a_comeback_und
     assert Product.objects.filter(is_active=False).count() == 2
 
 
-def test_delete_mode_removes_the_rows(api: FakeApi, catalog_client) -> None:
+def test_delete_mode_removes_the_rows_and_a_comeback_creates_its_row_again(
+    api: FakeApi, catalog_client
+) -> None:
     client = catalog_client(on_missing="delete")
     run_now(client)
     api.delete([5, 6])
@@ -191,6 +193,12 @@ def test_delete_mode_removes_the_rows(api: FakeApi, catalog_client) -> None:
     assert run.deleted == 2
     assert Product.objects.count() == 248
     assert not Product.objects.filter(sku__in=["SKU-0000005", "SKU-0000006"]).exists()
+
+    api.restore([6])
+    back = run_now(client)
+
+    assert (back.created, back.updated, back.unchanged, back.deleted) == (1, 0, 248, 0)
+    assert Product.objects.filter(sku="SKU-0000006").exists() and Product.objects.count() == 249
 
 
 def test_an_incremental_run_deletes_nothing(api: FakeApi, make_client, categories) -> None:

@@ -166,3 +166,25 @@ def test_a_rows_digest_text_is_json_dumps_text_for_every_kind_of_value() -> None
         row = {"sku": "SKU-1", "price": value, "name": 1.5}
         want = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str).encode()
         assert row_text(row) == want, value
+
+
+def test_a_record_back_after_a_delete_mode_deletion_is_created_again_and_counted_created(
+    make_client,
+) -> None:
+    from syncers.destinations.deletions import apply_deletions, client_destination
+
+    client = make_client(
+        handler="rest", config={"path": "/x"}, destination={**DESTINATION, "on_missing": "delete"}
+    )
+    load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
+    dest = client_destination(client)
+    assert dest is not None
+    assert apply_deletions(client=client, dest=dest, keys=["B"], run_id=None) == 1
+    assert list(Product.objects.values_list("sku", flat=True)) == ["A"]
+
+    back = load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
+
+    # B's model row was deleted: writing it again inserts a row, on every database alike.
+    assert (back.created, back.updated, back.unchanged) == (1, 0, 1)
+    assert list(Product.objects.values_list("sku", flat=True)) == ["A", "B"]
+    assert SyncedRecord.objects.get(client=client, external_id="B").missing_since is None

@@ -219,7 +219,7 @@ def load_into_destination(
         model=dest.model,
     )
     rows = _before_write(dest, ctx, rows, outcome)
-    written = upsert_rows(dest, rows, batch_pk=batch.pk, ledger=ledger)
+    written = upsert_rows(dest, rows, batch_pk=batch.pk)
     write_links(dest, rows, written.pks)
     outcome.created = len(written.created)
     outcome.updated = len(written.updated)
@@ -443,7 +443,7 @@ class Written(WriteResult):
     pks: dict[str, Any] = field(default_factory=dict)  # key -> target pk
 
 
-def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledger: dict[str, Any]) -> Written:
+def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int) -> Written:
     """One INSERT ... ON CONFLICT (key) DO UPDATE for the rows: on PostgreSQL our own
     (_upsert_postgres), elsewhere Django's bulk_create with update_conflicts, which returns
     the primary keys on SQLite too."""
@@ -458,8 +458,11 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
             out.pks[row.item.key] = pk
             (out.created if inserted else out.updated).append(row.item.key)
         return out
-    new_keys = [r.item.key for r in rows if r.item.key not in ledger]
-    existing = _existing_keys(dest, [r for r in rows if r.item.key not in ledger]) if new_keys else set()
+    # Whether each row exists already, asked of the model table itself: a key the ledger
+    # knows may have lost its row (on_missing: delete, or deleted by hand), and a key new to
+    # the ledger may have one (rows the team had before the sync). PostgreSQL's RETURNING
+    # says it per row (xmax = 0); bulk_create does not.
+    existing = _existing_keys(dest, rows)
     objs = [model(**r.values) for r in rows]
     model._default_manager.bulk_create(
         objs,
@@ -470,7 +473,7 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
     )
     for row, obj in zip(rows, objs, strict=True):
         out.pks[row.item.key] = obj.pk
-        if row.item.key in ledger or row.item.key in existing:
+        if row.item.key in existing:
             out.updated.append(row.item.key)
         else:
             out.created.append(row.item.key)
@@ -566,8 +569,7 @@ def _as_text(f: models.Field, value: Any) -> str | None:
 
 
 def _existing_keys(dest: Destination, rows: list[TypedRow]) -> set[str]:
-    """Keys new to the ledger whose model row exists already (rows the team had before the
-    sync, or a ledger row lost): written as updates, and counted so."""
+    """Keys of `rows` whose model row exists already: written as updates, and counted so."""
     model = dest.model
     attnames = [field_of(model, k).attname for k in dest.key]
     if len(attnames) == 1:
