@@ -26,7 +26,7 @@ from syncers.models import FailedRecord, Notification, PendingDeletion, SyncedRe
 from syncers.ops.status import needs_operator
 from syncers.pipeline.reconcile import reconcile
 from syncers.selectors import run_wait_final
-from syncers.services import failed_records_retry, sync_run_request
+from syncers.services import failed_records_retry, sync_fetch_here, sync_run_request
 
 from .processes import wait_until
 
@@ -243,6 +243,27 @@ def test_a_failed_run_and_a_cancelled_run_delete_nothing(api: FakeApi, catalog_c
 
     assert cancelled.status == SyncRun.Status.CANCELLED and cancelled.deleted == 0
     assert Product.objects.count() == 250
+
+
+def test_a_run_stopped_by_max_pages_and_the_run_resuming_it_delete_nothing(
+    api: FakeApi, catalog_client
+) -> None:
+    client = catalog_client(on_missing="delete")
+    run_now(client)
+    api.delete([5, 6])  # 248 left: three pages of 100
+
+    stopped = run_wait_final(run_id=sync_fetch_here(client=client, who="tester", max_pages=1).pk, timeout=60)
+
+    assert (stopped.pages, stopped.listing_complete, stopped.deleted) == (1, False, 0)
+    resumed = run_now(client)  # from the checkpoint after page 1: it did not read page 1
+
+    assert (resumed.pages, resumed.listing_complete, resumed.deleted) == (2, False, 0)
+    assert Product.objects.count() == 250
+
+    full = run_now(client)  # from the start again
+
+    assert (full.listing_complete, full.deleted) == (True, 2)
+    assert Product.objects.count() == 248
 
 
 def test_an_empty_listing_deletes_nothing_and_waits_for_approval_of_exactly_the_listed_keys(
