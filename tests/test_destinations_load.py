@@ -183,7 +183,7 @@ def test_a_record_back_after_a_delete_mode_deletion_is_created_again_and_counted
     load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
     dest = client_destination(client)
     assert dest is not None
-    assert apply_deletions(client=client, dest=dest, keys=["B"], run_id=None) == 1
+    assert apply_deletions(client=client, dest=dest, keys=["B"], run_id=None).deleted == ["B"]
     assert list(Product.objects.values_list("sku", flat=True)) == ["A"]
 
     back = load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
@@ -356,3 +356,62 @@ def test_max_delete_rows_holds_deletions_the_fraction_would_allow(make_client) -
 
     assert allowed is not None and (allowed.status, allowed.deleted) == ("succeeded", 1)
     assert deletions_waiting(client) is None  # the newer complete run decided afresh
+
+
+def test_rows_a_protected_foreign_key_keeps_are_not_deleted_and_the_run_says_which(make_client) -> None:
+    from catalog.models import Category
+    from syncers.destinations.deletions import deletions_waiting, pending_deletion_approve
+    from syncers.pipeline.log import finalise_if_complete
+
+    client = make_client(
+        handler="rest",
+        config={"path": "/x"},
+        destination={
+            "model": "catalog.Category",
+            "key": ["code"],
+            "fields": {"code": "code", "name": "name"},
+            "on_missing": "delete",
+            "max_delete_fraction": 0.5,
+        },
+    )
+    load_batch(stage(client, [{"code": c, "name": c} for c in "abcdef"]).pk)
+    client.refresh_from_db()
+    Product.objects.create(  # Product.category: on_delete=PROTECT
+        sku="P", name="p", price=1, category=Category.objects.get(code="b"), updated_at=timezone.now()
+    )
+
+    run = finalise_if_complete(complete_run(client, list("adef")).pk)  # b and c are gone
+
+    assert run is not None and (run.status, run.deleted) == ("partial", 1)
+    assert run.error.startswith("1 row(s) could not be deleted and stay (b): Cannot delete some instances")
+    assert sorted(Category.objects.values_list("code", flat=True)) == ["a", "b", "d", "e", "f"]
+    assert SyncedRecord.objects.get(client=client, external_id="b").missing_since is None
+
+    # An approved deletion the rule refuses is skipped the same way, the rest applied.
+    client.refresh_from_db()
+    held_run = finalise_if_complete(complete_run(client, ["a"]).pk)  # b, d, e, f: over 50 %
+    assert held_run is not None and held_run.deleted == 0
+    waiting = deletions_waiting(client)
+    assert waiting is not None and sorted(waiting.keys) == ["b", "d", "e", "f"]
+
+    assert pending_deletion_approve(pending=waiting, who="tester") == 3
+    assert sorted(Category.objects.values_list("code", flat=True)) == ["a", "b"]
+
+
+def test_a_row_deleted_by_hand_stays_gone_while_unchanged_until_its_ledger_row_goes_too(
+    make_client,
+) -> None:
+    client = make_client(handler="rest", config={"path": "/x"}, destination=DESTINATION)
+    load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
+    Product.objects.filter(sku="A").delete()  # by hand, not by the sync
+
+    again = load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
+
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)  # the ledger is trusted
+    assert list(Product.objects.values_list("sku", flat=True)) == ["B"]
+
+    SyncedRecord.objects.filter(client=client, external_id="A").delete()  # Synced records in the admin
+    back = load_batch(stage(client, [record("A", "a", 1), record("B", "b", 1)]).pk)
+
+    assert (back.created, back.updated, back.unchanged) == (1, 0, 1)
+    assert list(Product.objects.values_list("sku", flat=True)) == ["A", "B"]
