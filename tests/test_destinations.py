@@ -201,7 +201,7 @@ def test_delete_mode_removes_the_rows_and_a_comeback_creates_its_row_again(
     assert Product.objects.filter(sku="SKU-0000006").exists() and Product.objects.count() == 249
 
 
-def test_an_incremental_run_deletes_nothing(api: FakeApi, make_client, categories) -> None:
+def test_an_incremental_run_deletes_nothing_and_a_full_listing_of_it_does(api: FakeApi, make_client, categories) -> None:
     client = make_client(
         handler="rest",
         config={"path": "/catalog/products", "page_size": 100, "incremental": {"field": "updated_at"}},
@@ -215,6 +215,13 @@ def test_an_incremental_run_deletes_nothing(api: FakeApi, make_client, categorie
 
     assert run.status == SyncRun.Status.SUCCEEDED and not run.listing_complete
     assert run.deleted == 0 and Product.objects.count() == 250
+
+    # A full listing of the same client (what a schedule's `full: true` asks for) deletes.
+    asked = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="tester", full=True)
+    full = run_wait_final(run_id=asked.pk, timeout=90)
+
+    assert (full.listing_complete, full.deleted) == (True, 1)
+    assert Product.objects.count() == 249 and not Product.objects.filter(sku="SKU-0000005").exists()
 
 
 def test_a_failed_run_and_a_cancelled_run_delete_nothing(api: FakeApi, catalog_client) -> None:
