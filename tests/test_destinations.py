@@ -201,7 +201,9 @@ def test_delete_mode_removes_the_rows_and_a_comeback_creates_its_row_again(
     assert Product.objects.filter(sku="SKU-0000006").exists() and Product.objects.count() == 249
 
 
-def test_an_incremental_run_deletes_nothing_and_a_full_listing_of_it_does(api: FakeApi, make_client, categories) -> None:
+def test_an_incremental_run_deletes_nothing_and_a_full_listing_of_it_does(
+    api: FakeApi, make_client, categories
+) -> None:
     client = make_client(
         handler="rest",
         config={"path": "/catalog/products", "page_size": 100, "incremental": {"field": "updated_at"}},

@@ -415,3 +415,47 @@ def test_a_row_deleted_by_hand_stays_gone_while_unchanged_until_its_ledger_row_g
 
     assert (back.created, back.updated, back.unchanged) == (1, 0, 1)
     assert list(Product.objects.values_list("sku", flat=True)) == ["A", "B"]
+
+
+# --- Hooks: what before_write may do to the rows, what after_write is told ---------------
+
+from syncers.destinations.hooks import HookContext, Row, WriteResult, after_write, before_write  # noqa: E402
+
+TOLD: list[WriteResult] = []
+
+
+@before_write
+def shout_and_drop(ctx: HookContext, rows: list[Row]) -> list[Row]:
+    """Change a row (name upper-cased), drop one (sku D), reject one (sku R)."""
+    kept = []
+    for row in rows:
+        if row["sku"] == "R":
+            ctx.reject(row, "R is reserved")
+        if row["sku"] != "D":
+            kept.append({**row, "name": row["name"].upper()} if row["sku"] == "A" else row)
+    return kept
+
+
+@after_write
+def tell(ctx: HookContext, result: WriteResult) -> None:
+    TOLD.append(result)
+
+
+def test_before_write_changes_drops_and_rejects_rows_and_after_write_is_told_the_keys(make_client) -> None:
+    hooks = {
+        "before_write": "tests.test_destinations_load:shout_and_drop",
+        "after_write": "tests.test_destinations_load:tell",
+    }
+    client = make_client(handler="rest", config={"path": "/x"}, destination={**DESTINATION, "hooks": hooks})
+    TOLD.clear()
+
+    first = load_batch(stage(client, [record(k, k.lower(), 1) for k in "ABDR"]).pk)
+
+    assert (first.created, first.failed) == (2, 1)
+    assert dict(Product.objects.values_list("sku", "name")) == {"A": "A", "B": "b"}
+    assert FailedRecord.objects.get(client=client).reason == "rejected by before_write: R is reserved"
+    assert [(r.created, r.updated, r.deleted) for r in TOLD] == [(["A", "B"], [], [])]
+
+    load_batch(stage(client, [record("A", "a", 1), record("B", "b2", 2)]).pk)
+
+    assert TOLD[-1].created == [] and TOLD[-1].updated == ["B"]  # A unchanged: not written, not told

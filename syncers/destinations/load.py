@@ -422,20 +422,42 @@ def _undelete_value(dest: Destination) -> tuple[str, Any] | None:
 def _before_write(
     dest: Destination, ctx: HookContext, rows: list[TypedRow], outcome: BatchOutcome
 ) -> list[TypedRow]:
+    """The rows before_write returns: the dicts it was given (changed in place or not), or
+    copies of them, matched back to their records by the natural key. A rejected row becomes
+    a failed record, whatever the hook returns for it; a row the hook leaves out is dropped.
+    A returned row that is none of the batch's (a key it changed or made up) is a bug in the
+    hook: the batch fails, like a hook that raises."""
     name = dest.hooks.get("before_write")
     if not name or not rows:
         return rows
     by_id = {id(r.values): r for r in rows}
+    key_attnames = [field_of(dest.model, k).attname for k in dest.key]
+    by_key = {tuple(r.values.get(a) for a in key_attnames): r for r in rows}
     kept = get_hook("before_write", name)(ctx, [r.values for r in rows])
-    rejected = {id(v) for v, _ in ctx.rejected}
+    rejected: set[str] = set()
     for values, reason in ctx.rejected:
-        row = by_id.get(id(values))
-        if row is not None:
+        row = by_id.get(id(values)) or by_key.get(tuple(values.get(a) for a in key_attnames))
+        if row is not None and row.item.key not in rejected:
+            rejected.add(row.item.key)
             outcome.failures.append(
                 _failure(row.item.key, row.item.record, f"rejected by before_write: {reason}")
             )
     ctx.rejected.clear()
-    return [by_id[id(v)] for v in kept if id(v) in by_id and id(v) not in rejected]
+    out: dict[str, TypedRow] = {}
+    for values in kept:
+        row = by_id.get(id(values))
+        if row is None:
+            key = tuple(values.get(a) for a in key_attnames)
+            found = by_key.get(key)
+            if found is None:
+                raise ValueError(
+                    f"before_write hook {name} returned a row with key {key!r}, which is none of the "
+                    "batch's rows: change rows (or copies of them) but keep their key"
+                )
+            row = TypedRow(found.item, values, found.links)
+        if row.item.key not in rejected:
+            out[row.item.key] = row
+    return list(out.values())
 
 
 @dataclass
