@@ -459,3 +459,41 @@ def test_before_write_changes_drops_and_rejects_rows_and_after_write_is_told_the
     load_batch(stage(client, [record("A", "a", 1), record("B", "b2", 2)]).pk)
 
     assert TOLD[-1].created == [] and TOLD[-1].updated == ["B"]  # A unchanged: not written, not told
+
+
+def test_soft_deletes_into_a_nullable_date_time_field_set_it_to_now_and_a_comeback_clears_it(
+    make_client,
+) -> None:
+    """auth.User stands for a team's model with a `deleted_at`-style field: last_login is a
+    nullable DateTimeField, username its unique key."""
+    from django.contrib.auth.models import User
+
+    from syncers.pipeline.log import finalise_if_complete
+
+    client = make_client(
+        handler="rest",
+        config={"path": "/x"},
+        destination={
+            "model": "auth.User",
+            "key": ["username"],
+            "fields": {"username": "sku", "first_name": "name"},
+            "on_missing": "soft",
+            "soft_delete_field": "last_login",
+            "max_delete_fraction": 0.5,
+        },
+    )
+    load_batch(stage(client, [record(k, k, 1) for k in "ABC"]).pk)
+    client.refresh_from_db()
+    before = timezone.now()
+
+    run = finalise_if_complete(complete_run(client, ["A", "C"]).pk)
+
+    assert run is not None and run.deleted == 1
+    gone = User.objects.get(username="B").last_login
+    assert gone is not None and gone >= before
+    assert User.objects.filter(last_login__isnull=True).count() == 2
+
+    back = load_batch(stage(client, [record("B", "B", 1)]).pk)
+
+    assert (back.created, back.updated) == (0, 1)
+    assert User.objects.get(username="B").last_login is None
