@@ -497,3 +497,17 @@ def test_soft_deletes_into_a_nullable_date_time_field_set_it_to_now_and_a_comeba
 
     assert (back.created, back.updated) == (0, 1)
     assert User.objects.get(username="B").last_login is None
+
+
+def test_the_ledger_keeps_no_copy_of_the_record_unless_store_json_is_set(make_client) -> None:
+    lean = make_client("lean", handler="rest", config={"path": "/x"}, destination=DESTINATION)
+    load_batch(stage(lean, [record("A", "a", 1)]).pk)
+
+    assert SyncedRecord.objects.get(client=lean).data == {}
+
+    full = make_client(
+        "full", handler="rest", config={"path": "/x"}, destination={**DESTINATION, "store_json": True}
+    )
+    load_batch(stage(full, [record("B", "b", 1)]).pk)
+
+    assert SyncedRecord.objects.get(client=full).data == record("B", "b", 1)
