@@ -26,7 +26,7 @@ from syncers.models import FailedRecord, Notification, PendingDeletion, SyncedRe
 from syncers.ops.status import needs_operator
 from syncers.pipeline.reconcile import reconcile
 from syncers.selectors import run_wait_final
-from syncers.services import failed_records_retry, sync_run_request
+from syncers.services import failed_records_retry, sync_fetch_here, sync_run_request
 
 from .processes import wait_until
 
@@ -181,7 +181,9 @@ def test_a_complete_run_soft_deletes_exactly_the_records_gone_and_a_comeback_und
     assert Product.objects.filter(is_active=False).count() == 2
 
 
-def test_delete_mode_removes_the_rows(api: FakeApi, catalog_client) -> None:
+def test_delete_mode_removes_the_rows_and_a_comeback_creates_its_row_again(
+    api: FakeApi, catalog_client
+) -> None:
     client = catalog_client(on_missing="delete")
     run_now(client)
     api.delete([5, 6])
@@ -192,8 +194,16 @@ def test_delete_mode_removes_the_rows(api: FakeApi, catalog_client) -> None:
     assert Product.objects.count() == 248
     assert not Product.objects.filter(sku__in=["SKU-0000005", "SKU-0000006"]).exists()
 
+    api.restore([6])
+    back = run_now(client)
 
-def test_an_incremental_run_deletes_nothing(api: FakeApi, make_client, categories) -> None:
+    assert (back.created, back.updated, back.unchanged, back.deleted) == (1, 0, 248, 0)
+    assert Product.objects.filter(sku="SKU-0000006").exists() and Product.objects.count() == 249
+
+
+def test_an_incremental_run_deletes_nothing_and_a_full_listing_of_it_does(
+    api: FakeApi, make_client, categories
+) -> None:
     client = make_client(
         handler="rest",
         config={"path": "/catalog/products", "page_size": 100, "incremental": {"field": "updated_at"}},
@@ -207,6 +217,13 @@ def test_an_incremental_run_deletes_nothing(api: FakeApi, make_client, categorie
 
     assert run.status == SyncRun.Status.SUCCEEDED and not run.listing_complete
     assert run.deleted == 0 and Product.objects.count() == 250
+
+    # A full listing of the same client (what a schedule's `full: true` asks for) deletes.
+    asked = sync_run_request(client=client, trigger=SyncRun.Trigger.ADMIN, who="tester", full=True)
+    full = run_wait_final(run_id=asked.pk, timeout=90)
+
+    assert (full.listing_complete, full.deleted) == (True, 1)
+    assert Product.objects.count() == 249 and not Product.objects.filter(sku="SKU-0000005").exists()
 
 
 def test_a_failed_run_and_a_cancelled_run_delete_nothing(api: FakeApi, catalog_client) -> None:
@@ -235,6 +252,27 @@ def test_a_failed_run_and_a_cancelled_run_delete_nothing(api: FakeApi, catalog_c
 
     assert cancelled.status == SyncRun.Status.CANCELLED and cancelled.deleted == 0
     assert Product.objects.count() == 250
+
+
+def test_a_run_stopped_by_max_pages_and_the_run_resuming_it_delete_nothing(
+    api: FakeApi, catalog_client
+) -> None:
+    client = catalog_client(on_missing="delete")
+    run_now(client)
+    api.delete([5, 6])  # 248 left: three pages of 100
+
+    stopped = run_wait_final(run_id=sync_fetch_here(client=client, who="tester", max_pages=1).pk, timeout=60)
+
+    assert (stopped.pages, stopped.listing_complete, stopped.deleted) == (1, False, 0)
+    resumed = run_now(client)  # from the checkpoint after page 1: it did not read page 1
+
+    assert (resumed.pages, resumed.listing_complete, resumed.deleted) == (2, False, 0)
+    assert Product.objects.count() == 250
+
+    full = run_now(client)  # from the start again
+
+    assert (full.listing_complete, full.deleted) == (True, 2)
+    assert Product.objects.count() == 248
 
 
 def test_an_empty_listing_deletes_nothing_and_waits_for_approval_of_exactly_the_listed_keys(

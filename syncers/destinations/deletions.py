@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from syncers.models import PendingDeletion, SyncBatch, SyncClient, SyncedRecord, SyncRun
@@ -32,6 +34,23 @@ log = logging.getLogger(__name__)
 class DeletionOutcome:
     deleted: int = 0
     held: PendingDeletion | None = None
+    refused: str = ""  # why some rows could not be deleted (they stay, live in the ledger)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What apply_deletions did: the keys whose rows it deleted (or soft-deleted), and those
+    the model's own delete rules refused (a protected or restricted foreign key), with why."""
+
+    deleted: list[str]
+    refused: list[str]
+    reason: str = ""
+
+    def refused_text(self) -> str:
+        if not self.refused:
+            return ""
+        shown = ", ".join(self.refused[:10]) + (", ..." if len(self.refused) > 10 else "")
+        return f"{len(self.refused)} row(s) could not be deleted and stay ({shown}): {self.reason}"
 
 
 def client_destination(client: SyncClient) -> Destination | None:
@@ -62,7 +81,8 @@ def deletions_after_run(run: SyncRun) -> DeletionOutcome:
         )
         log.warning("client %s: %s; %d deletion(s) wait for approval", client.name, reason, len(missing))
         return DeletionOutcome(held=held)
-    return DeletionOutcome(deleted=apply_deletions(client=client, dest=dest, keys=missing, run_id=run.pk))
+    applied = apply_deletions(client=client, dest=dest, keys=missing, run_id=run.pk)
+    return DeletionOutcome(deleted=len(applied.deleted), refused=applied.refused_text())
 
 
 # A run saw a key when one of its batches wrote it (the ledger's last_seen_run) or listed it
@@ -115,31 +135,64 @@ def guard_reason(dest: Destination, *, fetched: int, live_rows: int, missing: in
     return ""
 
 
-def apply_deletions(*, client: SyncClient, dest: Destination, keys: list[str], run_id: int | None) -> int:
-    """Soft-delete or delete the rows of exactly these keys (the live ones among them) with one
-    statement, mark them missing in the ledger, and tell the after_write hook."""
+def apply_deletions(*, client: SyncClient, dest: Destination, keys: list[str], run_id: int | None) -> Applied:
+    """Soft-delete (one UPDATE) or delete the rows of exactly these keys (the live ones among
+    them), mark them missing in the ledger, and tell the after_write hook. A row the
+    model's delete rules keep (on_delete=PROTECT or RESTRICT of a model pointing at it) stays,
+    live in the ledger, and is named in the result instead of failing the whole deletion."""
     now = timezone.now()
     ledger = SyncedRecord.objects.filter(client=client, external_id__in=keys, missing_since__isnull=True)
     found = list(ledger.values_list("external_id", "target_pk"))
     if not found:
-        return 0
+        return Applied([], [])
     pk_field = dest.model._meta.pk
-    pks = [pk_field.to_python(pk) for _, pk in found if pk]
-    rows = dest.model._default_manager.filter(pk__in=pks)
+    by_key = {key: pk_field.to_python(pk) if pk else None for key, pk in found}
+    refused: list[str] = []
+    reason = ""
     if dest.on_missing == "soft":
         f = dest.soft_field
         assert f is not None
+        rows = dest.model._default_manager.filter(pk__in=[pk for pk in by_key.values() if pk is not None])
         rows.update(**{f.attname: False if isinstance(f, models.BooleanField) else now})
     else:
-        rows.delete()
-    ledger.update(missing_since=now)
-    deleted = [key for key, _ in found]
-    if name := dest.hooks.get("after_write"):
+        refused, reason = _delete_rows(dest.model, by_key)
+    kept = set(refused)
+    deleted = [key for key, _ in found if key not in kept]
+    SyncedRecord.objects.filter(client=client, external_id__in=deleted).update(missing_since=now)
+    if (name := dest.hooks.get("after_write")) and deleted:
         ctx = HookContext(
             client_id=client.pk, client_name=client.name, run_id=run_id, batch_id=None, model=dest.model
         )
         get_hook("after_write", name)(ctx, WriteResult(deleted=deleted))
-    return len(deleted)
+    return Applied(deleted, refused, reason)
+
+
+_REFUSED = (ProtectedError, RestrictedError)
+
+
+def _delete_rows(model: type[models.Model], by_key: dict[str, Any]) -> tuple[list[str], str]:
+    """Delete the rows (Django's delete: cascades and signals apply) in one go; when the
+    model's rules refuse that, row by row, each in a savepoint, keeping the refused ones.
+    Returns the refused keys and the first reason."""
+    manager = model._default_manager
+    try:
+        with transaction.atomic():
+            manager.filter(pk__in=[pk for pk in by_key.values() if pk is not None]).delete()
+        return [], ""
+    except _REFUSED:
+        pass
+    refused: list[str] = []
+    reason = ""
+    for key, pk in by_key.items():
+        if pk is None:
+            continue
+        try:
+            with transaction.atomic():
+                manager.filter(pk=pk).delete()
+        except _REFUSED as exc:
+            refused.append(key)
+            reason = reason or str(exc.args[0])
+    return refused, reason
 
 
 def deletions_waiting(client: SyncClient) -> PendingDeletion | None:
@@ -162,7 +215,10 @@ def pending_deletion_approve(*, pending: PendingDeletion, who: str) -> int:
         if locked.run_id is not None:
             back = seen_after(client.pk, locked.run_id, keys)
             keys = [k for k in keys if k not in back]
-        locked.applied = apply_deletions(client=client, dest=dest, keys=keys, run_id=locked.run_id)
+        applied = apply_deletions(client=client, dest=dest, keys=keys, run_id=locked.run_id)
+        locked.applied = len(applied.deleted)
+        if applied.refused:
+            log.warning("approved deletions of %s: %s", client.name, applied.refused_text())
         locked.state, locked.decided_by, locked.decided_at = (
             PendingDeletion.State.APPROVED,
             who,

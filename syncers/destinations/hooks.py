@@ -13,8 +13,9 @@ The name is "<module>:<function>", e.g. "catalog.sync:refresh_category_counts".
 
 - before_write(ctx, rows) -> rows: `rows` are the typed rows about to be written (dicts of
   model field -> value, FKs as the target's primary key under "<field>_id"); return the rows
-  to write. Drop a row by leaving it out; reject it with `ctx.reject(row, reason)`: it
-  becomes a failed record with that reason.
+  to write (each the dict given, changed or not, or a copy of it with the same natural key).
+  Drop a row by leaving it out; reject it with `ctx.reject(row, reason)`: it becomes a failed
+  record with that reason.
 - after_write(ctx, result): runs inside the batch's transaction after the write; `result`
   holds the created, updated and deleted keys. Raising rolls the batch back, and the batch is
   retried like any failed batch.

@@ -226,7 +226,7 @@ def load_into_destination(
         model=dest.model,
     )
     rows = _before_write(dest, ctx, rows, outcome)
-    written = upsert_rows(dest, rows, batch_pk=batch.pk, ledger=ledger)
+    written = upsert_rows(dest, rows, batch_pk=batch.pk)
     write_links(dest, rows, written.pks)
     outcome.created = len(written.created)
     outcome.updated = len(written.updated)
@@ -429,20 +429,42 @@ def _undelete_value(dest: Destination) -> tuple[str, Any] | None:
 def _before_write(
     dest: Destination, ctx: HookContext, rows: list[TypedRow], outcome: BatchOutcome
 ) -> list[TypedRow]:
+    """The rows before_write returns: the dicts it was given (changed in place or not), or
+    copies of them, matched back to their records by the natural key. A rejected row becomes
+    a failed record, whatever the hook returns for it; a row the hook leaves out is dropped.
+    A returned row that is none of the batch's (a key it changed or made up) is a bug in the
+    hook: the batch fails, like a hook that raises."""
     name = dest.hooks.get("before_write")
     if not name or not rows:
         return rows
     by_id = {id(r.values): r for r in rows}
+    key_attnames = [field_of(dest.model, k).attname for k in dest.key]
+    by_key = {tuple(r.values.get(a) for a in key_attnames): r for r in rows}
     kept = get_hook("before_write", name)(ctx, [r.values for r in rows])
-    rejected = {id(v) for v, _ in ctx.rejected}
+    rejected: set[str] = set()
     for values, reason in ctx.rejected:
-        row = by_id.get(id(values))
-        if row is not None:
+        row = by_id.get(id(values)) or by_key.get(tuple(values.get(a) for a in key_attnames))
+        if row is not None and row.item.key not in rejected:
+            rejected.add(row.item.key)
             outcome.failures.append(
                 _failure(row.item.key, row.item.record, f"rejected by before_write: {reason}")
             )
     ctx.rejected.clear()
-    return [by_id[id(v)] for v in kept if id(v) in by_id and id(v) not in rejected]
+    out: dict[str, TypedRow] = {}
+    for values in kept:
+        row = by_id.get(id(values))
+        if row is None:
+            key = tuple(values.get(a) for a in key_attnames)
+            found = by_key.get(key)
+            if found is None:
+                raise ValueError(
+                    f"before_write hook {name} returned a row with key {key!r}, which is none of the "
+                    "batch's rows: change rows (or copies of them) but keep their key"
+                )
+            row = TypedRow(found.item, values, found.links)
+        if row.item.key not in rejected:
+            out[row.item.key] = row
+    return list(out.values())
 
 
 @dataclass
@@ -450,7 +472,7 @@ class Written(WriteResult):
     pks: dict[str, Any] = field(default_factory=dict)  # key -> target pk
 
 
-def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledger: dict[str, Any]) -> Written:
+def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int) -> Written:
     """One INSERT ... ON CONFLICT (key) DO UPDATE for the rows: on PostgreSQL our own
     (_upsert_postgres), elsewhere Django's bulk_create with update_conflicts, which returns
     the primary keys on SQLite too."""
@@ -465,8 +487,11 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
             out.pks[row.item.key] = pk
             (out.created if inserted else out.updated).append(row.item.key)
         return out
-    new_keys = [r.item.key for r in rows if r.item.key not in ledger]
-    existing = _existing_keys(dest, [r for r in rows if r.item.key not in ledger]) if new_keys else set()
+    # Whether each row exists already, asked of the model table itself: a key the ledger
+    # knows may have lost its row (on_missing: delete, or deleted by hand), and a key new to
+    # the ledger may have one (rows the team had before the sync). PostgreSQL's RETURNING
+    # says it per row (xmax = 0); bulk_create does not.
+    existing = _existing_keys(dest, rows)
     objs = [model(**r.values) for r in rows]
     model._default_manager.bulk_create(
         objs,
@@ -477,7 +502,7 @@ def upsert_rows(dest: Destination, rows: list[TypedRow], *, batch_pk: int, ledge
     )
     for row, obj in zip(rows, objs, strict=True):
         out.pks[row.item.key] = obj.pk
-        if row.item.key in ledger or row.item.key in existing:
+        if row.item.key in existing:
             out.updated.append(row.item.key)
         else:
             out.created.append(row.item.key)
@@ -593,8 +618,7 @@ def _as_text(f: models.Field, value: Any) -> str | None:
 
 
 def _existing_keys(dest: Destination, rows: list[TypedRow]) -> set[str]:
-    """Keys new to the ledger whose model row exists already (rows the team had before the
-    sync, or a ledger row lost): written as updates, and counted so."""
+    """Keys of `rows` whose model row exists already: written as updates, and counted so."""
     model = dest.model
     attnames = [field_of(model, k).attname for k in dest.key]
     if len(attnames) == 1:

@@ -122,6 +122,8 @@ def _deletions(run: SyncRun) -> str | None:
         return None
     outcome = deletions_after_run(run)
     run.deleted = outcome.deleted
+    if outcome.refused:  # the rows the model's delete rules keep: the run says which and why
+        run.status, run.error = SyncRun.Status.PARTIAL, outcome.refused
     if outcome.held is None:
         return None
     held = outcome.held
