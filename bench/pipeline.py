@@ -5,6 +5,7 @@ the same fake-API data in one run; then the typed LIMIT and the model destinatio
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -29,6 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = 1000
 
 
+def reset_peak_rss() -> None:
+    """Start this process's peak RSS afresh (Linux: clear_refs 5), so a LIMIT's row reports
+    its own peak and not the highest of everything the bench process did before it."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the highest resident set size the process has had."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -45,10 +53,13 @@ def children(pid: int) -> list[int]:
 def _cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by every process, grouped by what it is: this bench's own
     processes by name, everything else (other work sharing the machine) as "other";
-    machine_busy counts all of it."""
+    machine_busy counts all of it. Also, under "_pg:<pid>" keys that cpu_delta consumes, each
+    live backend of the bench's database and the postmaster's reaped children's total: a
+    backend that ends between two samples (a run's own connections) still counts."""
     tick = os.sysconf("SC_CLK_TCK")
     markers, me = _groups(), str(os.getpid())
     groups: dict[str, float] = {}
+    postmaster = None
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -58,10 +69,31 @@ def _cpu_seconds() -> dict[str, float]:
         except OSError:
             continue
         group = "bench" if entry == me else next((name for name, marker in markers if marker in cmd), "other")
-        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        used = (int(fields[11]) + int(fields[12])) / tick
+        groups[group] = groups.get(group, 0.0) + used
+        if group == "postgres":
+            groups[f"_pg:{entry}"] = used
+            postmaster = fields[1]  # every backend's parent
+    if postmaster is not None:
+        try:
+            fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+            groups["_pg:reaped"] = (int(fields[13]) + int(fields[14])) / tick
+        except OSError:
+            pass
     busy = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     groups["machine_busy"] = (sum(busy) - busy[3] - busy[4]) / tick  # all but idle and iowait
     return groups
+
+
+def _postgres_delta(before: dict[str, float], after: dict[str, float]) -> float:
+    """The bench database's backends' CPU between the samples: the live ones' growth, plus
+    what ended ones used after `before` (the postmaster adds a reaped backend's whole CPU to
+    its children's total; what it had used by `before` is taken off). Backends of other
+    databases that end in between count too: exact only on a quiet machine."""
+    live = sum(v - before.get(k, 0.0) for k, v in after.items() if k.startswith("_pg:") and k != "_pg:reaped")
+    ended = sum(v for k, v in before.items() if k.startswith("_pg:") and k != "_pg:reaped" and k not in after)
+    reaped = after.get("_pg:reaped", 0.0) - before.get("_pg:reaped", after.get("_pg:reaped", 0.0))
+    return live + max(reaped - ended, 0.0)
 
 
 _NOT_OWN = ("other", "machine_busy")
@@ -97,11 +129,10 @@ def one_process_result(start: float, n: int, written: int, cpu: dict[str, float]
 
 def cpu_delta(before: dict[str, float]) -> dict[str, float]:
     after = _cpu_seconds()
-    return {
-        k: round(after.get(k, 0.0) - before.get(k, 0.0), 2)
-        for k in after
-        if after.get(k, 0.0) - before.get(k, 0.0) > 0.01
-    }
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after if not k.startswith("_pg:")}
+    if any(k.startswith("_pg:") for k in after) or "postgres" in before:
+        delta["postgres"] = _postgres_delta(before, after)
+    return {k: round(v, 2) for k, v in delta.items() if v > 0.01}
 
 
 def measure_limit(api: FakeApi, n: int) -> dict[str, Any]:
@@ -109,6 +140,7 @@ def measure_limit(api: FakeApi, n: int) -> dict[str, Any]:
     with connection.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_limit_records")
         cur.execute("CREATE TABLE bench_limit_records (external_id text PRIMARY KEY, data jsonb NOT NULL)")
+    reset_peak_rss()
     cpu = _cpu_seconds()
     start = time.perf_counter()
     http = requests.Session()

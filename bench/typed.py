@@ -101,9 +101,10 @@ def measure_typed_limit(
     api: FakeApi, n: int, *, fields: dict[str, Any] = FIELDS, path: str = "/catalog/products"
 ) -> dict[str, Any]:
     """One process: fetch every page, COPY each into typed staging, one merge at the end."""
-    from bench.pipeline import _cpu_seconds, one_process_result
+    from bench.pipeline import _cpu_seconds, one_process_result, reset_peak_rss
 
     getters = [getter(p) for p in _paths(fields)]
+    reset_peak_rss()
     cpu = _cpu_seconds()
     start = time.perf_counter()
     http = requests.Session()

@@ -37,3 +37,15 @@ def test_an_unchanged_resync_that_writes_rows_misses_its_aim() -> None:
     results["unchanged_resync"]["rows_written"] = 3
     assert verdicts(results)["unchanged_resync rows written"] == "NO"
     assert verdicts(results)["dest_unchanged_resync rows written"] == "yes"
+
+
+def test_the_databases_cpu_counts_a_backend_that_ended_between_the_samples() -> None:
+    """A run's own connections end with it: their CPU after the first sample still counts
+    (the postmaster's reaped children's total grows by the ended backend's whole CPU)."""
+    from bench.pipeline import _postgres_delta
+
+    before = {"_pg:101": 5.0, "_pg:102": 1.0, "_pg:reaped": 40.0}
+    after = {"_pg:101": 7.5, "_pg:reaped": 43.0}  # 102 ended having used 3.0 s in all
+
+    assert _postgres_delta(before, after) == 2.5 + (3.0 - 1.0)
+    assert _postgres_delta(before, {**after, "_pg:103": 0.5}) == 2.5 + 0.5 + 2.0  # one started
