@@ -51,6 +51,24 @@ def test_a_one_shot_job_keeps_its_arguments_and_jobs_lists_them_with_its_time() 
 
 
 @pytest.mark.django_db
+def test_jobs_announces_an_interval_jobs_next_run_as_beat_counts_it_not_from_now() -> None:
+    """Never run, an interval job fires one interval after its last save (beat's count), so
+    the announced time stays put however often it is looked at; after a run, from that run."""
+    scheduler = _scheduler()
+    scheduler.add_job("hourly", call="hourly_sync", every=1, period="hours")
+    saved = timezone.now() - timedelta(minutes=20)
+    PeriodicTask.objects.filter(name="plugin:data_syncer:hourly").update(date_changed=saved)
+
+    (job,) = scheduler.jobs()
+    assert datetime.fromisoformat(job["next_run"]) == (saved + timedelta(hours=1)).replace(microsecond=0)
+
+    ran = timezone.now() - timedelta(minutes=5)
+    PeriodicTask.objects.filter(name="plugin:data_syncer:hourly").update(last_run_at=ran)
+    (job,) = scheduler.jobs()
+    assert datetime.fromisoformat(job["next_run"]) == (ran + timedelta(hours=1)).replace(microsecond=0)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("options", "message"),
     [

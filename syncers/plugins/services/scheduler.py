@@ -27,6 +27,7 @@ from syncers.plugins.base import JobSpec, Plugin, job_method_problem
 from syncers.plugins.errors import JobConflict, PluginError
 from syncers.plugins.grants import require
 from syncers.plugins.registry import plugin_class, plugin_jobs
+from syncers.schedules.beat import interval_due_at
 
 RUN_JOB_TASK = "plugins.run_job"
 RESOURCE = "service:scheduler"
@@ -241,6 +242,10 @@ def _next_run(task: PeriodicTask) -> str | None:
     if task.clocked_id:
         return task.clocked.clocked_time.isoformat()  # beat sends it then (at once if past)
     now = tz_now()
+    if task.interval_id:
+        # As beat counts it: from the last run or, never run, from the job's last save - not
+        # from now, which would move the announced time on every look.
+        return interval_due_at(task, now=now).replace(microsecond=0).isoformat()
     remaining = task.schedule.remaining_estimate(task.last_run_at or task.start_time or now)
     # Rounded to the second: celery's estimate is taken a moment before `now`.
     when = (now + max(remaining, timedelta(0)) + timedelta(milliseconds=500)).replace(microsecond=0)
