@@ -79,6 +79,32 @@ def plugin_set_enabled(*, name: str, enabled: bool, who: str) -> None:
     audit(name, "enabled" if enabled else "disabled", actor=who)
 
 
+def plugin_job_set_enabled(*, name: str, job_id: str, enabled: bool, who: str) -> None:
+    """An operator pauses or resumes one of a plugin's jobs (what the plugin's own
+    `ctx.scheduler.pause_job` / `resume_job` do, without its grant: the operator decides)."""
+    task = _job_task(name, job_id)
+    task.enabled = enabled
+    task.save()  # not .update(): save() bumps beat's change marker
+    audit(name, "job resumed" if enabled else "job paused", actor=who, resource=task.name)
+
+
+def plugin_job_remove(*, name: str, job_id: str, who: str) -> None:
+    """An operator removes one of a plugin's jobs (`ctx.scheduler.remove_job`); a job the
+    plugin declares with @cron / @interval comes back at its next start."""
+    task = _job_task(name, job_id)
+    task.delete()
+    audit(name, "job removed", actor=who, resource=task.name)
+
+
+def _job_task(name: str, job_id: str) -> PeriodicTask:
+    plugin_row(name)  # an unknown plugin is refused by name
+    task = plugin_periodic_tasks(name).filter(name=f"plugin:{name}:{job_id}").first()
+    if task is None:
+        known = [t.name.removeprefix(f"plugin:{name}:") for t in plugin_periodic_tasks(name).order_by("name")]
+        raise PluginError(f"plugin {name} has no job {job_id!r} (it has: {', '.join(known) or 'none'})")
+    return task
+
+
 def _pause_jobs(name: str) -> int:
     paused = 0
     for task in plugin_periodic_tasks(name).filter(enabled=True):
