@@ -238,6 +238,28 @@ def test_run_now_on_a_paused_client_is_refused_with_the_reason_unless_forced(ope
     assert SyncClient.objects.get(pk=orders.pk).state == "paused", "forcing one run keeps the pause"
 
 
+def test_forcing_a_run_past_a_pause_needs_the_pause_permission_as_well_as_run(
+    django_user_model, orders
+) -> None:
+    """In the admin a run-only user cannot run a paused client (only who may pause can resume,
+    then run); the API's force is no way round that."""
+    runner, keeper = staff(django_user_model, "runner"), staff(django_user_model, "keeper")
+    ClientGrant.objects.create(client=orders, user=runner, can_run=True)
+    ClientGrant.objects.create(client=orders, user=keeper, can_run=True, can_pause=True)
+    api_for(keeper).post("/api/clients/orders/pause/", {"reason": "vendor maintenance"})
+
+    refused = api_for(runner).post("/api/clients/orders/run/", {"force": True})
+
+    assert refused.status_code == 403
+    assert (
+        refused.json()["error"]
+        == "runner may not force a run of client orders past its pause (needs pause too)"
+    )
+    assert not SyncRun.objects.exists()
+    forced = api_for(keeper).post("/api/clients/orders/run/", {"force": True})
+    assert forced.status_code == 202 and forced.json()["forced"] is True
+
+
 def test_every_write_leaves_the_admins_log_entry_under_the_tokens_user(operator, orders) -> None:
     api = api_for(operator)
     FailedRecord.objects.create(client=orders, external_id="7", payload='{"id": 7}', reason="test")

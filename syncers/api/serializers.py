@@ -15,7 +15,7 @@ class RunNowIn(serializers.Serializer):
     force = serializers.BooleanField(
         default=False,
         help_text="Run a paused client once anyway (recorded as forced; the pause stays), "
-        "as `sync_run --force`.",
+        "as `sync_run --force`; needs the pause permission as well as run.",
     )
     full = serializers.BooleanField(
         default=False,
