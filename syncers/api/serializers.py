@@ -265,6 +265,22 @@ class PluginActionOut(serializers.Serializer):
     result = serializers.DictField(help_text="The plugin's JSON result.")
 
 
+class PluginJobOut(serializers.Serializer):
+    id = serializers.CharField(help_text="The job's id within its plugin.")
+    call = serializers.CharField(help_text="The plugin's method it runs.")
+    kwargs = serializers.DictField(help_text="The keyword arguments it is called with.")
+    schedule = serializers.CharField(help_text="'cron ...', 'every N period' or 'once at ...'.")
+    enabled = serializers.BooleanField()
+    next_run = serializers.CharField(allow_null=True, help_text="When beat sends it next; null when paused.")
+    last_run = serializers.CharField(allow_null=True)
+    total_runs = serializers.IntegerField()
+
+
+class PluginJobsOut(serializers.Serializer):
+    plugin = serializers.CharField()
+    jobs = PluginJobOut(many=True)
+
+
 class HealthOut(serializers.Serializer):
     healthy = serializers.BooleanField()
     checks = serializers.ListField(child=serializers.DictField())

@@ -31,7 +31,7 @@ from syncers.schedules.beat import interval_due_at
 
 RUN_JOB_TASK = "plugins.run_job"
 RESOURCE = "service:scheduler"
-_JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 PERIODS = {p for p, _ in IntervalSchedule.PERIOD_CHOICES}
 # Job arguments are stored in plain text in the database and shown on the plugin's page:
 # names like these are refused, so a secret is never put there by habit.
@@ -47,7 +47,7 @@ class SchedulerService:
         self.prefix = f"plugin:{plugin}:"
 
     def _task_name(self, job_id: str) -> str:
-        if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
             raise PluginError(f"job id {job_id!r}: 1-80 letters, digits, '.', '_' or '-'")
         return self.prefix + job_id
 
@@ -155,6 +155,11 @@ def describe_jobs(plugin: str) -> list[dict[str, Any]]:
     """Every job of a plugin as list_jobs() shows it (the admin's view: no grant check)."""
     tasks = plugin_periodic_tasks(plugin).select_related("crontab", "interval", "clocked")
     return [_describe(t, f"plugin:{plugin}:") for t in tasks.order_by("name")]
+
+
+def describe_job(task: PeriodicTask, plugin: str) -> dict[str, Any]:
+    """One job of a plugin as list_jobs() shows it."""
+    return _describe(task, f"plugin:{plugin}:")
 
 
 def _aware(job_id: str, run_at: datetime | str | None) -> datetime:
