@@ -32,7 +32,7 @@ from syncers.models import (
     SyncedRecord,
     SyncRun,
 )
-from syncers.models.plugins import InstalledPlugin, PluginRun
+from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginRun
 
 from .processes import Service, child_env
 from .test_destinations import DESTINATION
@@ -238,6 +238,28 @@ def test_run_now_on_a_paused_client_is_refused_with_the_reason_unless_forced(ope
     assert SyncClient.objects.get(pk=orders.pk).state == "paused", "forcing one run keeps the pause"
 
 
+def test_forcing_a_run_past_a_pause_needs_the_pause_permission_as_well_as_run(
+    django_user_model, orders
+) -> None:
+    """In the admin a run-only user cannot run a paused client (only who may pause can resume,
+    then run); the API's force is no way round that."""
+    runner, keeper = staff(django_user_model, "runner"), staff(django_user_model, "keeper")
+    ClientGrant.objects.create(client=orders, user=runner, can_run=True)
+    ClientGrant.objects.create(client=orders, user=keeper, can_run=True, can_pause=True)
+    api_for(keeper).post("/api/clients/orders/pause/", {"reason": "vendor maintenance"})
+
+    refused = api_for(runner).post("/api/clients/orders/run/", {"force": True})
+
+    assert refused.status_code == 403
+    assert (
+        refused.json()["error"]
+        == "runner may not force a run of client orders past its pause (needs pause too)"
+    )
+    assert not SyncRun.objects.exists()
+    forced = api_for(keeper).post("/api/clients/orders/run/", {"force": True})
+    assert forced.status_code == 202 and forced.json()["forced"] is True
+
+
 def test_every_write_leaves_the_admins_log_entry_under_the_tokens_user(operator, orders) -> None:
     api = api_for(operator)
     FailedRecord.objects.create(client=orders, external_id="7", payload='{"id": 7}', reason="test")
@@ -345,6 +367,49 @@ def test_a_plugin_action_is_called_through_plugin_call_with_the_change_permissio
     assert called.json()["error"].startswith("plugin data_syncer is not configured correctly")
     assert PluginRun.objects.get(kind="action", name="force_sync").requested_by == "plugins"
     assert InstalledPlugin.objects.filter(name="data_syncer").exists()
+
+
+def test_a_plugins_jobs_are_listed_to_its_viewers_and_paused_and_resumed_with_the_change_permission(
+    django_user_model, operator
+) -> None:
+    """The scheduler documents' jobs(), pause_job and resume_job over HTTP, for an operator."""
+    from syncers.plugins.context import PluginContext
+
+    from .test_plugins import grant
+
+    grant("data_syncer")
+    scheduler = PluginContext("data_syncer").scheduler
+    scheduler.add_job(
+        "remind", call="hourly_sync", run_at="2030-01-01T18:00:00+01:00", kwargs={"trigger": "42"}
+    )
+    scheduler.add_job("hourly", call="hourly_sync", every=1, period="hours")
+    viewer = staff(django_user_model, "viewer", "view_installedplugin")
+    changer = staff(django_user_model, "changer", "change_installedplugin")
+
+    listed = api_for(viewer).get("/api/plugins/data_syncer/jobs/")
+    assert listed.status_code == 200
+    assert listed.json() == {"plugin": "data_syncer", "jobs": scheduler.jobs()}
+    assert listed.json()["jobs"][1]["kwargs"] == {"trigger": "42"}
+    assert api_for(operator).get("/api/plugins/data_syncer/jobs/").status_code == 403
+    assert api_for(viewer).post("/api/plugins/data_syncer/jobs/hourly/pause/").status_code == 403
+
+    paused = api_for(changer).post("/api/plugins/data_syncer/jobs/hourly/pause/")
+    assert paused.status_code == 200, paused.json()
+    assert (paused.json()["id"], paused.json()["enabled"], paused.json()["next_run"]) == (
+        "hourly",
+        False,
+        None,
+    )
+    resumed = api_for(changer).post("/api/plugins/data_syncer/jobs/hourly/resume/")
+    assert resumed.json()["enabled"] is True and resumed.json()["next_run"]
+    audited = PluginAuditEntry.objects.filter(plugin="data_syncer", actor="changer").order_by("pk")
+    assert [e.event for e in audited] == ["job paused", "job resumed"]
+
+    unknown = api_for(changer).post("/api/plugins/data_syncer/jobs/nope/pause/")
+    assert (
+        unknown.status_code == 404 and "has no job 'nope' (it has: hourly, remind)" in unknown.json()["error"]
+    )
+    assert api_for(changer).get("/api/plugins/nope/jobs/").status_code == 404
 
 
 # --- Bad input: 4xx naming the field -------------------------------------------------------

@@ -105,3 +105,43 @@ def test_the_sites_home_page_includes_the_readme_sections_it_names() -> None:
     for name in included:
         start, end = f"<!-- --8<-- [start:{name}] -->", f"<!-- --8<-- [end:{name}] -->"
         assert readme.count(start) == readme.count(end) == 1 and readme.index(start) < readme.index(end), name
+
+
+def _snippet_table() -> list[list[str]]:
+    """The rows of the HTTP API page's table of the scheduler and worker documents' snippets."""
+    page = (ROOT / "docs" / "concepts" / "http-api.md").read_text()
+    section = page.split("## The scheduler and worker documents, snippet by snippet", 1)[1]
+    table = section.split("\n| ", 1)[1].split("\n\n", 1)[0]
+    lines = ["| " + table.split("\n", 1)[0], *table.splitlines()[1:]]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+def test_every_command_and_endpoint_the_snippet_table_names_exists_with_its_options() -> None:
+    """The table promises a working command or HTTP call for each snippet of the scheduler and
+    worker documents: each command exists with the options and verbs it is shown with, and each
+    endpoint is a route of the API (not its JSON 404)."""
+    from django.core.management import get_commands, load_command_class
+    from django.urls import resolve
+
+    from syncers.api.views_ops import no_such_endpoint
+
+    rows = _snippet_table()
+    assert len(rows) >= 15, rows
+    commands = get_commands()
+    for snippet, _python, command, http in rows:
+        pieces = re.findall(r"`([^`]+)`", command)
+        named = [p for p in pieces if p.split()[0] in commands]
+        assert named or command.startswith("—"), f"{snippet}: no command in {command!r}"
+        for piece in named:
+            name, *words = piece.split()
+            parser = load_command_class(commands[name], name).create_parser("manage.py", name)
+            options = set(parser._option_string_actions)
+            verbs = {c for a in parser._actions if not a.option_strings and a.choices for c in a.choices}
+            for word in (w.strip("[]()|") for w in words):
+                if word.startswith("--"):
+                    assert word.split("=")[0] in options, f"{snippet}: {name} has no {word}"
+                elif verbs and re.fullmatch(r"[a-z][a-z-]+", word):
+                    assert word in verbs, f"{snippet}: {name} has no verb {word}"
+        for method_path in re.findall(r"`((?:GET|POST) /api/[^` ]+)", http):
+            path = re.sub(r"<(\w+)>", lambda m: "7" if m[1] == "id" else "demo", method_path.split()[1])
+            assert resolve(path).func is not no_such_endpoint, f"{snippet}: no endpoint {method_path}"

@@ -10,13 +10,15 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from syncers.models.plugins import InstalledPlugin, PluginRun, SyncLog, SyncProgress
+from syncers.models.plugins import InstalledPlugin, PluginAuditEntry, PluginRun, SyncLog, SyncProgress
 from syncers.plugins import PluginError
 from syncers.plugins.context import PluginContext
 from syncers.plugins.host import run_job
@@ -48,6 +50,65 @@ def test_a_one_shot_job_keeps_its_arguments_and_jobs_lists_them_with_its_time() 
     assert job["schedule"] == f"once at {at.isoformat()}"
     assert datetime.fromisoformat(job["next_run"]) == at
     assert scheduler.jobs() == scheduler.list_jobs()
+
+
+@pytest.mark.django_db
+def test_jobs_announces_an_interval_jobs_next_run_as_beat_counts_it_not_from_now() -> None:
+    """Never run, an interval job fires one interval after its last save (beat's count), so
+    the announced time stays put however often it is looked at; after a run, from that run."""
+    scheduler = _scheduler()
+    scheduler.add_job("hourly", call="hourly_sync", every=1, period="hours")
+    saved = timezone.now() - timedelta(minutes=20)
+    PeriodicTask.objects.filter(name="plugin:data_syncer:hourly").update(date_changed=saved)
+
+    (job,) = scheduler.jobs()
+    assert datetime.fromisoformat(job["next_run"]) == (saved + timedelta(hours=1)).replace(microsecond=0)
+
+    ran = timezone.now() - timedelta(minutes=5)
+    PeriodicTask.objects.filter(name="plugin:data_syncer:hourly").update(last_run_at=ran)
+    (job,) = scheduler.jobs()
+    assert datetime.fromisoformat(job["next_run"]) == (ran + timedelta(hours=1)).replace(microsecond=0)
+
+
+def _plugins_json() -> dict:
+    out = StringIO()
+    call_command("plugins", "--json", stdout=out)
+    return {p["plugin"]: p for p in json.loads(out.getvalue())["plugins"]}
+
+
+@pytest.mark.django_db
+def test_an_operator_lists_pauses_resumes_and_removes_one_plugin_job_from_the_shell() -> None:
+    """The scheduler documents' jobs(), pause_job, resume_job and remove_job, for an operator:
+    `plugins` lists each job with its arguments and next run, `plugin_ctl` acts on one job."""
+    scheduler = _scheduler()
+    at = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    scheduler.add_job("remind", call="hourly_sync", run_at=at, kwargs=REMINDER)
+    scheduler.add_job("hourly", call="hourly_sync", every=1, period="hours")
+
+    assert _plugins_json()["data_syncer"]["jobs"] == scheduler.jobs()
+    text = StringIO()
+    call_command("plugins", stdout=text)
+    assert f"job remind: hourly_sync {json.dumps(REMINDER)}, once at {at.isoformat()}" in text.getvalue()
+
+    ctl = ("plugin_ctl", "data_syncer")
+    call_command(*ctl, "pause-job", "--job", "hourly", "--by", "ops", stdout=StringIO())
+    jobs = {j["id"]: j for j in _plugins_json()["data_syncer"]["jobs"]}
+    assert not jobs["hourly"]["enabled"] and jobs["hourly"]["next_run"] is None and jobs["remind"]["enabled"]
+    call_command(*ctl, "resume-job", "--job", "hourly", "--by", "ops", stdout=StringIO())
+    assert PeriodicTask.objects.get(name="plugin:data_syncer:hourly").enabled
+    call_command(*ctl, "remove-job", "--job", "remind", "--by", "ops", stdout=StringIO())
+    assert [j["id"] for j in scheduler.jobs()] == ["hourly"]
+    audited = PluginAuditEntry.objects.filter(plugin="data_syncer", actor="ops").order_by("pk")
+    assert [(e.event, e.resource) for e in audited] == [
+        ("job paused", "plugin:data_syncer:hourly"),
+        ("job resumed", "plugin:data_syncer:hourly"),
+        ("job removed", "plugin:data_syncer:remind"),
+    ]
+
+    with pytest.raises(CommandError, match=r"has no job 'remind' \(it has: hourly\)"):
+        call_command(*ctl, "pause-job", "--job", "remind")
+    with pytest.raises(CommandError, match="--job goes with pause-job"):
+        call_command(*ctl, "pause-job")
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ class RunNowIn(serializers.Serializer):
     force = serializers.BooleanField(
         default=False,
         help_text="Run a paused client once anyway (recorded as forced; the pause stays), "
-        "as `sync_run --force`.",
+        "as `sync_run --force`; needs the pause permission as well as run.",
     )
     full = serializers.BooleanField(
         default=False,
@@ -263,6 +263,22 @@ class PluginActionOut(serializers.Serializer):
     plugin = serializers.CharField()
     action = serializers.CharField()
     result = serializers.DictField(help_text="The plugin's JSON result.")
+
+
+class PluginJobOut(serializers.Serializer):
+    id = serializers.CharField(help_text="The job's id within its plugin.")
+    call = serializers.CharField(help_text="The plugin's method it runs.")
+    kwargs = serializers.DictField(help_text="The keyword arguments it is called with.")
+    schedule = serializers.CharField(help_text="'cron ...', 'every N period' or 'once at ...'.")
+    enabled = serializers.BooleanField()
+    next_run = serializers.CharField(allow_null=True, help_text="When beat sends it next; null when paused.")
+    last_run = serializers.CharField(allow_null=True)
+    total_runs = serializers.IntegerField()
+
+
+class PluginJobsOut(serializers.Serializer):
+    plugin = serializers.CharField()
+    jobs = PluginJobOut(many=True)
 
 
 class HealthOut(serializers.Serializer):

@@ -38,5 +38,16 @@ urlpatterns = [
     path("runs/<int:run>/", runs.RunDetail.as_view(), name="api-run"),
     path("runs/<int:run>/cancel/", runs.RunCancel.as_view(), name="api-run-cancel"),
     path("plugins/<str:name>/actions/<str:action>", ops.PluginAction.as_view(), name="api-plugin-action"),
+    path("plugins/<str:name>/jobs/", ops.PluginJobs.as_view(), name="api-plugin-jobs"),
+    path(
+        "plugins/<str:name>/jobs/<str:job>/pause/",
+        ops.PluginJobSwitch.as_view(enabled=False),
+        name="api-plugin-job-pause",
+    ),
+    path(
+        "plugins/<str:name>/jobs/<str:job>/resume/",
+        ops.PluginJobSwitch.as_view(enabled=True),
+        name="api-plugin-job-resume",
+    ),
     re_path(r"", ops.no_such_endpoint),  # a JSON 404 for any other path under /api/, not an HTML page
 ]

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from syncers import selectors
 from syncers.models import SyncClient, SyncRun
 from syncers.ops.status import client_status
-from syncers.permissions import may_see_client, visible_client_ids
+from syncers.permissions import may_see_client, user_can, visible_client_ids
 from syncers.run_context import extras_note
 from syncers.services import (
     ClientPaused,
@@ -120,6 +120,12 @@ class RunNow(APIView):
         """Queue a run now, through the same queue and pipeline as a scheduled run."""
         target = load_client(request, client, "run")
         data = valid(RunNowIn, request.data)
+        if data["force"] and not user_can(request.user, "pause", target):
+            # Running past a pause overrides it: in the admin only who may pause can (resume,
+            # then run), so force needs the pause permission as well as run.
+            raise refuse(
+                request.user, f"force a run of client {target.name} past its pause (needs pause too)"
+            )
         try:
             run = sync_run_request(
                 client=target,

@@ -27,7 +27,8 @@ from syncers.models.plugins import InstalledPlugin
 from syncers.ops.status import health_report
 from syncers.permissions import may_see_rows, sees_all_clients
 from syncers.plugins import PluginError
-from syncers.plugins.operations import plugin_call
+from syncers.plugins.operations import UnknownJob, plugin_call, plugin_job_set_enabled
+from syncers.plugins.services.scheduler import describe_jobs
 from syncers.services import failed_records_retry
 
 from .common import MAX_ID, audit, errors, load_client, refuse, valid, who
@@ -40,6 +41,8 @@ from .serializers import (
     FailedQuery,
     HealthOut,
     PluginActionOut,
+    PluginJobOut,
+    PluginJobsOut,
     RetryIn,
     RetryOut,
 )
@@ -151,9 +154,7 @@ class PluginAction(APIView):
         """Call a plugin's action with the body as its JSON payload (as the admin's "call an
         action" page and `plugin_call`). Needs the change permission on installed plugins.
         409 when the plugin refuses (disabled, a permission not granted)."""
-        plugin = InstalledPlugin.objects.filter(name=name[:200]).first() if "\x00" not in name else None
-        if plugin is None:
-            raise exceptions.NotFound(f"name: no installed plugin '{name[:100]}'")
+        plugin = installed_plugin(name)
         if not request.user.has_perm("syncers.change_installedplugin"):
             raise refuse(request.user, f"call actions of plugin {plugin.name}")
         if action not in plugin.actions:
@@ -169,6 +170,48 @@ class PluginAction(APIView):
         except Exception as exc:  # the plugin's own code failed: recorded on its plugin run
             raise ActionFailed(f"{plugin.name} {action} failed: {type(exc).__name__}: {exc}") from None
         return Response({"plugin": plugin.name, "action": action, "result": result})
+
+
+def installed_plugin(name: str) -> InstalledPlugin:
+    plugin = InstalledPlugin.objects.filter(name=name[:200]).first() if "\x00" not in name else None
+    if plugin is None:
+        raise exceptions.NotFound(f"name: no installed plugin '{name[:100]}'")
+    return plugin
+
+
+class PluginJobs(APIView):
+    @extend_schema(responses={200: PluginJobsOut, **errors(401, 403, 404)})
+    def get(self, request: Request, name: str) -> Response:
+        """The plugin's jobs with their method, arguments, schedule and next run (what its
+        `ctx.scheduler.jobs()` returns, as its admin page and `plugins --json` show them).
+        Needs the view (or change) permission on installed plugins."""
+        plugin = installed_plugin(name)
+        user = request.user
+        if not (
+            user.has_perm("syncers.view_installedplugin") or user.has_perm("syncers.change_installedplugin")
+        ):
+            raise refuse(user, f"see plugin {plugin.name}")
+        return Response({"plugin": plugin.name, "jobs": describe_jobs(plugin.name)})
+
+
+class PluginJobSwitch(APIView):
+    enabled: bool = False  # set per route: pause or resume
+
+    @extend_schema(request=None, responses={200: PluginJobOut, **errors(401, 403, 404)})
+    def post(self, request: Request, name: str, job: str) -> Response:
+        """Pause or resume one of the plugin's jobs (its `pause_job` / `resume_job`, as
+        `plugin_ctl <plugin> pause-job|resume-job`), written to the plugin audit log. Needs
+        the change permission on installed plugins."""
+        plugin = installed_plugin(name)
+        if not request.user.has_perm("syncers.change_installedplugin"):
+            raise refuse(request.user, f"change jobs of plugin {plugin.name}")
+        try:
+            described = plugin_job_set_enabled(
+                name=plugin.name, job_id=job, enabled=self.enabled, who=who(request)
+            )
+        except UnknownJob as exc:
+            raise exceptions.NotFound(f"job: {exc}") from None
+        return Response(described)
 
 
 class ActionFailed(exceptions.APIException):

@@ -21,7 +21,7 @@ from .errors import WAITING_FOR_GRANT, PluginError, PluginPermissionDenied, Work
 from .grants import audit, flush_denials
 from .manifest import validate_grant
 from .registry import plugin_names
-from .services.scheduler import plugin_periodic_tasks
+from .services.scheduler import JOB_ID, describe_job, plugin_periodic_tasks
 from .services.worker import dispatch
 from .validation import validate_plugin_config
 
@@ -77,6 +77,38 @@ def plugin_set_enabled(*, name: str, enabled: bool, who: str) -> None:
     if not enabled:
         _pause_jobs(name)
     audit(name, "enabled" if enabled else "disabled", actor=who)
+
+
+def plugin_job_set_enabled(*, name: str, job_id: str, enabled: bool, who: str) -> dict[str, Any]:
+    """An operator pauses or resumes one of a plugin's jobs (what the plugin's own
+    `ctx.scheduler.pause_job` / `resume_job` do, without its grant: the operator decides)."""
+    task = _job_task(name, job_id)
+    task.enabled = enabled
+    task.save()  # not .update(): save() bumps beat's change marker
+    audit(name, "job resumed" if enabled else "job paused", actor=who, resource=task.name)
+    return describe_job(task, name)
+
+
+def plugin_job_remove(*, name: str, job_id: str, who: str) -> None:
+    """An operator removes one of a plugin's jobs (`ctx.scheduler.remove_job`); a job the
+    plugin declares with @cron / @interval comes back at its next start."""
+    task = _job_task(name, job_id)
+    task.delete()
+    audit(name, "job removed", actor=who, resource=task.name)
+
+
+class UnknownJob(PluginError):
+    """The plugin has no job of that id."""
+
+
+def _job_task(name: str, job_id: str) -> PeriodicTask:
+    plugin_row(name)  # an unknown plugin is refused by name
+    valid_id = isinstance(job_id, str) and JOB_ID.fullmatch(job_id)
+    task = plugin_periodic_tasks(name).filter(name=f"plugin:{name}:{job_id}").first() if valid_id else None
+    if task is None:
+        known = [t.name.removeprefix(f"plugin:{name}:") for t in plugin_periodic_tasks(name).order_by("name")]
+        raise UnknownJob(f"plugin {name} has no job {job_id[:100]!r} (it has: {', '.join(known) or 'none'})")
+    return task
 
 
 def _pause_jobs(name: str) -> int:

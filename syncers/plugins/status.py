@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from syncers.models.plugins import InstalledPlugin, PluginPermission, PluginRun
+from syncers.plugins.services.scheduler import describe_jobs
 
 
 def worker_service_state(*, older_than: float | None = None) -> dict[str, Any]:
@@ -50,8 +51,8 @@ def plugins_status() -> list[dict[str, Any]]:
 
 
 def plugins_overview() -> list[dict[str, Any]]:
-    """Each plugin as the admin's plugin page shows it: state, config and every permission
-    with its decision (who, when)."""
+    """Each plugin as the admin's plugin page shows it: state, config, every permission
+    with its decision (who, when) and its jobs (what `ctx.scheduler.jobs()` lists)."""
     rows = []
     for plugin in InstalledPlugin.objects.prefetch_related("permissions").order_by("name"):
         rows.append(
@@ -77,6 +78,7 @@ def plugins_overview() -> list[dict[str, Any]]:
                     }
                     for p in sorted(plugin.permissions.all(), key=lambda p: p.resource)
                 ],
+                "jobs": describe_jobs(plugin.name),
             }
         )
     return rows

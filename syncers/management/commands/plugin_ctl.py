@@ -1,5 +1,6 @@
 """What the plugin admin does, from the shell: start (on_start), stop (on_stop), enable,
-disable, configure (checked against the plugin's schema), and grant or refuse permissions.
+disable, configure (checked against the plugin's schema), and grant or refuse permissions;
+and one job at a time what the plugin's scheduler does: pause-job, resume-job, remove-job.
 Each is written to the plugin audit log with --by as the actor, as the admin writes the user."""
 
 from __future__ import annotations
@@ -18,23 +19,28 @@ from syncers.plugins.config import plugin_row
 from syncers.plugins.operations import (
     permission_decide,
     plugin_configure,
+    plugin_job_remove,
+    plugin_job_set_enabled,
     plugin_set_enabled,
     plugin_start,
     plugin_stop,
 )
 
 VERBS = ("start", "stop", "enable", "disable", "configure", "grant", "refuse")
+JOB_VERBS = ("pause-job", "resume-job", "remove-job")
 
 
 class Command(BaseCommand):
     help = (
         "plugin_ctl <plugin> start|stop|enable|disable, configure --config '{...}', or "
-        "grant|refuse --resource RESOURCE (repeatable) | --requested."
+        "grant|refuse --resource RESOURCE (repeatable) | --requested, or "
+        "pause-job|resume-job|remove-job --job ID (the jobs `plugins` lists)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("plugin", help="plugin name (its manifest name)")
-        parser.add_argument("verb", choices=VERBS, help="what to do")
+        parser.add_argument("verb", choices=VERBS + JOB_VERBS, help="what to do")
+        parser.add_argument("--job", help="pause-job/resume-job/remove-job: the job's id")
         parser.add_argument("--config", help="configure: the whole config, a JSON object")
         parser.add_argument(
             "--resource", dest="resources", action="append", default=[], help="grant/refuse: this permission"
@@ -52,6 +58,7 @@ class Command(BaseCommand):
         config: str | None,
         resources: list[str],
         requested: bool,
+        job: str | None,
         by: str,
         **options: Any,
     ) -> None:
@@ -59,12 +66,16 @@ class Command(BaseCommand):
             raise CommandError("--config goes with configure, and configure needs it")
         if (resources or requested) and verb not in ("grant", "refuse"):
             raise CommandError("--resource and --requested go with grant or refuse")
+        if (job is not None) != (verb in JOB_VERBS):
+            raise CommandError("--job goes with pause-job, resume-job or remove-job, and they need it")
         try:
             row = plugin_row(plugin)
             if verb in ("grant", "refuse"):
                 self._decide(row, grant=verb == "grant", resources=resources, requested=requested, by=by)
             elif verb == "configure":
                 self._configure(row, config or "", by=by)
+            elif verb in JOB_VERBS:
+                self._job(row, verb, job or "", by=by)
             else:
                 self._switch(row, verb, by=by)
         except (PluginError, ValidationError) as exc:
@@ -91,6 +102,14 @@ class Command(BaseCommand):
                 if verb == "enable"
                 else f"disabled {row.name}: its calls and tasks are refused and its jobs paused"
             )
+
+    def _job(self, row: InstalledPlugin, verb: str, job_id: str, *, by: str) -> None:
+        if verb == "remove-job":
+            plugin_job_remove(name=row.name, job_id=job_id, who=by)
+            self.stdout.write(f"removed job {job_id} of {row.name}")
+            return
+        plugin_job_set_enabled(name=row.name, job_id=job_id, enabled=verb == "resume-job", who=by)
+        self.stdout.write(f"{'resumed' if verb == 'resume-job' else 'paused'} job {job_id} of {row.name}")
 
     def _configure(self, row: InstalledPlugin, text: str, *, by: str) -> None:
         try:

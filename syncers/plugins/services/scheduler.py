@@ -27,10 +27,11 @@ from syncers.plugins.base import JobSpec, Plugin, job_method_problem
 from syncers.plugins.errors import JobConflict, PluginError
 from syncers.plugins.grants import require
 from syncers.plugins.registry import plugin_class, plugin_jobs
+from syncers.schedules.beat import interval_due_at
 
 RUN_JOB_TASK = "plugins.run_job"
 RESOURCE = "service:scheduler"
-_JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 PERIODS = {p for p, _ in IntervalSchedule.PERIOD_CHOICES}
 # Job arguments are stored in plain text in the database and shown on the plugin's page:
 # names like these are refused, so a secret is never put there by habit.
@@ -46,7 +47,7 @@ class SchedulerService:
         self.prefix = f"plugin:{plugin}:"
 
     def _task_name(self, job_id: str) -> str:
-        if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
             raise PluginError(f"job id {job_id!r}: 1-80 letters, digits, '.', '_' or '-'")
         return self.prefix + job_id
 
@@ -156,6 +157,11 @@ def describe_jobs(plugin: str) -> list[dict[str, Any]]:
     return [_describe(t, f"plugin:{plugin}:") for t in tasks.order_by("name")]
 
 
+def describe_job(task: PeriodicTask, plugin: str) -> dict[str, Any]:
+    """One job of a plugin as list_jobs() shows it."""
+    return _describe(task, f"plugin:{plugin}:")
+
+
 def _aware(job_id: str, run_at: datetime | str | None) -> datetime:
     """`run_at` as an aware datetime; a naive one or an unreadable string is refused (the
     zone a worker or beat would guess is not necessarily the caller's)."""
@@ -241,6 +247,10 @@ def _next_run(task: PeriodicTask) -> str | None:
     if task.clocked_id:
         return task.clocked.clocked_time.isoformat()  # beat sends it then (at once if past)
     now = tz_now()
+    if task.interval_id:
+        # As beat counts it: from the last run or, never run, from the job's last save - not
+        # from now, which would move the announced time on every look.
+        return interval_due_at(task, now=now).replace(microsecond=0).isoformat()
     remaining = task.schedule.remaining_estimate(task.last_run_at or task.start_time or now)
     # Rounded to the second: celery's estimate is taken a moment before `now`.
     when = (now + max(remaining, timedelta(0)) + timedelta(milliseconds=500)).replace(microsecond=0)
