@@ -151,6 +151,46 @@ def test_no_product_page_scrolls_sideways_at_1400px(
     assert not seen["boxes"], f"{url} has a box that scrolls sideways: {seen['boxes']}"
 
 
+# Every word of at most 12 letters, digits or underscores in a list's cells (a status, "minutes",
+# "data_syncer", a name's parts between hyphens) that the browser drew on two lines. Cut-short
+# cells (.sync-clip) keep one line by design; long data (a token over 24 characters without a
+# space: an external id, a URL) may break anywhere.
+SPLIT_WORDS = """() => {
+  const split = [];
+  const walker = document.createTreeWalker(document.querySelector('#result_list'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest('.sync-clip')) continue;
+    for (const token of node.data.matchAll(/\\S+/g)) {
+      if (token[0].length > 24) continue;  // long data (a URL, an id, a time zone path): may break anywhere
+      for (const m of token[0].matchAll(/\\w+/g)) {
+        if (m[0].length > 12) continue;
+        const range = document.createRange();
+        range.setStart(node, token.index + m.index);
+        range.setEnd(node, token.index + m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) split.push(token[0]);
+      }
+    }
+  }
+  return split;
+}"""
+LISTS = [(name, url) for name, url in PAGES if name.endswith(("-list", "-runs", "-audit", "-tasks"))]
+
+
+@pytest.mark.parametrize(("name", "url"), LISTS, ids=[name for name, _ in LISTS])
+def test_no_list_splits_a_short_word_across_two_lines(
+    page: Page, operator, long_data: dict[str, int], name: str, url: str
+) -> None:
+    """Long data wraps anywhere, but the columns beside it keep their words whole: no
+    "succee / ded", "0 minut / es ago" or "data_synce / r" in a squeezed column."""
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto(url)
+    assert page.locator("#result_list").count() == 1, url
+    assert page.evaluate(SPLIT_WORDS) == [], f"{url} splits words across lines"
+
+
 def test_the_index_shows_the_dashboard_link_as_one_line_of_text(page: Page, operator) -> None:
     page.set_viewport_size(VIEWPORT)
     admin_login(page, "operator", PASSWORD)

@@ -17,7 +17,6 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.timesince import timesince
 
 from gateway.models import Connection
 from syncers.console import charts
@@ -33,7 +32,7 @@ from syncers.schedules.cron_preview import (
     schedule_preview,
 )
 from syncers.selectors import client_list_queryset
-from syncers.wording import run_status_label
+from syncers.wording import ago, run_status_label
 
 
 class SyncScheduleInline(admin.TabularInline):
@@ -58,7 +57,7 @@ class SyncScheduleInline(admin.TabularInline):
         task = obj.periodic_task
         if task is None:
             return "-"
-        last = f", last fired {timesince(task.last_run_at)} ago" if task.last_run_at else ""
+        last = f", last fired {ago(task.last_run_at)}" if task.last_run_at else ""
         return f"{'enabled' if task.enabled else 'disabled'}{last}"
 
     @admin.display(description="next fire times")
@@ -271,12 +270,14 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         if not runs:
             return "never"
         run = runs[0]
+        # Each part on one line: a squeezed column wraps between them, never inside a word.
         return format_html(
-            '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {} ago',
+            '<span class="sync-nowrap"><a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>,</span> '
+            '<span class="sync-nowrap">{}</span>',
             run_url(run),
             charts.colour(run.status),
             run_status_label(run.status),
-            timesince(run.queued_at, timezone.now()),
+            ago(run.queued_at),
         )
 
     @admin.display(description="recent runs")
