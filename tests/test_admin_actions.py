@@ -153,3 +153,20 @@ def test_the_failed_records_list_shows_attempts_first_and_last_seen(admin_client
     for column in ("attempts", "created_at", "last_seen_at"):  # attempts, first seen, last seen
         assert f"column-{column}" in page
     assert "last seen" in detail.lower() and "record key" in detail.lower()
+
+
+@pytest.mark.django_db
+def test_revoking_tokens_says_how_many_with_the_right_plural(admin_client, django_user_model) -> None:
+    from syncers.api.tokens import api_token_create
+    from syncers.models import ApiToken
+
+    user = django_user_model.objects.get(username="admin")
+    tokens = [api_token_create(user=user, name=name)[0].pk for name in ("ci-deploy", "nightly", "backup")]
+    for picked, said in ((tokens[:1], "Revoked 1 token."), (tokens[1:], "Revoked 2 tokens.")):
+        response = admin_client.post(
+            "/admin/syncers/apitoken/",
+            {"action": "revoke", "_selected_action": picked, "index": "0"},
+            follow=True,
+        )
+        assert said in [str(m) for m in response.context["messages"]]
+    assert not ApiToken.objects.filter(revoked_at__isnull=True).exists()

@@ -49,7 +49,7 @@ def test_a_partial_run_links_to_its_own_failed_records(admin_client, make_client
     page = run_page(admin_client, run)
     link = f"/admin/syncers/failedrecord/?run__id__exact={run.pk}"
     assert (
-        f'<a href="{link}"><span data-field="failed_records">2</span> failed record(s) of this run</a>'
+        f'<a href="{link}"><span data-field="failed_records_text">2 failed records</span> of this run</a>'
         in page
     )
 

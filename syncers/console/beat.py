@@ -22,6 +22,7 @@ from django_celery_beat.models import PeriodicTask
 from syncers.models import SyncClient, SyncSchedule
 from syncers.models.plugins import InstalledPlugin
 from syncers.schedules.static_jobs import PREFIX as STATIC_PREFIX
+from syncers.wording import counted
 
 SYNC_PREFIX = "sync:"
 PLUGIN_PREFIXES = ("plugin:",)
@@ -98,7 +99,7 @@ class ManagedPeriodicTaskAdmin(PeriodicTaskAdmin):
         if count := plugin_owned.count():
             self.message_user(
                 request,
-                f"Left {count} task(s) owned by a plugin or by configuration alone: change them there.",
+                f"Left {counted(count, 'task')} owned by a plugin or by configuration alone: change them there.",
                 messages.WARNING,
             )
         return queryset.exclude(pk__in=plugin_owned.values("pk"))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from syncers.models import FailedRecord, SyncBatch, SyncRun
-from syncers.wording import outcome
+from syncers.wording import counted, outcome
 
 LOAD_COUNTS = ("created", "updated", "unchanged", "failed")
 
@@ -37,6 +37,7 @@ def run_progress(*, run: SyncRun) -> dict[str, Any]:
     elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
     rate = round(loaded / elapsed, 1) if elapsed > 0 else 0.0
     percent = _percent(run, loaded)
+    failed_records = FailedRecord.objects.filter(run=run).count() if run.failed or counts["failed"] else 0
     return {
         "id": run.pk,
         "status": run.status,
@@ -64,9 +65,8 @@ def run_progress(*, run: SyncRun) -> dict[str, Any]:
         "error": run.error,
         "notes": run.notes,
         "continued_from": run.continued_from,
-        "failed_records": FailedRecord.objects.filter(run=run).count()
-        if run.failed or counts["failed"]
-        else 0,
+        "failed_records": failed_records,
+        "failed_records_text": counted(failed_records, "failed record"),
         "phase": _phase(run),
         "stoppable": not final and not run.cancel_requested,
         "cancel_requested": run.cancel_requested,
