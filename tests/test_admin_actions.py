@@ -89,6 +89,34 @@ def test_the_pause_action_disables_with_its_box_ticked_and_refuses_an_end_for_th
 
 
 @pytest.mark.django_db
+def test_the_pause_page_names_what_it_pauses_and_the_client_page_says_who_and_when_in_words(
+    admin_client, make_client
+) -> None:
+    orders, products = make_client("orders"), make_client("products")
+    one = admin_client.post(
+        "/admin/syncers/syncclient/", {"action": "pause", "_selected_action": [orders.pk]}
+    )
+    assert one.context["title"] == "Pause orders"
+    both = admin_client.post(
+        "/admin/syncers/syncclient/", {"action": "pause", "_selected_action": [orders.pk, products.pk]}
+    )
+    assert both.context["title"] == "Pause 2 clients"
+
+    admin_client.post(
+        "/admin/syncers/syncclient/",
+        {
+            "action": "pause",
+            "_selected_action": [orders.pk],
+            "index": "0",
+            "reason": "vendor window",
+            "hours": "2",
+        },
+    )
+    page = admin_client.get(f"/admin/syncers/syncclient/{orders.pk}/change/").content.decode()
+    assert "· by admin, just now</span>" in page and "0\xa0minutes" not in page and "0 minutes" not in page
+
+
+@pytest.mark.django_db
 def test_client_list_filters_by_state_including_running_and_searches(admin_client, make_client) -> None:
     orders, products, stock = make_client("orders"), make_client("products"), make_client("stock")
     SyncClient.objects.filter(pk=products.pk).update(state="paused", pause_reason="audit")

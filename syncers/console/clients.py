@@ -32,7 +32,7 @@ from syncers.schedules.cron_preview import (
     schedule_preview,
 )
 from syncers.selectors import client_list_queryset
-from syncers.wording import ago, run_status_label
+from syncers.wording import ago, counted, run_status_label
 
 
 class SyncScheduleInline(admin.TabularInline):
@@ -340,7 +340,9 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Pause sync clients",
+            "title": f"Pause {clients[0].name}"
+            if len(clients) == 1
+            else f"Pause {counted(len(clients), 'client')}",
             "form": form,
             "adminform": admin_form(form),
             "clients": clients,
