@@ -98,8 +98,10 @@ def _progress_text(run: SyncRun, percent: int | None, loaded: int, rate: float) 
 
 
 def _phase(run: SyncRun) -> str:
-    if run.is_final:
-        return run.get_status_display()
+    if run.is_final:  # the badge beside it says the outcome; this says when and how long
+        when = date_format(timezone.localtime(run.finished_at), "DATETIME_FORMAT") if run.finished_at else ""
+        took = f"took {run.duration:.1f}s" if run.duration is not None else ""
+        return ", ".join(part for part in (f"finished {when}".strip(), took) if part)
     if run.status == SyncRun.Status.QUEUED:
         return "queued, waiting for a worker"
     if run.cancel_requested:
