@@ -61,7 +61,10 @@ def long_data() -> dict[str, int]:
     # A second client: lists then show their filter sidebars (by client), the narrowest layout.
     other = SyncClient.objects.create(name="other-" + LONG_NAME[6:], connection=conn, handler="demo_products")
     FailedRecord.objects.create(
-        client=other, run=SyncRun.objects.create(client=other, trigger="admin", status="partial"),
+        client=other,
+        run=SyncRun.objects.create(  # its list row: "partial, 47 minutes ago", the widest last run
+            client=other, trigger="command", status="partial", queued_at=now - timedelta(minutes=47)
+        ),
         external_id=LONG_ID[::-1], record_key=LONG_ID[::-1], reason=LONG_ERROR, payload="{}",
     )  # fmt: skip
     SyncedRecord.objects.create(

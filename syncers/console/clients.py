@@ -257,7 +257,8 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             "{}{}",
             SafeString(
                 "<br>".join(
-                    format_html('<span class="sync-nowrap" title="{}">{}: {}</span>', d, k, t)
+                    # kind and time may go on two lines in a narrow list; the time stays whole
+                    format_html('<span title="{}">{}: <span class="sync-nowrap">{}</span></span>', d, k, t)
                     for k, t, d in lines
                 )
             ),
@@ -270,10 +271,10 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         if not runs:
             return "never"
         run = runs[0]
-        # Each part on one line: a squeezed column wraps between them, never inside a word.
+        # Words stay whole in this column (base_site.html: .field-last_run); "24 minutes" is one
+        # word to the browser (timesince joins them with a no-break space).
         return format_html(
-            '<span class="sync-nowrap"><a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>,</span> '
-            '<span class="sync-nowrap">{}</span>',
+            '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {}',
             run_url(run),
             charts.colour(run.status),
             run_status_label(run.status),
