@@ -49,21 +49,26 @@ def long_data() -> dict[str, int]:
         client=client, kind="cron", cron="*/5 1-3,22-23 * * 1-5", timezone="America/Argentina/Buenos_Aires"
     )
     now = timezone.now()
+    # Ids of a site that has run for a while (7 digits: 200 clients every 5 minutes for a month),
+    # and the same whatever ran before in this test database.
     run = SyncRun.objects.create(
-        client=client, trigger="admin", status="failed", error=LONG_ERROR, triggered_by=LONG_NAME,
+        pk=2_000_001, client=client, trigger="admin", status="failed", error=LONG_ERROR, triggered_by=LONG_NAME,
         queued_at=now - timedelta(minutes=3), started_at=now - timedelta(minutes=3), finished_at=now,
     )  # fmt: skip
-    SyncRun.objects.create(client=client, trigger="schedule", status="running", started_at=now, pages=3)
+    SyncRun.objects.create(
+        pk=2_000_002, client=client, trigger="schedule", status="running", started_at=now, pages=3
+    )
     failed = FailedRecord.objects.create(
-        client=client, run=run, external_id=LONG_ID, record_key=LONG_ID, reason=LONG_ERROR,
+        pk=3_000_001, client=client, run=run, external_id=LONG_ID, record_key=LONG_ID, reason=LONG_ERROR,
         payload=json.dumps({"id": LONG_ID, "description": LONG_ERROR}),
     )  # fmt: skip
     # A second client: lists then show their filter sidebars (by client), the narrowest layout.
     other = SyncClient.objects.create(name="other-" + LONG_NAME[6:], connection=conn, handler="demo_products")
     FailedRecord.objects.create(
+        pk=3_000_002,
         client=other,
         run=SyncRun.objects.create(  # its list row: "partial, 47 minutes ago", the widest last run
-            client=other, trigger="command", status="partial", queued_at=now - timedelta(minutes=47)
+            pk=2_000_003, client=other, trigger="command", status="partial", queued_at=now - timedelta(minutes=47)
         ),
         external_id=LONG_ID[::-1], record_key=LONG_ID[::-1], reason=LONG_ERROR, payload="{}",
     )  # fmt: skip
