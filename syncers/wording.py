@@ -7,6 +7,10 @@ message's first letter, which would turn a leading object name into one nobody w
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 # Short labels for lists (the model's choice labels are the long form, shown on a run's page).
 RUN_STATUS_LABELS = {
@@ -19,6 +23,15 @@ RUN_STATUS_LABELS = {
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """counted(1, "client") → "1 client"; counted(2, "client") → "2 clients"."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def ago(moment: datetime, now: datetime | None = None) -> str:
+    """How long ago, in its largest unit: "just now" under a minute (not "0 minutes ago"),
+    else "5 minutes ago", "2 hours ago"."""
+    now = now or timezone.now()
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now, depth=1)} ago"
 
 
 def named(objects: Iterable[object]) -> str:

@@ -89,6 +89,34 @@ def test_the_pause_action_disables_with_its_box_ticked_and_refuses_an_end_for_th
 
 
 @pytest.mark.django_db
+def test_the_pause_page_names_what_it_pauses_and_the_client_page_says_who_and_when_in_words(
+    admin_client, make_client
+) -> None:
+    orders, products = make_client("orders"), make_client("products")
+    one = admin_client.post(
+        "/admin/syncers/syncclient/", {"action": "pause", "_selected_action": [orders.pk]}
+    )
+    assert one.context["title"] == "Pause orders"
+    both = admin_client.post(
+        "/admin/syncers/syncclient/", {"action": "pause", "_selected_action": [orders.pk, products.pk]}
+    )
+    assert both.context["title"] == "Pause 2 clients"
+
+    admin_client.post(
+        "/admin/syncers/syncclient/",
+        {
+            "action": "pause",
+            "_selected_action": [orders.pk],
+            "index": "0",
+            "reason": "vendor window",
+            "hours": "2",
+        },
+    )
+    page = admin_client.get(f"/admin/syncers/syncclient/{orders.pk}/change/").content.decode()
+    assert "· by admin, just now</span>" in page and "0\xa0minutes" not in page and "0 minutes" not in page
+
+
+@pytest.mark.django_db
 def test_client_list_filters_by_state_including_running_and_searches(admin_client, make_client) -> None:
     orders, products, stock = make_client("orders"), make_client("products"), make_client("stock")
     SyncClient.objects.filter(pk=products.pk).update(state="paused", pause_reason="audit")
@@ -153,3 +181,20 @@ def test_the_failed_records_list_shows_attempts_first_and_last_seen(admin_client
     for column in ("attempts", "created_at", "last_seen_at"):  # attempts, first seen, last seen
         assert f"column-{column}" in page
     assert "last seen" in detail.lower() and "record key" in detail.lower()
+
+
+@pytest.mark.django_db
+def test_revoking_tokens_says_how_many_with_the_right_plural(admin_client, django_user_model) -> None:
+    from syncers.api.tokens import api_token_create
+    from syncers.models import ApiToken
+
+    user = django_user_model.objects.get(username="admin")
+    tokens = [api_token_create(user=user, name=name)[0].pk for name in ("ci-deploy", "nightly", "backup")]
+    for picked, said in ((tokens[:1], "Revoked 1 token."), (tokens[1:], "Revoked 2 tokens.")):
+        response = admin_client.post(
+            "/admin/syncers/apitoken/",
+            {"action": "revoke", "_selected_action": picked, "index": "0"},
+            follow=True,
+        )
+        assert said in [str(m) for m in response.context["messages"]]
+    assert not ApiToken.objects.filter(revoked_at__isnull=True).exists()

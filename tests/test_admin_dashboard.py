@@ -12,7 +12,13 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from syncers.console import charts
-from syncers.console.dashboard import most_failing_clients, records_synced, runs_per_bucket, slowest_clients
+from syncers.console.dashboard import (
+    beat_warning,
+    most_failing_clients,
+    records_synced,
+    runs_per_bucket,
+    slowest_clients,
+)
 from syncers.models import FailedRecord, SyncRun
 
 NOW = datetime(2026, 6, 10, 12, 30, tzinfo=UTC)
@@ -105,6 +111,10 @@ def test_a_stale_beat_puts_a_banner_on_every_admin_page(admin_client) -> None:
     pages = ["/admin/", "/admin/syncers/syncclient/", "/admin/gateway/connection/"]
     for url in pages:  # no heartbeat at all
         assert 'id="beat-banner"' in admin_client.get(url).content.decode(), url
+    banner = beat_warning()  # says what was seen once, no "(beat has never run (...))"
+    assert banner.startswith("Beat looks stopped: never ran (no heartbeat yet). Schedules are not firing"), (
+        banner
+    )
 
     entry = reconcile_entry(timezone.now() - timedelta(seconds=60))  # within max(3 * 30, 90) s
     for url in pages:
@@ -116,7 +126,7 @@ def test_a_stale_beat_puts_a_banner_on_every_admin_page(admin_client) -> None:
         last_run_at=timezone.now() - timedelta(seconds=120), date_changed=timezone.now() - timedelta(hours=1)
     )
     page = admin_client.get("/admin/syncers/syncrun/").content.decode()
-    assert 'id="beat-banner"' in page and "beat looks stopped" in page
+    assert 'id="beat-banner"' in page and "Beat looks stopped: last heartbeat 120s ago. Schedules" in page
 
 
 @pytest.mark.django_db

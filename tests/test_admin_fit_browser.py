@@ -49,19 +49,27 @@ def long_data() -> dict[str, int]:
         client=client, kind="cron", cron="*/5 1-3,22-23 * * 1-5", timezone="America/Argentina/Buenos_Aires"
     )
     now = timezone.now()
+    # Ids of a site that has run for a while (7 digits: 200 clients every 5 minutes for a month),
+    # and the same whatever ran before in this test database.
     run = SyncRun.objects.create(
-        client=client, trigger="admin", status="failed", error=LONG_ERROR, triggered_by=LONG_NAME,
+        pk=2_000_001, client=client, trigger="admin", status="failed", error=LONG_ERROR, triggered_by=LONG_NAME,
         queued_at=now - timedelta(minutes=3), started_at=now - timedelta(minutes=3), finished_at=now,
     )  # fmt: skip
-    SyncRun.objects.create(client=client, trigger="schedule", status="running", started_at=now, pages=3)
+    SyncRun.objects.create(
+        pk=2_000_002, client=client, trigger="schedule", status="running", started_at=now, pages=3
+    )
     failed = FailedRecord.objects.create(
-        client=client, run=run, external_id=LONG_ID, record_key=LONG_ID, reason=LONG_ERROR,
+        pk=3_000_001, client=client, run=run, external_id=LONG_ID, record_key=LONG_ID, reason=LONG_ERROR,
         payload=json.dumps({"id": LONG_ID, "description": LONG_ERROR}),
     )  # fmt: skip
     # A second client: lists then show their filter sidebars (by client), the narrowest layout.
     other = SyncClient.objects.create(name="other-" + LONG_NAME[6:], connection=conn, handler="demo_products")
     FailedRecord.objects.create(
-        client=other, run=SyncRun.objects.create(client=other, trigger="admin", status="partial"),
+        pk=3_000_002,
+        client=other,
+        run=SyncRun.objects.create(  # its list row: "partial, 47 minutes ago", the widest last run
+            pk=2_000_003, client=other, trigger="command", status="partial", queued_at=now - timedelta(minutes=47)
+        ),
         external_id=LONG_ID[::-1], record_key=LONG_ID[::-1], reason=LONG_ERROR, payload="{}",
     )  # fmt: skip
     SyncedRecord.objects.create(
@@ -149,6 +157,46 @@ def test_no_product_page_scrolls_sideways_at_1400px(
     screenshot(page, f"fit-{name}", width=VIEWPORT["width"])
     assert seen["page"] <= seen["inner"], f"{url} scrolls sideways: {seen}"
     assert not seen["boxes"], f"{url} has a box that scrolls sideways: {seen['boxes']}"
+
+
+# Every word of at most 12 letters, digits or underscores in a list's cells (a status, "minutes",
+# "data_syncer", a name's parts between hyphens) that the browser drew on two lines. Cut-short
+# cells (.sync-clip) keep one line by design; long data (a token over 24 characters without a
+# space: an external id, a URL) may break anywhere.
+SPLIT_WORDS = """() => {
+  const split = [];
+  const walker = document.createTreeWalker(document.querySelector('#result_list'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest('.sync-clip')) continue;
+    for (const token of node.data.matchAll(/\\S+/g)) {
+      if (token[0].length > 24) continue;  // long data (a URL, an id, a time zone path): may break anywhere
+      for (const m of token[0].matchAll(/\\w+/g)) {
+        if (m[0].length > 12) continue;
+        const range = document.createRange();
+        range.setStart(node, token.index + m.index);
+        range.setEnd(node, token.index + m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) split.push(token[0]);
+      }
+    }
+  }
+  return split;
+}"""
+LISTS = [(name, url) for name, url in PAGES if name.endswith(("-list", "-runs", "-audit", "-tasks"))]
+
+
+@pytest.mark.parametrize(("name", "url"), LISTS, ids=[name for name, _ in LISTS])
+def test_no_list_splits_a_short_word_across_two_lines(
+    page: Page, operator, long_data: dict[str, int], name: str, url: str
+) -> None:
+    """Long data wraps anywhere, but the columns beside it keep their words whole: no
+    "succee / ded", "0 minut / es ago" or "data_synce / r" in a squeezed column."""
+    page.set_viewport_size(VIEWPORT)
+    admin_login(page, "operator", PASSWORD)
+    page.goto(url)
+    assert page.locator("#result_list").count() == 1, url
+    assert page.evaluate(SPLIT_WORDS) == [], f"{url} splits words across lines"
 
 
 def test_the_index_shows_the_dashboard_link_as_one_line_of_text(page: Page, operator) -> None:

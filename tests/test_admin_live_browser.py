@@ -80,7 +80,7 @@ def assert_run_page_agrees(s: dict[str, Any]) -> None:
     assert s["console"] == s["fields"], s  # the summary's counts and the Counts section
     assert s["cancelVisible"] is (not s["final"] and not s["cancelNote"]), s  # no Stop once asked
     if s["final"]:
-        assert s["progress"] == "100%" and s["phase"] == label, s
+        assert s["progress"] == "100%" and s["phase"].startswith("finished ") and label not in s["phase"], s
         assert s["fillWidth"] == pytest.approx(s["trackWidth"], abs=1), s
     else:
         assert s["status"] in ("queued", "running") and "100%" not in s["progress"], s

@@ -49,7 +49,7 @@ def test_a_partial_run_links_to_its_own_failed_records(admin_client, make_client
     page = run_page(admin_client, run)
     link = f"/admin/syncers/failedrecord/?run__id__exact={run.pk}"
     assert (
-        f'<a href="{link}"><span data-field="failed_records">2</span> failed record(s) of this run</a>'
+        f'<a href="{link}"><span data-field="failed_records_text">2 failed records</span> of this run</a>'
         in page
     )
 
@@ -113,3 +113,19 @@ def test_a_run_that_adopts_unloaded_batches_says_whose(admin_client, make_client
     assert run.status == "succeeded", run.error
     assert run.continued_from == f"adopted 1 unloaded batch of run #{dead.pk}"
     assert f"adopted 1 unloaded batch of run #{dead.pk}" in run_page(admin_client, run)
+
+
+@pytest.mark.django_db
+def test_a_finished_runs_phase_says_when_and_how_long_not_its_status_again(make_client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        client=make_client(), trigger="admin", status="succeeded",
+        started_at=now - timedelta(seconds=3.2), finished_at=now,
+    )  # fmt: skip
+    progress = run_progress(run=run)
+    assert progress["status_label"] == "succeeded"  # the badge
+    assert progress["phase"] == f"finished {progress['finished_at']}, took 3.2s"

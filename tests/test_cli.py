@@ -174,7 +174,7 @@ def test_sync_status_reports_a_beat_still_starting_and_a_pause_with_an_end_as_he
     )
     stuck = manage("sync_status", timeout=60)
     assert stuck.returncode == 1
-    assert "beat has never run" in stuck.stdout
+    assert "beat     never ran (no heartbeat yet)" in stuck.stdout
     assert (
         "client products needs an operator (paused by manage.py sync_pause with no end: vendor window)"
         in stuck.stderr

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -21,15 +22,25 @@ from django_celery_beat.models import PeriodicTask
 
 from syncers.models import SyncClient, SyncSchedule
 from syncers.models.plugins import InstalledPlugin
+from syncers.plugins.operations import RECONCILE_JOB
 from syncers.schedules.static_jobs import PREFIX as STATIC_PREFIX
+from syncers.wording import counted
 
 SYNC_PREFIX = "sync:"
 PLUGIN_PREFIXES = ("plugin:",)
 
 
+def product_entries() -> set[str]:
+    """The product's own bookkeeping entries: the engine's reconciler (CELERY_BEAT_SCHEDULE,
+    written by beat at each start) and the plugin host's (plugins:reconcile, re-enabled by it).
+    Editing or deleting one stops the re-sending of lost messages."""
+    return {*settings.CELERY_BEAT_SCHEDULE, RECONCILE_JOB}
+
+
 def managed(queryset: QuerySet[PeriodicTask]) -> QuerySet[PeriodicTask]:
-    """The tasks the product owns: a schedule's, or named sync:*, plugin:* or job:* (static jobs)."""
-    names = Q(name__startswith=SYNC_PREFIX)
+    """The tasks the product owns: a schedule's, named sync:*, plugin:* or job:* (static jobs),
+    or one of its own bookkeeping entries."""
+    names = Q(name__startswith=SYNC_PREFIX) | Q(name__in=product_entries())
     for prefix in (*PLUGIN_PREFIXES, STATIC_PREFIX):
         names |= Q(name__startswith=prefix)
     return queryset.filter(names | Q(sync_schedule__isnull=False))
@@ -51,6 +62,8 @@ def owner_link(task: PeriodicTask) -> SafeString | str:
     if task.name.startswith(STATIC_PREFIX):
         url = reverse("admin:syncers_staticjob_changelist")
         return format_html('configuration (<a href="{}">static jobs</a>, <code>sync_apply</code>)', url)
+    if task.name in product_entries():
+        return "xcoresite itself (re-sends lost messages)"
     if task.name.startswith(PLUGIN_PREFIXES):
         name = task.name.split(":")[1]
         plugin = InstalledPlugin.objects.filter(name=name).first()
@@ -98,7 +111,7 @@ class ManagedPeriodicTaskAdmin(PeriodicTaskAdmin):
         if count := plugin_owned.count():
             self.message_user(
                 request,
-                f"Left {count} task(s) owned by a plugin or by configuration alone: change them there.",
+                f"Left {counted(count, 'task')} owned by a plugin or by configuration alone: change them there.",
                 messages.WARNING,
             )
         return queryset.exclude(pk__in=plugin_owned.values("pk"))

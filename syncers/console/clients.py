@@ -17,7 +17,6 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.timesince import timesince
 
 from gateway.models import Connection
 from syncers.console import charts
@@ -33,7 +32,7 @@ from syncers.schedules.cron_preview import (
     schedule_preview,
 )
 from syncers.selectors import client_list_queryset
-from syncers.wording import run_status_label
+from syncers.wording import ago, counted, run_status_label
 
 
 class SyncScheduleInline(admin.TabularInline):
@@ -58,7 +57,7 @@ class SyncScheduleInline(admin.TabularInline):
         task = obj.periodic_task
         if task is None:
             return "-"
-        last = f", last fired {timesince(task.last_run_at)} ago" if task.last_run_at else ""
+        last = f", last fired {ago(task.last_run_at)}" if task.last_run_at else ""
         return f"{'enabled' if task.enabled else 'disabled'}{last}"
 
     @admin.display(description="next fire times")
@@ -258,7 +257,8 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             "{}{}",
             SafeString(
                 "<br>".join(
-                    format_html('<span class="sync-nowrap" title="{}">{}: {}</span>', d, k, t)
+                    # kind and time may go on two lines in a narrow list; the time stays whole
+                    format_html('<span title="{}">{}: <span class="sync-nowrap">{}</span></span>', d, k, t)
                     for k, t, d in lines
                 )
             ),
@@ -271,12 +271,14 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
         if not runs:
             return "never"
         run = runs[0]
+        # Words stay whole in this column (base_site.html: .field-last_run); "24 minutes" is one
+        # word to the browser (timesince joins them with a no-break space).
         return format_html(
-            '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {} ago',
+            '<a href="{}"><span class="sync-dot" style="background:{}"></span>{}</a>, {}',
             run_url(run),
             charts.colour(run.status),
             run_status_label(run.status),
-            timesince(run.queued_at, timezone.now()),
+            ago(run.queued_at),
         )
 
     @admin.display(description="recent runs")
@@ -339,7 +341,9 @@ class SyncClientAdmin(ClientViews, admin.ModelAdmin):
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Pause sync clients",
+            "title": f"Pause {clients[0].name}"
+            if len(clients) == 1
+            else f"Pause {counted(len(clients), 'client')}",
             "form": form,
             "adminform": admin_form(form),
             "clients": clients,

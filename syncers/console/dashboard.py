@@ -138,6 +138,6 @@ def beat_warning() -> str:
     if beat.ok:
         return ""
     return (
-        f"Beat looks stopped ({beat.detail}): schedules are not firing and lost messages are "
+        f"Beat looks stopped: {beat.detail}. Schedules are not firing and lost messages are "
         "not re-sent until it runs again."
     )

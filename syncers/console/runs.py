@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from syncers import selectors
@@ -22,7 +22,7 @@ from syncers.console.views import RunViews, retry_and_report
 from syncers.models import ClientGrant, FailedRecord, SyncClient, SyncedRecord, SyncRun
 from syncers.permissions import may_see_rows, sees_all_rows, user_can, user_grants, visible_client_ids
 from syncers.run_context import describe_context
-from syncers.wording import older_copies_text, run_status_label
+from syncers.wording import counted, older_copies_text, run_status_label
 
 
 class VisibleClientFilter(admin.RelatedFieldListFilter):
@@ -188,15 +188,16 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
 
     @admin.display(description="counts")
     def counts(self, obj: SyncRun) -> SafeString:
+        # Each count whole on its line: a narrow column wraps between counts, not inside one.
+        parts = [
+            f"{obj.created} new", f"{obj.updated} updated", f"{obj.unchanged} same", f"{obj.failed} failed",
+        ]  # fmt: skip
         return format_html(
-            '<span class="sync-counts">{} fetched <span class="sync-muted">({} pages)</span><br>'
-            "{} new · {} updated · {} same · {} failed{}</span>",
+            '<span class="sync-counts"><span class="sync-nowrap">{} fetched</span> '
+            '<span class="sync-muted sync-nowrap">({})</span><br>{}{}</span>',
             obj.fetched,
-            obj.pages,
-            obj.created,
-            obj.updated,
-            obj.unchanged,
-            obj.failed,
+            counted(obj.pages, "page"),
+            format_html_join(" · ", '<span class="sync-nowrap">{}</span>', ((part,) for part in parts)),
             f" ({older_copies_text(obj.older)})" if obj.older else "",
         )
 
@@ -212,7 +213,7 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
         return format_html(
             '<div class="sync-progress sync-compact" data-progress-url="{}" data-run="{}">'
             '<div class="sync-progress-bar sync-indeterminate"><div class="sync-progress-fill"></div></div>'
-            '<span data-field="progress_text"></span> <span data-field="phase"></span></div>',
+            '<span data-field="progress_text"></span><br><span class="sync-muted" data-field="phase"></span></div>',
             url,
             obj.pk,
         )

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from syncers.api.tokens import api_token_create, api_token_revoke
 from syncers.models import ApiToken
+from syncers.wording import counted
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldGroups  # the stubs' name for a fields list
@@ -93,4 +94,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token, who=request.user.get_username())
             self.log_change(request, token, f"Revoked API token {token.prefix}…")
-        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+        self.message_user(request, f"Revoked {counted(queryset.count(), 'token')}.", messages.SUCCESS)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from syncers.models import FailedRecord, SyncBatch, SyncRun
-from syncers.wording import outcome
+from syncers.wording import counted, outcome
 
 LOAD_COUNTS = ("created", "updated", "unchanged", "failed")
 
@@ -37,6 +37,7 @@ def run_progress(*, run: SyncRun) -> dict[str, Any]:
     elapsed = (end - run.started_at).total_seconds() if run.started_at else 0.0
     rate = round(loaded / elapsed, 1) if elapsed > 0 else 0.0
     percent = _percent(run, loaded)
+    failed_records = FailedRecord.objects.filter(run=run).count() if run.failed or counts["failed"] else 0
     return {
         "id": run.pk,
         "status": run.status,
@@ -64,9 +65,8 @@ def run_progress(*, run: SyncRun) -> dict[str, Any]:
         "error": run.error,
         "notes": run.notes,
         "continued_from": run.continued_from,
-        "failed_records": FailedRecord.objects.filter(run=run).count()
-        if run.failed or counts["failed"]
-        else 0,
+        "failed_records": failed_records,
+        "failed_records_text": counted(failed_records, "failed record"),
         "phase": _phase(run),
         "stoppable": not final and not run.cancel_requested,
         "cancel_requested": run.cancel_requested,
@@ -98,8 +98,10 @@ def _progress_text(run: SyncRun, percent: int | None, loaded: int, rate: float) 
 
 
 def _phase(run: SyncRun) -> str:
-    if run.is_final:
-        return run.get_status_display()
+    if run.is_final:  # the badge beside it says the outcome; this says when and how long
+        when = date_format(timezone.localtime(run.finished_at), "DATETIME_FORMAT") if run.finished_at else ""
+        took = f"took {run.duration:.1f}s" if run.duration is not None else ""
+        return ", ".join(part for part in (f"finished {when}".strip(), took) if part)
     if run.status == SyncRun.Status.QUEUED:
         return "queued, waiting for a worker"
     if run.cancel_requested:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import template
@@ -9,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from syncers.console.dashboard import beat_warning
+from syncers.wording import ago as wording_ago
 
 register = template.Library()
 
@@ -24,3 +26,9 @@ def sync_beat_banner(context: dict[str, Any]) -> SafeString | str:
     if not warning:
         return ""
     return format_html('<ul class="messagelist"><li class="warning" id="beat-banner">{}</li></ul>', warning)
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """{{ run.queued_at|ago }} → "just now", "5 minutes ago" (wording.ago); "" for no time."""
+    return wording_ago(moment) if moment else ""
