@@ -12,9 +12,11 @@ from django.contrib.auth.models import Permission
 from fakeapi.control import FakeApi
 from syncers.models import FailedRecord, SyncBatch, SyncClient, SyncedRecord, SyncRun
 from syncers.pipeline import run_sync
+from syncers.pipeline.chunk import compact
 from syncers.pipeline.load import NUL_REASON, prepare_rows
 from syncers.registry import get_handler
 from syncers.services import client_test_fetch, failed_records_retry, run_cancel_request
+from syncers.store.failed import keep_failures
 
 from .processes import wait_until
 
@@ -30,9 +32,12 @@ def wait_final(run: SyncRun) -> SyncRun:
 def failed(
     client: SyncClient, external_id: str, record: object, reason: str = "rejected earlier"
 ) -> FailedRecord:
-    return FailedRecord.objects.create(
-        client=client, external_id=external_id, payload=json.dumps(record), reason=reason
+    """A failed record as a load keeps it: its staged text, keyed as that database's load keys it
+    (a keyless record's digest is of the text PostgreSQL prints, elsewhere of the staged text)."""
+    keep_failures(
+        client.pk, None, None, [FailedRecord(external_id=external_id, payload=compact(record), reason=reason)]
     )
+    return FailedRecord.objects.filter(client=client).latest("pk")
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from syncers.models import FailedRecord
 from syncers.pipeline.load import load_batch
@@ -73,8 +74,9 @@ def test_keep_failures_keeps_one_row_per_record_and_counts_attempts(make_client)
     assert keep_failures(client.pk, None, None, [*bad, bad[1]]) == 2
 
     rows = {f.record_key: f for f in FailedRecord.objects.filter(client=client)}
-    # Keyless: a digest of the payload as PostgreSQL prints it, as the in-database merge keys it.
-    keyless = record_key("", '{"x": 1}')
+    # Keyless: a digest of the payload text, on PostgreSQL as jsonb prints it (as the in-database
+    # merge keys it); elsewhere there is no such merge and the text is the payload's own.
+    keyless = record_key("", '{"x": 1}' if connection.vendor == "postgresql" else '{"x":1}')
     assert set(rows) == {"7", keyless}
     assert keyless.startswith("sha256:")
     assert (rows["7"].attempts, rows["7"].reason) == (2, "second reason")
