@@ -225,12 +225,12 @@ def test_sync_deletions_lists_approves_exactly_the_keys_and_then_has_nothing_wai
 
     listed = StringIO()
     call_command("sync_deletions", client.name, "--list", stdout=listed)
-    assert "2 deletion(s) (delete) waiting" in listed.getvalue() and "  A\n  B\n" in listed.getvalue()
+    assert "2 deletions (delete) waiting" in listed.getvalue() and "  A\n  B\n" in listed.getvalue()
 
     approved = StringIO()
     call_command("sync_deletions", client.name, "--approve", "--by", "ops", stdout=approved)
 
-    assert "2 row(s) delete-deleted" in approved.getvalue()
+    assert "Approved 2 deletions: 2 rows deleted" in approved.getvalue()
     assert list(Product.objects.values_list("sku", flat=True)) == ["C"]
     with pytest.raises(CommandError, match="no deletions waiting"):
         call_command("sync_deletions", client.name, "--reject")
