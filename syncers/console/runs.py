@@ -146,7 +146,8 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     live_took = live_field("duration", "took")
 
     def get_fieldsets(self, request: HttpRequest, obj: SyncRun | None = None) -> list:
-        *sections, cancel = self.fieldsets
+        sections: list[Any] = list(self.fieldsets[:-1])
+        cancel = self.fieldsets[-1]
         if obj is not None:
             failure = ["error_kind"] if obj.error_kind else []
             failure += ["retry_after"] if obj.retry_after is not None else []
