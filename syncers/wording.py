@@ -89,3 +89,10 @@ def deletions_approved(keys: int, applied: int, action: str) -> str:
 def deletions_rejected(keys: int) -> str:
     """ "Rejected 1 deletion; the row stays" / "Rejected 2 deletions; the rows stay"."""
     return f"Rejected {counted(keys, 'deletion')}; {'the row stays' if keys == 1 else 'the rows stay'}"
+
+
+def listed(noun: str, names: Iterable[str], plural: str | None = None) -> str:
+    """The noun in the number the names need, then the names: listed("unknown key", ["colour"])
+    → "unknown key colour"; two names → "unknown keys colour, size"."""
+    names = list(names)
+    return f"{noun if len(names) == 1 else plural or noun + 's'} {', '.join(names)}"

@@ -80,7 +80,7 @@ def test_a_good_destination_parses_with_its_defaults() -> None:
             {"hooks": {"after_write": "os:system"}},
             "hooks.after_write: no registered after_write hook 'os:system'",
         ),
-        ({"colour": "blue"}, "unknown key(s) colour"),
+        ({"colour": "blue"}, "unknown key colour"),
         (
             {"fields": {**GOOD["fields"], "tags": "tags"}},
             "fields.tags: a many-to-many field needs {path: ..., lookup: <unique field of the target>}",

@@ -10,6 +10,7 @@ from syncers.wording import (
     deletions_approved,
     deletions_rejected,
     event_label,
+    listed,
     run_status_label,
 )
 
@@ -46,3 +47,9 @@ def test_a_deletion_decision_reads_as_a_sentence_in_the_api_command_and_admin() 
     assert deletions_approved(2, 1, "soft") == "Approved 2 deletions: 1 row soft-deleted"
     assert deletions_rejected(1) == "Rejected 1 deletion; the row stays"
     assert deletions_rejected(4) == "Rejected 4 deletions; the rows stay"
+
+
+def test_a_list_of_names_takes_its_noun_in_the_number_it_needs() -> None:
+    assert listed("unknown key", ["colour"]) == "unknown key colour"
+    assert listed("unknown key", ["colour", "size"]) == "unknown keys colour, size"
+    assert listed("no column", ["a", "b"], "no columns") == "no columns a, b"
