@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 
+from syncers.wording import listed
+
 Kind = Literal["choice", "string", "integer", "mapping", "json"]
 
 
@@ -114,7 +116,7 @@ def clean_options(
     base = base or {}
     unknown = set(config) - schema.names
     if unknown:
-        raise ValidationError(f"Unknown source option(s): {', '.join(sorted(unknown))}.")
+        raise ValidationError(f"{listed('Unknown source option', sorted(unknown))}.")
     style = None
     if schema.style_option:
         chooser = schema.get(schema.style_option)
@@ -125,7 +127,7 @@ def clean_options(
         foreign = sorted(k for k in config if not schema.get(k).applies_to(style))  # type: ignore[union-attr]
         if foreign:
             raise ValidationError(
-                f"Option(s) {', '.join(repr(k) for k in foreign)} do not apply to "
+                f"{listed('Option', [repr(k) for k in foreign])} {'does' if len(foreign) == 1 else 'do'} not apply to "
                 f"{schema.style_option} {style!r}."
             )
     applicable = {k: v for k, v in base.items() if k in schema.names and schema.get(k).applies_to(style)}  # type: ignore[union-attr]

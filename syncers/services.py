@@ -20,6 +20,7 @@ from syncers.pipeline.push import stage_records
 from syncers.registry import get_handler
 from syncers.run_context import request_context, schedule_context
 from syncers.schedules.fires import schedule_fire_claim
+from syncers.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,9 @@ def failed_records_retry(
         retry = [f for f in failed if f.pk not in newer]
         run = _stage_retry(locked, who, retry) if retry else None
         FailedRecord.objects.filter(pk__in=newer).delete()
-    log.info("%s retried %d failed record(s) of %s (%d superseded)", who, len(retry), client, len(newer))
+    log.info(
+        "%s retried %s of %s (%d superseded)", who, counted(len(retry), "failed record"), client, len(newer)
+    )
     return RetryOutcome(run=run, staged=len(retry), superseded=len(newer))
 
 

@@ -73,3 +73,26 @@ def event_label(event: str) -> str:
 def older_copies_text(older: int) -> str:
     """ "N older copies ignored" (by the version rule, syncers.versions), or "" for none."""
     return f"{older:,} older cop{'y' if older == 1 else 'ies'} ignored" if older else ""
+
+
+def rows_deleted(count: int, action: str) -> str:
+    """What approving held deletions did, by the destination's `on_missing` action:
+    rows_deleted(1, "delete") → "1 row deleted"; rows_deleted(2, "soft") → "2 rows soft-deleted"."""
+    return f"{counted(count, 'row')} {'soft-deleted' if action == 'soft' else 'deleted'}"
+
+
+def deletions_approved(keys: int, applied: int, action: str) -> str:
+    """ "Approved 1 deletion: 1 row deleted" (the API's message and sync_deletions' line)."""
+    return f"Approved {counted(keys, 'deletion')}: {rows_deleted(applied, action)}"
+
+
+def deletions_rejected(keys: int) -> str:
+    """ "Rejected 1 deletion; the row stays" / "Rejected 2 deletions; the rows stay"."""
+    return f"Rejected {counted(keys, 'deletion')}; {'the row stays' if keys == 1 else 'the rows stay'}"
+
+
+def listed(noun: str, names: Iterable[str], plural: str | None = None) -> str:
+    """The noun in the number the names need, then the names: listed("unknown key", ["colour"])
+    → "unknown key colour"; two names → "unknown keys colour, size"."""
+    names = list(names)
+    return f"{noun if len(names) == 1 else plural or noun + 's'} {', '.join(names)}"

@@ -143,7 +143,7 @@ def test_unknown_config_key_is_shown_at_the_config_field_and_nothing_is_saved(
     page.click("input[name=_save]")
 
     config_row = page.locator(".form-row.field-config")
-    assert "Unknown source option(s): colour." in config_row.locator(".errorlist").inner_text()
+    assert "Unknown source option colour." in config_row.locator(".errorlist").inner_text()
     assert page.locator(".errorlist").count() == 1, "only the config field is in error"
     client.refresh_from_db()
     assert "colour" not in client.config

@@ -37,6 +37,46 @@ def test_a_failed_runs_error_is_in_the_summary_box_and_the_final_bar_is_full(
 
 
 @pytest.mark.django_db
+def test_a_failed_runs_page_says_its_error_once_and_its_kind_and_wait_below(
+    admin_client, make_client
+) -> None:
+    run = SyncRun.objects.create(
+        client=make_client(),
+        trigger="admin",
+        status="failed",
+        error="HTTP 503 from /products page 2",
+        error_kind="TransientError",
+        retry_after=30.0,
+    )
+
+    page = run_page(admin_client, run)
+
+    assert page.count("HTTP 503 from /products page 2") == 1  # in the summary box, not again below
+    details = page[page.index(">Error details<") :]
+    assert "TransientError" in details and "30.0" in details
+    assert ">Error<" not in page and ">Notes<" not in page
+
+
+@pytest.mark.django_db
+def test_a_successful_runs_page_has_no_empty_error_section_and_shows_its_notes(
+    admin_client, make_client
+) -> None:
+    client = make_client()
+    quiet = SyncRun.objects.create(client=client, trigger="admin", status="succeeded")
+    noted = SyncRun.objects.create(
+        client=client, trigger="admin", status="succeeded", notes="the listing changed while it was read"
+    )
+
+    quiet_page = run_page(admin_client, quiet)
+    noted_page = run_page(admin_client, noted)
+
+    for heading in (">Error<", ">Error details<", ">Notes<", "error kind", "retry after"):
+        assert heading not in quiet_page, heading
+    assert ">Error<" not in noted_page and ">Error details<" not in noted_page
+    assert "the listing changed while it was read" in noted_page[noted_page.index(">Notes<") :]
+
+
+@pytest.mark.django_db
 def test_a_partial_run_links_to_its_own_failed_records(admin_client, make_client) -> None:
     client = make_client()
     older = SyncRun.objects.create(client=client, trigger="admin", status="partial", failed=1)

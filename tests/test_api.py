@@ -346,7 +346,7 @@ def test_held_deletions_are_listed_and_approved_with_the_edit_permission_only(
         "the listing came back empty",
     )
     assert refused.status_code == 403
-    assert approved.json()["message"] == "Approved 1 deletion(s): 1 row(s) delete-deleted"
+    assert approved.json()["message"] == "Approved 1 deletion: 1 row deleted"
     assert list(Product.objects.values_list("sku", flat=True)) == ["B"]
     assert api_for(operator).post(f"/api/clients/catalog/deletions/{held.pk}/reject/").status_code == 409
 

@@ -180,7 +180,7 @@ def test_sync_failed_lists_newest_first_with_reason_attempts_and_a_limit(make_cl
     report = json.loads(run("sync_failed", client.name, "--json", "--limit", "2"))
 
     lines = out.splitlines()
-    assert lines[0] == "products: 3 failed record(s)" and lines[-1] == "  ... and 1 more (--limit)"
+    assert lines[0] == "products: 3 failed records" and lines[-1] == "  ... and 1 more (--limit)"
     assert lines[1].startswith(f"  #{newest.pk}") and "price is not a number" in lines[1]
     assert "(no id)" in lines[2] and "attempts 1" in lines[2]
     assert report["total"] == 3 and [r["external_id"] for r in report["failed"]] == ["9", ""]
@@ -215,7 +215,7 @@ def test_retry_all_with_wait_loads_them_in_a_new_run_and_exits_2_when_some_fail_
     assert exited.value.returncode == 2 and str(exited.value) == f"retry run #{retry.pk} partial"
     assert (retry.status, retry.created, retry.failed) == ("partial", 2, 1)
     assert retry.triggered_by == "manage.py sync_retry_failed"
-    assert f"products: 3 failed record(s) re-staged in run #{retry.pk}" in out.getvalue()
+    assert f"products: 3 failed records re-staged in run #{retry.pk}" in out.getvalue()
     assert SyncedRecord.objects.filter(client=client, external_id__in=["9001", "9002"]).count() == 2
     (again,) = FailedRecord.objects.filter(client=client)
     assert again.run_id == retry.pk, "the record that still has no id failed again, in the retry run"
@@ -263,7 +263,7 @@ def test_test_fetch_shows_the_first_page_mapped_and_stores_nothing(api: FakeApi,
     report = json.loads(run("sync_test_fetch", client.name, "--limit", "2", "--json"))
 
     lines = out.splitlines()
-    assert lines[0].startswith("products: page 1, 50 record(s) in ")
+    assert lines[0].startswith("products: page 1, 50 records in ")
     assert lines[0].endswith("showing 3 as a run would map them; nothing was stored")
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
     assert (report["page"], report["page_records"], report["is_last"], report["error"]) == (1, 50, False, "")
@@ -286,8 +286,7 @@ def test_test_fetch_exits_2_for_records_without_an_id_and_1_when_the_fetch_fails
     unusable = fails("sync_test_fetch", client.name, "--limit", "5")
     assert unusable.returncode == 2
     assert (
-        str(unusable)
-        == "1 of the 5 record(s) shown have no usable id (a run would keep them as failed records)"
+        str(unusable) == "1 of the 5 records shown has no usable id (a run would keep them as failed records)"
     )
 
     api.configure(fail_pages={"1": 404})
@@ -361,7 +360,7 @@ def test_schedules_lists_next_fire_times_and_switches_them_all_for_beat(make_cli
     next_often = datetime.fromisoformat(listed[1]["next"])
     assert timezone.now() < next_often <= timezone.now() + timedelta(minutes=10, seconds=5)
     assert off.splitlines() == [
-        "disabled 2 schedule(s) of products; beat follows",
+        "disabled 2 schedules of products; beat follows",
         f"  schedule {nightly.pk}: cron '0 3 * * *' (Europe/Berlin): disabled",
         f"  schedule {often.pk}: every 10 minutes: disabled",
     ]
@@ -371,9 +370,29 @@ def test_schedules_lists_next_fire_times_and_switches_them_all_for_beat(make_cli
     run("sync_schedules", client.name, "--enable")
     assert PeriodicTask.objects.filter(name__startswith="sync:products:", enabled=True).count() == 2
     assert [m for _, m in history(client)] == [
-        "Disabled 2 schedule(s) (by manage.py sync_schedules)",
-        "Enabled 2 schedule(s) (by manage.py sync_schedules)",
+        "Disabled 2 schedules (by manage.py sync_schedules)",
+        "Enabled 2 schedules (by manage.py sync_schedules)",
     ]
+
+
+@pytest.mark.django_db
+def test_command_messages_count_one_thing_in_the_singular_and_more_in_the_plural(make_client) -> None:
+    client = make_client(queue=IDLE)
+    SyncSchedule.objects.create(client=client, kind="interval", every=10, period="minutes")
+    make_client("prices", queue=IDLE)
+    for external_id in ("a", "b"):
+        failed(client, external_id, {"id": external_id})
+
+    one_schedule = run("sync_schedules", client.name, "--disable").splitlines()[0]
+    two_clients = run("connection_pause", client.connection.name, "--reason", "outage")
+    two_failed = run("sync_failed", client.name).splitlines()[0]
+    FailedRecord.objects.filter(client=client, external_id="b").delete()
+    one_failed = run("sync_failed", client.name).splitlines()[0]
+
+    assert one_schedule == "disabled 1 schedule of products; beat follows"
+    assert history(client)[-1][1] == "Disabled 1 schedule (by manage.py sync_schedules)"
+    assert two_clients == "paused fake-api until resumed: outage (2 clients affected)\n"
+    assert (two_failed, one_failed) == ("products: 2 failed records", "products: 1 failed record")
 
 
 # --- connections ---------------------------------------------------------------------------
@@ -424,7 +443,7 @@ def test_pausing_a_connection_skips_its_clients_until_it_is_resumed(make_client)
     assert conn.is_paused and conn.pause_reason == "supplier outage"
     assert abs((conn.paused_until - timezone.now()) - timedelta(hours=2)) < timedelta(seconds=5)
     assert out.startswith("paused fake-api until ") and out.endswith(
-        ": supplier outage (1 client(s) affected)\n"
+        ": supplier outage (1 client affected)\n"
     )
     with pytest.raises(
         ClientPaused, match=r"^client products is paused \(connection fake-api: supplier outage\)$"

@@ -319,12 +319,12 @@ def test_thirty_percent_missing_over_a_ten_percent_guard_waits_and_reject_keeps_
     waiting = deletions_waiting(client)
     assert sorted(waiting.keys) == [f"SKU-{i:07d}" for i in range(1, 76)]
     (reason,) = needs_operator(client)
-    assert reason.startswith("75 deletion(s) waiting for approval: ")
+    assert reason.startswith("75 deletions waiting for approval: ")
     out = StringIO()
     with pytest.raises(CommandError) as unhealthy:  # exit 1, whatever else it finds (no beat here)
         call_command("sync_status", client.name, "--json", stdout=out)
     assert json.loads(out.getvalue())["clients"][0]["needs_operator"] == [reason]
-    assert f"client {client.name} needs an operator (75 deletion(s)" in str(unhealthy.value)
+    assert f"client {client.name} needs an operator (75 deletions" in str(unhealthy.value)
 
     pending_deletion_reject(pending=waiting, who="tester")
 

@@ -119,5 +119,5 @@ def test_held_deletions_are_listed_and_applied_with_one_button(
     page.click("#approve-deletions-button")
 
     assert list(Product.objects.values_list("sku", flat=True)) == ["B"]
-    assert "Approved 1 deletion: 1 row delete-deleted" in page.locator(".messagelist .success").inner_text()
+    assert "Approved 1 deletion: 1 row deleted" in page.locator(".messagelist .success").inner_text()
     assert not page.locator("#deletions-waiting").count()

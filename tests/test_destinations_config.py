@@ -80,7 +80,7 @@ def test_a_good_destination_parses_with_its_defaults() -> None:
             {"hooks": {"after_write": "os:system"}},
             "hooks.after_write: no registered after_write hook 'os:system'",
         ),
-        ({"colour": "blue"}, "unknown key(s) colour"),
+        ({"colour": "blue"}, "unknown key colour"),
         (
             {"fields": {**GOOD["fields"], "tags": "tags"}},
             "fields.tags: a many-to-many field needs {path: ..., lookup: <unique field of the target>}",
@@ -225,12 +225,12 @@ def test_sync_deletions_lists_approves_exactly_the_keys_and_then_has_nothing_wai
 
     listed = StringIO()
     call_command("sync_deletions", client.name, "--list", stdout=listed)
-    assert "2 deletion(s) (delete) waiting" in listed.getvalue() and "  A\n  B\n" in listed.getvalue()
+    assert "2 deletions (delete) waiting" in listed.getvalue() and "  A\n  B\n" in listed.getvalue()
 
     approved = StringIO()
     call_command("sync_deletions", client.name, "--approve", "--by", "ops", stdout=approved)
 
-    assert "2 row(s) delete-deleted" in approved.getvalue()
+    assert "Approved 2 deletions: 2 rows deleted" in approved.getvalue()
     assert list(Product.objects.values_list("sku", flat=True)) == ["C"]
     with pytest.raises(CommandError, match="no deletions waiting"):
         call_command("sync_deletions", client.name, "--reject")

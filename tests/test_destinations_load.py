@@ -346,7 +346,7 @@ def test_max_delete_rows_holds_deletions_the_fraction_would_allow(make_client) -
     held = finalise_if_complete(complete_run(client, list("ABCDEFG")).pk)  # 3 of 10 gone: 30 %
 
     assert held is not None and (held.status, held.deleted) == ("partial", 0)
-    assert held.error.startswith("3 row(s) are missing from the listing, over max_delete_rows 2")
+    assert held.error.startswith("3 rows are missing from the listing, over max_delete_rows 2")
     waiting = deletions_waiting(client)
     assert waiting is not None and sorted(waiting.keys) == ["H", "I", "J"]
     assert Product.objects.count() == 10
@@ -383,7 +383,7 @@ def test_rows_a_protected_foreign_key_keeps_are_not_deleted_and_the_run_says_whi
     run = finalise_if_complete(complete_run(client, list("adef")).pk)  # b and c are gone
 
     assert run is not None and (run.status, run.deleted) == ("partial", 1)
-    assert run.error.startswith("1 row(s) could not be deleted and stay (b): Cannot delete some instances")
+    assert run.error.startswith("1 row could not be deleted and stays (b): Cannot delete some instances")
     assert sorted(Category.objects.values_list("code", flat=True)) == ["a", "b", "d", "e", "f"]
     assert SyncedRecord.objects.get(client=client, external_id="b").missing_since is None
 

@@ -212,7 +212,7 @@ def test_the_yaml_guide_file_applies_as_written_and_twice_changes_nothing(monkey
     assert SyncClient.objects.get(name="products").schedules.count() == 2
     assert apply_config(data).changes == []
     data["clients"][0]["colour"] = "red"
-    with pytest.raises(ConfigError, match=re.escape("clients[0] (products): unknown key(s) colour")):
+    with pytest.raises(ConfigError, match=re.escape("clients[0] (products): unknown key colour")):
         apply_config(data)
 
 

@@ -49,7 +49,7 @@ def test_rotate_keys_reencrypts_every_row_under_the_first_key(capsys: pytest.Cap
     before = {c.pk: stored_ciphertext(c) for c in (a, b)}
     with override_settings(GATEWAY_ENCRYPTION_KEYS=[NEW, OLD]):
         call_command("rotate_keys")
-    assert "re-encrypted 2 secret(s) in gateway.Connection.secret_ciphertext" in capsys.readouterr().out
+    assert "re-encrypted 2 secrets in gateway.Connection.secret_ciphertext" in capsys.readouterr().out
     with override_settings(GATEWAY_ENCRYPTION_KEYS=[NEW]):  # the old key is gone now
         assert Connection.objects.get(pk=a.pk).reveal_secret() == "alpha"
         assert Connection.objects.get(pk=b.pk).reveal_secret() == "beta"

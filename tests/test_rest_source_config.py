@@ -49,7 +49,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"pagination": "cursor", "page_param": "p"},
-        "Option(s) 'page_param' do not apply to pagination 'cursor'.",
+        "Option 'page_param' does not apply to pagination 'cursor'.",
     ),
     ({"pagination": "cursor", "cursor_path": ""}, "'cursor_path' must be a non-empty string."),
     ({"pagination": "next_url", "next_path": 7}, "'next_path' must be a non-empty string."),

@@ -213,7 +213,7 @@ def test_the_readme_rotation_procedure_keeps_connection_and_webhook_secrets_work
         )
         assert Connection.objects.get(pk=client.connection.pk).reveal_secret() == "api-token"
 
-    assert "re-encrypted 1 secret(s) in syncers.SyncClient.hook_secret_ciphertext" in out.getvalue()
+    assert "re-encrypted 1 secret in syncers.SyncClient.hook_secret_ciphertext" in out.getvalue()
     assert pushed.status_code == 202, pushed.content
 
 
@@ -402,7 +402,7 @@ def test_a_large_prune_asks_for_yes_and_dry_run_lists_what_would_go(tmp_path, ma
     assert SyncClient.objects.count() == 5
     dry = StringIO()
     call_command("sync_apply", str(file), "--prune", "--dry-run", stdout=dry)
-    assert "- client old-0 (and its 0 synced record(s), runs and schedules)" in dry.getvalue()
+    assert "- client old-0 (and its 0 synced records, runs and schedules)" in dry.getvalue()
     assert SyncClient.objects.count() == 5
     call_command("sync_apply", str(file), "--prune", "--yes", stdout=StringIO())
     assert SyncClient.objects.count() == 0

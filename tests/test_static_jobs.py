@@ -125,7 +125,7 @@ def test_each_declared_job_is_one_managed_beat_entry_applied_idempotently_and_ex
         ),
         (
             {"id": "x", "func": "tests.record_call", "trigger": "cron", "cron": "0 * * * *", "hours": 1},
-            "unknown key(s) hours",
+            "unknown key hours",
         ),
     ],
 )

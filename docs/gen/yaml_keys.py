@@ -11,7 +11,7 @@ def render() -> str:
         "# YAML keys of `sync_apply`\n",
         "Generated from `syncers/config_as_code/keys.py`; a test holds it equal to the keys the "
         "parser accepts, and any other key is refused with its place in the file, e.g. "
-        "`clients[0] (products): unknown key(s) colour`.\n",
+        "`clients[0] (products): unknown key colour`.\n",
         "The top level is a mapping with any of " + ", ".join(f"`{s}`" for s in TOP_LEVEL) + ". "
         "**Default** is what a new object gets when the key is absent; on an object that already "
         "exists an absent key leaves the value as it is (for `clients[].schedules`, "

@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from syncers.alerts.pause import Event
 from syncers.models import Notification, NotificationRoute, SyncClient, SyncRun
+from syncers.wording import listed
 
 log = logging.getLogger(__name__)
 LEVELS = ("notice", "warning", "error")
@@ -44,7 +45,7 @@ def routed(channel: str, client: SyncClient, level: str) -> list[str]:
     found = [route.resolve() for route in routes if _at_or_above(level, route.min_level)]
     missing = [r.target_env for r in routes if not r.resolve()]
     if missing:
-        log.warning("notification route variable(s) not set: %s", ", ".join(sorted(set(missing))))
+        log.warning("%s not set", listed("notification route variable", sorted(set(missing))))
     return [target for target in found if target]
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from gateway.errors import AuthError, TransientError
 from syncers.models import SyncClient, SyncRun
+from syncers.wording import counted
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ def _run_events(run: SyncRun) -> list[Event]:
         )
     if run.failed:
         events.append(
-            Event("failed_records", "warning", f"run #{run.pk} kept {run.failed} failed record(s) aside")
+            Event(
+                "failed_records",
+                "warning",
+                f"run #{run.pk} kept {counted(run.failed, 'failed record')} aside",
+            )
         )
     return events
 

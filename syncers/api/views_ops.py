@@ -30,6 +30,7 @@ from syncers.plugins import PluginError
 from syncers.plugins.operations import UnknownJob, plugin_call, plugin_job_set_enabled
 from syncers.plugins.services.scheduler import describe_jobs
 from syncers.services import failed_records_retry
+from syncers.wording import deletions_approved, deletions_rejected
 
 from .common import MAX_ID, audit, errors, load_client, refuse, valid, who
 from .errors import Conflict
@@ -122,10 +123,10 @@ class DeletionDecision(APIView):
         try:
             if self.decision == "approve":
                 applied = pending_deletion_approve(pending=pending, who=who(request))
-                text = f"Approved {len(pending.keys)} deletion(s): {applied} row(s) {pending.action}-deleted"
+                text = deletions_approved(len(pending.keys), applied, pending.action)
             else:
                 pending_deletion_reject(pending=pending, who=who(request))
-                text = f"Rejected {len(pending.keys)} deletion(s); the rows stay"
+                text = deletions_rejected(len(pending.keys))
         except ValueError as exc:
             raise Conflict(str(exc)) from None
         audit(request, target, text)

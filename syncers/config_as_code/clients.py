@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from gateway.models import Connection
 from syncers.models import SyncClient, SyncSchedule
 from syncers.registry import get_handler
+from syncers.wording import counted
 
 from .common import ConfigError, Plan, datetime_at, messages, refuse_unknown, validated
 
@@ -211,7 +212,9 @@ def prune(clients: list[SyncClient] | None, connections: dict[str, Connection] |
     else:
         for client in SyncClient.objects.exclude(pk__in=[c.pk for c in clients]):
             records = client.records.count()
-            plan.note(f"- client {client.name} (and its {records} synced record(s), runs and schedules)")
+            plan.note(
+                f"- client {client.name} (and its {counted(records, 'synced record')}, runs and schedules)"
+            )
             client.delete()
             gone += 1
     if connections is None:

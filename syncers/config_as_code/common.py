@@ -10,6 +10,8 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.dateparse import parse_datetime
 
+from syncers.wording import listed
+
 
 class ConfigError(Exception):
     """One clear line: where in the file, and what is wrong."""
@@ -36,7 +38,7 @@ def items(data: dict[str, Any], key: str, identity: str = "name") -> list[dict[s
 
 def refuse_unknown(spec: dict[str, Any], allowed: set[str], where: str) -> None:
     if unknown := sorted(set(spec) - allowed):
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise ConfigError(f"{where}: {listed('unknown key', unknown)}")
 
 
 def messages(exc: ValidationError) -> str:

@@ -33,6 +33,7 @@ from syncers.schedules.static_jobs import (
     static_job_publish,
     static_job_tasks,
 )
+from syncers.wording import listed
 
 from .common import ConfigError, Plan, datetime_at, items, refuse_unknown
 
@@ -75,7 +76,7 @@ def parse_job(spec: dict[str, Any], where: str) -> StaticJob:
         raise ConfigError(f"{where}.trigger: interval, cron or date, not {trigger!r}")
     refuse_unknown(spec, JOB_KEYS, where)
     if other := sorted(set(spec) - COMMON - TRIGGER_KEYS[trigger]):  # e.g. hours on a cron job
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(other)} for a {trigger} job")
+        raise ConfigError(f"{where}: {listed('unknown key', other)} for a {trigger} job")
     if not isinstance(func, str):
         raise ConfigError(f"{where}.func: the name of a registered job callable")
     try:

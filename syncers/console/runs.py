@@ -65,7 +65,7 @@ class ClientScopedAdmin(admin.ModelAdmin):
 
 LIVE_FIELDS = [
     *("live_status", "live_pages", "live_fetched", "live_created", "live_updated"),
-    *("live_unchanged", "live_failed", "live_error", "live_finished_at", "live_took"),
+    *("live_unchanged", "live_failed", "live_finished_at", "live_took"),
 ]
 
 
@@ -103,7 +103,9 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     search_fields = ["client__name", "error", "triggered_by"]
     date_hierarchy = "queued_at"
     # Fields that change while the run is live are drawn from its progress (live_*), so the
-    # poll that moves the bar updates them too and they never disagree with the summary.
+    # poll that moves the bar updates them too and they never disagree with the summary. The
+    # error itself is in the summary box at the top only; its kind, the wait the API asked for
+    # and the run's notes get sections of their own when they say something (get_fieldsets).
     fieldsets = [
         (
             None,
@@ -129,7 +131,6 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
                 ]
             },
         ),
-        ("Error", {"fields": ["live_error", "error_kind", "retry_after", "notes"]}),
         ("Cancel", {"fields": ["cancel_requested", "cancel_requested_by", "cancel_requested_at"]}),
     ]
     readonly_fields = ["took", "older_note", "context_note", *LIVE_FIELDS]
@@ -141,15 +142,23 @@ class SyncRunAdmin(RunViews, ClientScopedAdmin):
     live_updated = live_field("updated", "counts.updated")
     live_unchanged = live_field("unchanged", "counts.unchanged")
     live_failed = live_field("failed", "counts.failed")
-    live_error = live_field("error", "error")
     live_finished_at = live_field("finished", "finished_at")
     live_took = live_field("duration", "took")
 
     def get_fieldsets(self, request: HttpRequest, obj: SyncRun | None = None) -> list:
+        sections: list[Any] = list(self.fieldsets[:-1])
+        cancel = self.fieldsets[-1]
+        if obj is not None:
+            failure = ["error_kind"] if obj.error_kind else []
+            failure += ["retry_after"] if obj.retry_after is not None else []
+            if failure:
+                sections.append(("Error details", {"fields": failure}))
+            if obj.notes:
+                sections.append(("Notes", {"fields": ["notes"]}))
         # The cancel section folds away unless someone asked to cancel this run.
-        if obj is not None and obj.cancel_requested:
-            return self.fieldsets
-        return [*self.fieldsets[:-1], ("Cancel", {**self.fieldsets[-1][1], "classes": ["collapse"]})]
+        if obj is None or not obj.cancel_requested:
+            cancel = ("Cancel", {**cancel[1], "classes": ["collapse"]})
+        return [*sections, cancel]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # the sync log is the audit trail; deleting a running run would drop its batches

@@ -54,7 +54,7 @@ from syncers.services import (
     run_cancel_request,
     sync_run_request,
 )
-from syncers.wording import counted, named
+from syncers.wording import counted, deletions_approved, deletions_rejected, named
 
 # How long a test fetch's result page can be reloaded or gone back to.
 TEST_FETCH_KEPT_SECONDS = 3600
@@ -231,7 +231,7 @@ class ClientViews(_ClientAdmin):
             changed = client_schedules_set_enabled(client=client, enabled=enabled)
             total += changed
             if changed:
-                self.log_change(request, client, f"{verb} {changed} schedule(s)")
+                self.log_change(request, client, f"{verb} {counted(changed, 'schedule')}")
         self.message_user(
             request,
             f"{verb} {counted(total, 'schedule')} of {counted(len(clients), 'client')}; beat follows.",
@@ -258,7 +258,7 @@ class ClientViews(_ClientAdmin):
             return refused
         client = self._test_fetch_client(request, pk)
         result = client_test_fetch(client=client)
-        outcome = result.error or f"page {result.page}, {result.page_records} record(s)"
+        outcome = result.error or f"page {result.page}, {counted(result.page_records, 'record')}"
         self.log_change(request, client, f"Test fetch ({result.seconds:.1f}s): {outcome[:200]}")
         token = secrets.token_urlsafe(12)
         kept = {"result": result, "at": timezone.now(), "by": request.user.get_username()}
@@ -291,10 +291,10 @@ class ClientViews(_ClientAdmin):
         try:
             if decision == "approve":
                 applied = pending_deletion_approve(pending=pending, who=request.user.get_username())
-                text = f"Approved {counted(len(pending.keys), 'deletion')}: {counted(applied, 'row')} {pending.action}-deleted"
+                text = deletions_approved(len(pending.keys), applied, pending.action)
             elif decision == "reject":
                 pending_deletion_reject(pending=pending, who=request.user.get_username())
-                text = f"Rejected {counted(len(pending.keys), 'deletion')}; the rows stay"
+                text = deletions_rejected(len(pending.keys))
             else:
                 raise Http404("approve or reject")
         except ValueError as exc:

@@ -13,6 +13,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
 from syncers.validators import DESTINATION, provides
+from syncers.wording import listed
 
 from .shapes import SCALAR, path_conflicts, wanted
 
@@ -112,7 +113,7 @@ def parse_destination(raw: Any) -> Destination:
         raise ValidationError("a destination is a mapping with model, key and fields")
     errors: list[str] = []
     if unknown := sorted(set(raw) - KNOWN_KEYS):
-        errors.append(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
+        errors.append(f"{listed('unknown key', unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
     model = _model(raw.get("model"), errors)
     if model is None:
         raise ValidationError(errors)
@@ -188,7 +189,7 @@ def _fields(model: type[models.Model], label: str, raw: Any, errors: list[str]) 
         lookup = ""
         if isinstance(spec, Mapping):
             if unknown := sorted(set(spec) - {"path", "lookup"}):
-                errors.append(f"{where}: unknown key(s) {', '.join(unknown)}; known: lookup, path")
+                errors.append(f"{where}: {listed('unknown key', unknown)}; known: lookup, path")
             path, lookup = spec.get("path"), spec.get("lookup", "")
         else:
             path = spec

@@ -23,6 +23,7 @@ from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from syncers.models import PendingDeletion, SyncBatch, SyncClient, SyncedRecord, SyncRun
+from syncers.wording import counted
 
 from .config import Destination, parse_destination
 from .hooks import HookContext, WriteResult, get_hook
@@ -50,7 +51,8 @@ class Applied:
         if not self.refused:
             return ""
         shown = ", ".join(self.refused[:10]) + (", ..." if len(self.refused) > 10 else "")
-        return f"{len(self.refused)} row(s) could not be deleted and stay ({shown}): {self.reason}"
+        stay = "stays" if len(self.refused) == 1 else "stay"
+        return f"{counted(len(self.refused), 'row')} could not be deleted and {stay} ({shown}): {self.reason}"
 
 
 def client_destination(client: SyncClient) -> Destination | None:
@@ -79,7 +81,9 @@ def deletions_after_run(run: SyncRun) -> DeletionOutcome:
         held = PendingDeletion.objects.create(
             client=client, run=run, keys=missing, live_rows=live_rows, reason=reason, action=dest.on_missing
         )
-        log.warning("client %s: %s; %d deletion(s) wait for approval", client.name, reason, len(missing))
+        log.warning(
+            "client %s: %s; %s wait for approval", client.name, reason, counted(len(missing), "deletion")
+        )
         return DeletionOutcome(held=held)
     applied = apply_deletions(client=client, dest=dest, keys=missing, run_id=run.pk)
     return DeletionOutcome(deleted=len(applied.deleted), refused=applied.refused_text())
@@ -124,14 +128,18 @@ def seen_after(client_id: int, run_id: int, keys: list[str]) -> set[str]:
 def guard_reason(dest: Destination, *, fetched: int, live_rows: int, missing: int) -> str:
     """Why these deletions must wait for an operator; empty when they may go ahead."""
     if fetched == 0 and live_rows:
-        return f"the listing came back empty while the client has {live_rows} row(s)"
+        return f"the listing came back empty while the client has {counted(live_rows, 'row')}"
+    are = "is" if missing == 1 else "are"
     if missing > dest.max_delete_fraction * live_rows:
         return (
-            f"{missing} of {live_rows} row(s) ({missing / live_rows:.0%}) are missing from the listing, "
+            f"{missing} of {counted(live_rows, 'row')} ({missing / live_rows:.0%}) {are} missing from the listing, "
             f"over max_delete_fraction {dest.max_delete_fraction:.0%}"
         )
     if dest.max_delete_rows is not None and missing > dest.max_delete_rows:
-        return f"{missing} row(s) are missing from the listing, over max_delete_rows {dest.max_delete_rows}"
+        return (
+            f"{counted(missing, 'row')} {are} missing from the listing, "
+            f"over max_delete_rows {dest.max_delete_rows}"
+        )
     return ""
 
 
@@ -225,7 +233,7 @@ def pending_deletion_approve(*, pending: PendingDeletion, who: str) -> int:
             timezone.now(),
         )
         locked.save(update_fields=["applied", "state", "decided_by", "decided_at"])
-    log.info("%s approved %d deletion(s) of %s", who, locked.applied, client.name)
+    log.info("%s approved %s of %s", who, counted(locked.applied, "deletion"), client.name)
     return locked.applied
 
 
@@ -236,4 +244,4 @@ def pending_deletion_reject(*, pending: PendingDeletion, who: str) -> None:
     )
     if not done:
         raise ValueError("these deletions are not waiting any more")
-    log.info("%s rejected %d deletion(s) of client #%s", who, len(pending.keys), pending.client_id)
+    log.info("%s rejected %s of client #%s", who, counted(len(pending.keys), "deletion"), pending.client_id)

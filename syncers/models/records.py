@@ -3,6 +3,8 @@ from typing import Any
 
 from django.db import models
 
+from syncers.wording import counted
+
 from .clients import SyncClient
 from .runs import SyncBatch, SyncRun
 
@@ -194,4 +196,4 @@ class PendingDeletion(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.client}: {len(self.keys)} deletion(s) {self.state}"
+        return f"{self.client}: {counted(len(self.keys), 'deletion')} {self.state}"

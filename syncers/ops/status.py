@@ -9,6 +9,7 @@ from typing import Any
 from syncers.models import SyncClient, SyncRun
 from syncers.ops.health import next_fire, system_checks
 from syncers.plugins.status import plugins_status, worker_service_state
+from syncers.wording import counted
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def health_report(*, clients: list[SyncClient] | None = None) -> HealthReport:
         f"client {n} needs an operator ({'; '.join(why)})" for n, why in waiting
     ]
     if worker_service["state"] != "ok":
-        problems.append(f"{worker_service['unsent_tasks']} plugin task(s) not sent to the broker")
+        problems.append(f"{counted(worker_service['unsent_tasks'], 'plugin task')} not sent to the broker")
     return HealthReport(not problems, problems, checks, statuses, plugins_status(), worker_service)
 
 
@@ -58,7 +59,7 @@ def needs_operator(client: SyncClient) -> list[str]:
     operator's own decision."""
     reasons = []
     if held := _deletions_waiting(client):
-        reasons.append(f"{held['count']} deletion(s) waiting for approval: {held['reason']}")
+        reasons.append(f"{counted(held['count'], 'deletion')} waiting for approval: {held['reason']}")
     if client.state == SyncClient.State.AUTH:
         reasons.append(f"auth pause: {client.pause_reason}")
     elif client.state == SyncClient.State.PAUSED and client.paused_until is None:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from syncers.wording import counted, listed
+
 KEYWORDS = frozenset(
     {
         "type", "properties", "required", "additionalProperties", "default", "enum", "minimum",
@@ -47,7 +49,7 @@ def check_schema(schema: Mapping[str, Any], where: str = "schema") -> None:
         raise ValueError(f"{where}: must be an object")
     unknown = set(schema) - KEYWORDS
     if unknown:
-        raise ValueError(f"{where}: unsupported keyword(s) {', '.join(sorted(unknown))}")
+        raise ValueError(f"{where}: {listed('unsupported keyword', sorted(unknown))}")
     types = schema.get("type", [])
     for name in [types] if isinstance(types, str) else types:
         if name not in TYPES:
@@ -96,9 +98,9 @@ def _validate(schema: Mapping[str, Any], value: Any, path: str, errors: list[tup
             errors.append((path, f"must match {schema['pattern']}"))
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
-            errors.append((path, f"needs at least {schema['minItems']} item(s)"))
+            errors.append((path, f"needs at least {counted(schema['minItems'], 'item')}"))
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append((path, f"takes at most {schema['maxItems']} item(s)"))
+            errors.append((path, f"takes at most {counted(schema['maxItems'], 'item')}"))
         if isinstance(schema.get("items"), Mapping):
             value = [_validate(schema["items"], v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
     if isinstance(value, dict):

@@ -51,6 +51,8 @@ from django_celery_beat.schedulers import SCHEDULE_SYNC_MAX_INTERVAL, DatabaseSc
 from django_celery_beat.tzcrontab import TzAwareCrontab
 from django_celery_beat.utils import now as beat_now
 
+from syncers.wording import counted
+
 log = get_logger(__name__)  # celery's logger tree, as django_celery_beat.schedulers does
 
 # Columns of PeriodicTask that shape what beat sends or when. date_changed (auto_now) catches any
@@ -223,7 +225,7 @@ class SyncScheduler(DatabaseScheduler):
                 self._install(task)
         self._schedule_fps = schedule_fps
         if changed or moved:
-            log.info("beat: reloaded %d changed schedule(s) of %d", len(changed), len(rows))
+            log.info("beat: reloaded %s of %d", counted(len(changed), "changed schedule"), len(rows))
 
     def _drop(self, pk: int) -> None:
         self._fps.pop(pk, None)
@@ -373,7 +375,7 @@ class SyncScheduler(DatabaseScheduler):
                 enabled=False, total_run_count=0, last_run_at=None, date_changed=beat_now()
             )
         except (DatabaseError, InterfaceError):
-            log.exception("beat: could not disable %d sent one-off task(s); trying again", len(pks))
+            log.exception("beat: could not disable %s; trying again", counted(len(pks), "sent one-off task"))
             self._retire.extend(pks)
 
     def sync(self) -> None:
@@ -397,7 +399,9 @@ class SyncScheduler(DatabaseScheduler):
                             last_run_at=at, total_run_count=F("total_run_count") + runs
                         )
         except (DatabaseError, InterfaceError):
-            log.exception("beat: could not write run bookkeeping of %d task(s); trying again", len(pending))
+            log.exception(
+                "beat: could not write run bookkeeping of %s; trying again", counted(len(pending), "task")
+            )
             for pk, (at, runs) in pending.items():
                 newer_at, newer_runs = self._pending.get(pk, (at, 0))
                 self._pending[pk] = (newer_at, runs + newer_runs)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from syncers.models import SyncSchedule
+from syncers.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def _count(schedule: SyncSchedule, now: datetime) -> bool:
     if schedule.max_runs is None:
         return True
     if schedule.runs_fired >= schedule.max_runs or not schedule.enabled:
-        log.warning("schedule %s: its %s run(s) are used up; not run", schedule.pk, schedule.max_runs)
+        log.warning(
+            "schedule %s: its %s used up; not run", schedule.pk, counted(schedule.max_runs or 0, "run")
+        )
         return False
     half = timedelta(**{schedule.period: schedule.every or 0}) / 2
     if schedule.last_fired_at is not None and now - schedule.last_fired_at < half:

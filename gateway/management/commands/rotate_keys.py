@@ -23,7 +23,8 @@ class Command(BaseCommand):
         for model, field in encrypted_fields():
             rotated = _rotate_field(model, field, failed)
             self.stdout.write(
-                f"re-encrypted {rotated} secret(s) in {model._meta.label}.{field} with the first key"
+                f"re-encrypted {rotated} secret{'' if rotated == 1 else 's'} in {model._meta.label}.{field} "
+                "with the first key"
             )
         if failed:
             raise CommandError(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from gateway.services import connection_pause
 from syncers.management.cli import connection_arg, parse_duration, record_action
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -34,5 +35,6 @@ class Command(BaseCommand):
         record_action(target, f"Paused{ends}: {reason.strip()}", by=by)
         clients = target.sync_clients.count()
         self.stdout.write(
-            f"paused {target.name}{ends or ' until resumed'}: {reason.strip()} ({clients} client(s) affected)"
+            f"paused {target.name}{ends or ' until resumed'}: {reason.strip()} "
+            f"({counted(clients, 'client')} affected)"
         )

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from syncers.config_as_code import ConfigError, apply_config, load_file
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -39,4 +40,6 @@ class Command(BaseCommand):
         for line in plan.changes:
             self.stdout.write(line)
         verb = "would change" if dry_run else "changed"
-        self.stdout.write(f"{verb} {len(plan.changes)} thing(s)" if plan.changes else "nothing to change")
+        self.stdout.write(
+            f"{verb} {counted(len(plan.changes), 'thing')}" if plan.changes else "nothing to change"
+        )

@@ -13,6 +13,7 @@ from syncers.destinations.deletions import (
     pending_deletion_reject,
 )
 from syncers.management.cli import client_arg, record_action
+from syncers.wording import counted, deletions_approved, deletions_rejected
 
 
 class Command(BaseCommand):
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         if list:
             run = f"run #{waiting.run_id}" if waiting.run_id else "a run"
             self.stdout.write(
-                f"{target.name}: {len(waiting.keys)} deletion(s) ({waiting.action}) waiting since "
+                f"{target.name}: {counted(len(waiting.keys), 'deletion')} ({waiting.action}) waiting since "
                 f"{waiting.created_at:%Y-%m-%d %H:%M:%S %Z}, held by {run}: {waiting.reason}"
             )
             for key in waiting.keys:
@@ -48,12 +49,10 @@ class Command(BaseCommand):
         try:
             if approve:
                 applied = pending_deletion_approve(pending=waiting, who=by)
-                message = (
-                    f"Approved {len(waiting.keys)} deletion(s); {applied} row(s) {waiting.action}-deleted"
-                )
+                message = deletions_approved(len(waiting.keys), applied, waiting.action)
             else:
                 pending_deletion_reject(pending=waiting, who=by)
-                message = f"Rejected {len(waiting.keys)} deletion(s); the rows stay"
+                message = deletions_rejected(len(waiting.keys))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         record_action(target, message, by=by)

@@ -9,6 +9,7 @@ from django.utils.text import Truncator
 
 from syncers.management.cli import client_arg, dumps
 from syncers.selectors import client_failed_count, client_failed_records
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(dumps({"client": target.name, "total": total, "failed": rows}))
             return
-        self.stdout.write(f"{target.name}: {total} failed record(s)")
+        self.stdout.write(f"{target.name}: {counted(total, 'failed record')}")
         for r in rows:
             external_id = r["external_id"] or "(no id)"
             reason = Truncator(" ".join(r["reason"].split())).chars(100)

@@ -12,6 +12,7 @@ from syncers.management.cli import client_arg, dumps, exit_code, record_action
 from syncers.models import FailedRecord, SyncClient
 from syncers.selectors import run_summary, run_wait_final
 from syncers.services import failed_records_retry
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -83,7 +84,7 @@ class Command(BaseCommand):
             "superseded": outcome.superseded,
             "run": run.pk if run else None,
         }
-        text = f"{target.name}: {outcome.staged} failed record(s) re-staged" + (
+        text = f"{target.name}: {counted(outcome.staged, 'failed record')} re-staged" + (
             f" in run #{run.pk}" if run else ""
         )
         if outcome.superseded:

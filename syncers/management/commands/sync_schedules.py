@@ -11,6 +11,7 @@ from syncers.management.cli import client_arg, dumps, record_action
 from syncers.run_context import describe_extras
 from syncers.selectors import client_schedules
 from syncers.services import client_schedules_set_enabled
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -32,7 +33,9 @@ class Command(BaseCommand):
         if enable or disable:
             changed = client_schedules_set_enabled(client=target, enabled=enable)
             if changed:
-                record_action(target, f"{'Enabled' if enable else 'Disabled'} {changed} schedule(s)", by=by)
+                record_action(
+                    target, f"{'Enabled' if enable else 'Disabled'} {counted(changed, 'schedule')}", by=by
+                )
         rows = client_schedules(client=target)
         if json:
             report: dict[str, Any] = {"client": target.name, "schedules": rows}
@@ -42,7 +45,7 @@ class Command(BaseCommand):
             return
         if changed is not None:
             verb = "enabled" if enable else "disabled"
-            self.stdout.write(f"{verb} {changed} schedule(s) of {target.name}; beat follows")
+            self.stdout.write(f"{verb} {counted(changed, 'schedule')} of {target.name}; beat follows")
         if not rows:
             self.stdout.write(f"{target.name} has no schedule")
         for s in rows:

@@ -14,6 +14,7 @@ from django.db import DatabaseError
 from syncers.models import SyncClient
 from syncers.ops.status import health_report
 from syncers.selectors import client_get
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -73,7 +74,9 @@ class Command(BaseCommand):
     def _print_plugins(self, plugins: list[dict[str, Any]], worker_service: dict[str, Any]) -> None:
         for p in plugins:
             state = "enabled" if p["enabled"] else "disabled"
-            waiting = f", {p['requested']} permission(s) awaiting a decision" if p["requested"] else ""
+            waiting = (
+                f", {counted(p['requested'], 'permission')} awaiting a decision" if p["requested"] else ""
+            )
             error = f", last error: {p['last_error']}" if p["last_error"] else ""
             self.stdout.write(
                 f"\nplugin {p['plugin']} {p['version']}: {state}, {p['granted']} granted{waiting}{error}"

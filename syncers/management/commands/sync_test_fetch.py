@@ -11,6 +11,7 @@ from django.utils.text import Truncator
 
 from syncers.management.cli import client_arg, dumps, record_action
 from syncers.services import FetchPreview, client_test_fetch
+from syncers.wording import counted
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1")
         target = client_arg(client)
         result = client_test_fetch(client=target, limit=limit)
-        outcome = result.error or f"page {result.page}, {result.page_records} record(s)"
+        outcome = result.error or f"page {result.page}, {counted(result.page_records, 'record')}"
         record_action(target, f"Test fetch ({result.seconds:.1f}s): {outcome[:200]}", by=by)
         unusable = sum(1 for r in result.records if r.external_id is None)
         if json:
@@ -53,7 +54,8 @@ class Command(BaseCommand):
             raise CommandError(f"test fetch of {target.name} failed: {result.error}")
         if unusable:
             raise CommandError(
-                f"{unusable} of the {len(result.records)} record(s) shown have no usable id "
+                f"{unusable} of the {counted(len(result.records), 'record')} shown "
+                f"{'has' if unusable == 1 else 'have'} no usable id "
                 "(a run would keep them as failed records)",
                 returncode=2,
             )
@@ -64,7 +66,8 @@ class Command(BaseCommand):
             return
         last = " (the last page)" if result.is_last else ""
         self.stdout.write(
-            f"{name}: page {result.page}, {result.page_records} record(s) in {result.seconds:.2f}s{last}; "
+            f"{name}: page {result.page}, {counted(result.page_records, 'record')} "
+            f"in {result.seconds:.2f}s{last}; "
             f"showing {len(result.records)} as a run would map them; nothing was stored"
         )
         for r in result.records:

@@ -14,6 +14,7 @@ from django.db.models import F
 from syncers.plugins.errors import PluginError
 from syncers.plugins.grants import require
 from syncers.plugins.registry import table_model
+from syncers.wording import listed
 
 
 class DbService:
@@ -54,7 +55,7 @@ class Table:
     def _values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(values) - set(self._columns)
         if unknown:
-            raise PluginError(f"{self.name}: no column(s) {', '.join(sorted(unknown))}")
+            raise PluginError(f"{self.name}: {listed('no column', sorted(unknown))}")
         return dict(values)
 
     def _manager(self) -> models.Manager[Any]:
