@@ -14,7 +14,7 @@ from syncers.alerts.notify import notify
 from syncers.alerts.pause import Event, record_run_outcome
 from syncers.destinations.deletions import deletions_after_run
 from syncers.models import SyncBatch, SyncRun
-from syncers.wording import older_copies_text
+from syncers.wording import counted, older_copies_text
 
 from .fence import FenceLost, check_fence
 from .lease import client_lease_name, leases
@@ -127,6 +127,7 @@ def _deletions(run: SyncRun) -> str | None:
     if outcome.held is None:
         return None
     held = outcome.held
-    text = f"{held.reason}: {len(held.keys)} deletion(s) wait for approval (sync_deletions {run.client.name} --list)"
+    waiting = counted(len(held.keys), "deletion") + (" waits" if len(held.keys) == 1 else " wait")
+    text = f"{held.reason}: {waiting} for approval (sync_deletions {run.client.name} --list)"
     run.status, run.error = SyncRun.Status.PARTIAL, text
     return text

@@ -21,6 +21,7 @@ from syncers.logcontext import log_context, set_log_field
 from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.registry import FetchContext, Page, get_handler
 from syncers.run_context import config_with_params
+from syncers.wording import counted
 
 from .chunk import dispatch_batches
 from .fence import FenceLost, take_fence
@@ -188,7 +189,7 @@ def _fetch(run: SyncRun, heartbeat: Heartbeat, *, max_pages: int | None, on_page
         finish_fetch(
             run=run, next_checkpoint=handler.checkpoint_after_listing(last, config), complete=complete
         )
-        log.info("fetched %d page(s); loading continues in batches", staged)
+        log.info("fetched %s; loading continues in batches", counted(staged, "page"))
     except Cancelled:
         _cancel(run)
     except (FenceLost, LeaseLost) as exc:
