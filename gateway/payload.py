@@ -14,6 +14,7 @@ from http.client import IncompleteRead as HttpIncompleteRead
 from itertools import chain
 from typing import Any
 
+import orjson
 from urllib3.exceptions import IncompleteRead, ProtocolError, ReadTimeoutError
 
 from .errors import GatewayError, PayloadError, TransientError
@@ -119,6 +120,11 @@ def parse_json(body: bytes, content_type: str, url: str) -> Any:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("text/html", "application/xhtml+xml"):
         raise PayloadError(f"answer is HTML ({media}), not JSON: an error page?", url=url)
+    value = _parsed_fast(body)
+    if value is not _SLOW:
+        if too_deep(value):
+            raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", url=url)
+        return value
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -136,6 +142,27 @@ def parse_json(body: bytes, content_type: str, url: str) -> Any:
     if too_deep(value):
         raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", url=url)
     return value
+
+
+# Every byte to a space but digits to "0": a run of 19 zeros marks a number (or a digit run in a
+# string) orjson might read otherwise than json.loads (integers beyond 64 bits become floats).
+_DIGIT_RUNS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
+_SLOW = object()
+
+
+def _parsed_fast(body: bytes) -> Any:
+    """orjson's value for `body` where it is exactly json.loads's (about three times as fast on
+    a page of records), else _SLOW: json.loads then decides, with its own errors. orjson refuses
+    what json.loads refuses (and lone surrogates, NaN, 1e400, a BOM, invalid UTF-8: json.loads
+    then speaks); it reads integers of up to 18 digits as json.loads does, so a body with a
+    longer run of digits anywhere goes the slow way."""
+    if _LONG_DIGIT_RUN in body.translate(_DIGIT_RUNS):
+        return _SLOW
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _SLOW
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:

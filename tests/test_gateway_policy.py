@@ -3,12 +3,15 @@ answer ends in the right classified error, quickly, and retries follow the rules
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from email.utils import formatdate
 
 import pytest
 from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakeapi.control import FakeApi
 from gateway.errors import BlockedAddress, PayloadError, PermanentError, TransientError
@@ -106,6 +109,31 @@ def test_nesting_depth_counts_containers_only(body: str, fine: bool) -> None:
     else:
         with pytest.raises(PayloadError, match="nested deeper than 200 levels"):
             parse_json(body.encode(), "application/json", "http://api.test/")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES, st.booleans())
+def test_a_body_parses_to_exactly_what_json_loads_gives(value: object, ascii_only: bool) -> None:
+    """parse_json reads most bodies with orjson (speed) and must give json.loads's value, types
+    included: integers beyond 64 bits stay integers, -0.0 stays a float, text stays text."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    parsed = parse_json(body, "application/json", "http://api.test/")
+    assert repr(parsed) == repr(json.loads(body))
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"id": 18446744073709551616}', b"[-9223372036854775809]", b'{"n": 12345678901234567890123}']
+)
+def test_integers_beyond_64_bits_stay_exact(body: bytes) -> None:
+    assert repr(parse_json(body, "application/json", "http://api.test/")) == repr(json.loads(body))
 
 
 def test_payload_errors_are_not_retried(api: FakeApi) -> None:
