@@ -300,6 +300,6 @@ def test_apply_checks_the_config_against_the_handlers_options(setup_file: Path) 
     )
 
     with pytest.raises(
-        CommandError, match=r"config: Option\(s\) 'cursor_param' do not apply to pagination 'page'"
+        CommandError, match=r"config: Option 'cursor_param' does not apply to pagination 'page'"
     ):
         apply(str(setup_file))
