@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -69,7 +70,12 @@ def fails(*args: str) -> CommandError:
 
 def history(obj: object) -> list[tuple[str, str]]:
     """(user, message) of the admin log entries about obj, oldest first."""
-    entries = LogEntry.objects.filter(object_id=str(obj.pk)).order_by("pk").select_related("user")
+    kind = ContentType.objects.get_for_model(obj)
+    entries = (
+        LogEntry.objects.filter(content_type=kind, object_id=str(obj.pk))
+        .order_by("pk")
+        .select_related("user")
+    )
     return [(e.user.get_username(), e.change_message) for e in entries]
 
 
