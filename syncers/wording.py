@@ -96,3 +96,9 @@ def listed(noun: str, names: Iterable[str], plural: str | None = None) -> str:
     → "unknown key colour"; two names → "unknown keys colour, size"."""
     names = list(names)
     return f"{noun if len(names) == 1 else plural or noun + 's'} {', '.join(names)}"
+
+
+def deletions_waiting_text(count: int) -> str:
+    """ "1 deletion waiting for approval" / "2 deletions waiting for approval": the run's text,
+    the guard's log line and sync_status say it alike."""
+    return f"{counted(count, 'deletion')} waiting for approval"

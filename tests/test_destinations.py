@@ -287,12 +287,12 @@ def test_an_empty_listing_deletes_nothing_and_waits_for_approval_of_exactly_the_
     run = run_now(client)
 
     assert run.status == SyncRun.Status.PARTIAL and run.deleted == 0
-    assert "empty" in run.error and "wait for approval" in run.error
+    assert "empty" in run.error and "deletions waiting for approval" in run.error
     assert Product.objects.count() == 250
     waiting = deletions_waiting(client)
     assert waiting is not None and len(waiting.keys) == 250 and waiting.run_id == run.pk
     told = Notification.objects.get(client=client, event="deletions_waiting")
-    assert told.recipient == "shop-team@example.com" and "wait for approval" in told.body
+    assert told.recipient == "shop-team@example.com" and "deletions waiting for approval" in told.body
 
     # Between the hold and the approval a product appears at the source and locally; the
     # approval applies the keys shown, not a recomputation.

@@ -23,7 +23,7 @@ from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from syncers.models import PendingDeletion, SyncBatch, SyncClient, SyncedRecord, SyncRun
-from syncers.wording import counted
+from syncers.wording import counted, deletions_waiting_text
 
 from .config import Destination, parse_destination
 from .hooks import HookContext, WriteResult, get_hook
@@ -81,9 +81,7 @@ def deletions_after_run(run: SyncRun) -> DeletionOutcome:
         held = PendingDeletion.objects.create(
             client=client, run=run, keys=missing, live_rows=live_rows, reason=reason, action=dest.on_missing
         )
-        log.warning(
-            "client %s: %s; %s wait for approval", client.name, reason, counted(len(missing), "deletion")
-        )
+        log.warning("client %s: %s; %s", client.name, reason, deletions_waiting_text(len(missing)))
         return DeletionOutcome(held=held)
     applied = apply_deletions(client=client, dest=dest, keys=missing, run_id=run.pk)
     return DeletionOutcome(deleted=len(applied.deleted), refused=applied.refused_text())

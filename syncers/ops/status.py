@@ -9,7 +9,7 @@ from typing import Any
 from syncers.models import SyncClient, SyncRun
 from syncers.ops.health import next_fire, system_checks
 from syncers.plugins.status import plugins_status, worker_service_state
-from syncers.wording import counted
+from syncers.wording import counted, deletions_waiting_text
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def needs_operator(client: SyncClient) -> list[str]:
     operator's own decision."""
     reasons = []
     if held := _deletions_waiting(client):
-        reasons.append(f"{counted(held['count'], 'deletion')} waiting for approval: {held['reason']}")
+        reasons.append(f"{deletions_waiting_text(held['count'])}: {held['reason']}")
     if client.state == SyncClient.State.AUTH:
         reasons.append(f"auth pause: {client.pause_reason}")
     elif client.state == SyncClient.State.PAUSED and client.paused_until is None:

@@ -14,7 +14,7 @@ from syncers.alerts.notify import notify
 from syncers.alerts.pause import Event, record_run_outcome
 from syncers.destinations.deletions import deletions_after_run
 from syncers.models import SyncBatch, SyncRun
-from syncers.wording import counted, older_copies_text
+from syncers.wording import deletions_waiting_text, older_copies_text
 
 from .fence import FenceLost, check_fence
 from .lease import client_lease_name, leases
@@ -127,7 +127,8 @@ def _deletions(run: SyncRun) -> str | None:
     if outcome.held is None:
         return None
     held = outcome.held
-    waiting = counted(len(held.keys), "deletion") + (" waits" if len(held.keys) == 1 else " wait")
-    text = f"{held.reason}: {waiting} for approval (sync_deletions {run.client.name} --list)"
+    text = (
+        f"{held.reason}: {deletions_waiting_text(len(held.keys))} (sync_deletions {run.client.name} --list)"
+    )
     run.status, run.error = SyncRun.Status.PARTIAL, text
     return text
