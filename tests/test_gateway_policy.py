@@ -129,6 +129,28 @@ def test_a_body_parses_to_exactly_what_json_loads_gives(value: object, ascii_onl
     assert repr(parsed) == repr(json.loads(body))
 
 
+BRACKETY_TEXT = st.text(alphabet='[]{}"\\ax\u00e9', max_size=6)
+NESTED = st.recursive(
+    st.none() | st.integers() | BRACKETY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(BRACKETY_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(NESTED, st.integers(min_value=0, max_value=6), st.booleans(), st.booleans())
+def test_the_depth_read_from_a_bodys_shape_is_the_parsed_values_depth(
+    value: object, limit: int, ascii_only: bool, spaced: bool
+) -> None:
+    """The nesting check reads the body's bytes where it can (speed); strings holding
+    brackets, quotes or escapes must not fool it, at any limit."""
+    from gateway.payload import _SHAPE, _nests_within, too_deep
+
+    separators = (", ", ": ") if spaced else (",", ":")
+    body = json.dumps(value, ensure_ascii=ascii_only, separators=separators).encode()
+    assert _nests_within(body.translate(_SHAPE), value, limit) is (not too_deep(value, limit))
+
+
 @pytest.mark.parametrize(
     "body", [b'{"id": 18446744073709551616}', b"[-9223372036854775809]", b'{"n": 12345678901234567890123}']
 )
