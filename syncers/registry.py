@@ -101,6 +101,8 @@ class SyncHandler:
             value = record.get(id_field) if isinstance(record, dict) else None
             if type(value) is str:
                 append(value or None)
+            elif type(value) is int:  # not bool (a subclass)
+                append(str(value))
             elif value is None or isinstance(value, (dict, list, bool)) or value == "":
                 append(None)
             else:

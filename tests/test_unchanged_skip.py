@@ -183,7 +183,7 @@ def test_a_handlers_keys_for_a_page_are_its_external_id_of_each_record() -> None
         pass
 
     records = [
-        {"id": 1}, {"id": "a"}, {"id": ""}, {"id": None}, {}, {"id": True}, {"id": [1]}, {"id": {"a": 1}},
+        {"id": 1}, {"id": 0}, {"id": -7}, {"id": "a"}, {"id": ""}, {"id": None}, {}, {"id": True}, {"id": [1]}, {"id": {"a": 1}},
         {"id": 1.5}, {"id": 2**70}, {"id": Text("")}, {"id": Text("t")}, "not a dict", None, {"sku": "x"},
     ]  # fmt: skip
     handler = get_handler("rest")

@@ -198,9 +198,13 @@ class UnchangedFilter:
         self, records: list[Any], keys: list[str | None], ledger: dict[str, tuple[str, Any]]
     ) -> set[str]:
         """The keys among `ledger`'s whose record on the page hashes as the stored one."""
+        if self.dest is None:  # keys are strings or None, which no ledger holds
+            return {
+                k
+                for r, k in zip(records, keys, strict=True)
+                if k in ledger and record_digest(r) == ledger[k][0]
+            }
         found = [(r, k) for r, k in zip(records, keys, strict=True) if k is not None and k in ledger]
-        if self.dest is None:
-            return {k for r, k in found if record_digest(r) == ledger[k][0]}
         from syncers.destinations.load import mapped_row, row_digest, row_paths
 
         # As keyed_items keys and hashes them: `found` holds keyable records, one per key.
