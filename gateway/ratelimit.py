@@ -65,7 +65,8 @@ class DatabaseLimiter:
             f"UPDATE gateway_ratebucket SET tat = {slot} "
             f"WHERE name = %s AND {slot} - %s - %s <= %s RETURNING tat"
         )
-        for _ in range(2):
+        wait = 0.0
+        for _ in range(4):
             now = time.time()
             with db.cursor() as cur:
                 cur.execute(sql, [now, interval, key, now, interval, burst * interval, now, max_wait])
@@ -74,13 +75,18 @@ class DatabaseLimiter:
                     return True, max(0.0, row[0] - burst * interval - now)
                 cur.execute("SELECT tat FROM gateway_ratebucket WHERE name = %s", [key])
                 current = cur.fetchone()
-                if current is not None:
-                    return False, max(current[0], now) + interval - burst * interval - now
-                cur.execute(
-                    "INSERT INTO gateway_ratebucket (name, tat) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
-                    [key],
-                )
-        raise RuntimeError("rate bucket row vanished twice")  # only if deleted concurrently
+                if current is None:
+                    cur.execute(
+                        "INSERT INTO gateway_ratebucket (name, tat) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
+                        [key],
+                    )
+                    continue
+                wait = max(current[0], now) + interval - burst * interval - now
+                if wait > max_wait:
+                    return False, wait
+                # Within reach after all: another process created the row between the UPDATE
+                # and the SELECT (the UPDATE found none). Reserve again rather than refuse.
+        return False, max(wait, 0.0)  # lost every round to other processes: a transient refusal
 
 
 @cache

@@ -119,3 +119,29 @@ def test_a_wait_beyond_the_cap_raises_with_retry_after_instead_of_sleeping(api: 
     assert err.value.retry_after is not None and 9 <= err.value.retry_after <= 10
     assert not err.value.retryable and sleeps == []
     assert len(arrivals(api)) == 1
+
+
+@pytest.mark.django_db
+def test_a_bucket_another_process_creates_between_two_statements_still_grants_the_slot() -> None:
+    """The database limiter's first request for a connection finds no bucket row; when another
+    process creates it between that UPDATE and the SELECT after it, the free slot is taken,
+    not refused as if it were beyond the cap (CI saw "the next free slot is 0.0s away")."""
+    from django.db import connection
+
+    from gateway.ratelimit import DatabaseLimiter
+
+    key = "connection:race"
+    created: list[bool] = []
+
+    def other_process_creates_the_row(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("UPDATE gateway_ratebucket") and not created:
+            created.append(True)
+            with connection.cursor() as other:
+                other.execute("INSERT INTO gateway_ratebucket (name, tat) VALUES (%s, 0)", [key])
+        return result
+
+    with connection.execute_wrapper(other_process_creates_the_row):
+        reserved, wait = DatabaseLimiter().reserve(key, interval=0.05, burst=1, max_wait=5.0)
+
+    assert created and reserved and wait == 0.0
