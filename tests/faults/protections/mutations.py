@@ -108,6 +108,12 @@ ADOPTION_SENDS = Edit(
     f"        pass{OFF}\n",
 )
 FENCE_CHECK = Edit(FENCE, "    if row is None or row[0] != fence:\n", f"    if row is None:{OFF}\n")
+# The page's one statement (stage._STAGE) checks the fence in SQL.
+FENCE_CHECK_STAGE = Edit(
+    "syncers/pipeline/stage.py",
+    "    SELECT 1 FROM f WHERE fence = %(fence)s AND NOT cancel\n",
+    "    SELECT 1 FROM f WHERE NOT cancel  -- PROTECTION OFF\n",
+)
 HEARTBEAT = Edit(
     LEASE_PY,
     "                    if leases().renew(self.name, self.token, self.ttl):\n",
@@ -254,9 +260,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     # Fault 7: a holder that wakes up after losing its lease cannot write.
     Mutation(
         "fence",
-        "fence.check_fence refuses a write whose fence number is no longer the client's",
+        "fence.check_fence (and, for a page, the fence test in stage._STAGE) refuses a write "
+        "whose fence number is no longer the client's",
         fails=(PAUSED_FORGOTTEN,),
-        edits=(FENCE_CHECK,),
+        edits=(FENCE_CHECK, FENCE_CHECK_STAGE),
         passes=(PAUSED_HONEST,),
         note="With an honest lease store the woken run is also stopped by its heartbeat "
         "(see heartbeat+fence).",
@@ -273,7 +280,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "heartbeat+fence",
         "both checks that stop a woken holder: its heartbeat (lease lost) and the fence",
         fails=(PAUSED_HONEST,),
-        edits=(HEARTBEAT, FENCE_CHECK),
+        edits=(HEARTBEAT, FENCE_CHECK, FENCE_CHECK_STAGE),
         note="Defended twice: fails only with both off (--probes runs each alone).",
     ),
     Mutation(
@@ -317,9 +324,9 @@ MUTATIONS: tuple[Mutation, ...] = (
         edits=(
             Edit(
                 "syncers/pipeline/stage.py",
-                "    with fenced(run.client_id, run.fence, run_id=",
+                "    staging = _Staging(run, page, split, batch_size, room, open_batch)\n",
                 f"    save_checkpoint(run.client_id, page.checkpoint){OFF}\n"
-                "    with fenced(run.client_id, run.fence, run_id=",
+                "    staging = _Staging(run, page, split, batch_size, room, open_batch)\n",
             ),
             Edit(  # PostgreSQL: the page's one statement leaves the checkpoint alone
                 "syncers/pipeline/stage.py",
@@ -328,8 +335,8 @@ MUTATIONS: tuple[Mutation, ...] = (
             ),
             Edit(  # elsewhere
                 "syncers/pipeline/stage.py",
-                "        save_checkpoint(run.client_id, page.checkpoint)\n        listed = ",
-                "        listed = ",
+                "    save_checkpoint(run.client_id, page.checkpoint)\n    listed = ",
+                "    listed = ",
             ),
         ),
     ),
