@@ -7,7 +7,7 @@ a screenshot of each page is kept as an artefact."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -28,6 +28,7 @@ LONG_ERROR = (
     "PayloadError: https://api.example.com/v2/products?cursor=" + "eyJwYWdlIjozM30" * 40 + " answered 422: "
 ) * 3
 LONG_NAME = "warehouse-" + "inventory-" * 8 + "eu-central"  # a 100-character slug
+WIDEST_TIME = datetime(2026, 9, 30, 12, 58, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -72,6 +73,8 @@ def long_data() -> dict[str, int]:
         ),
         external_id=LONG_ID[::-1], record_key=LONG_ID[::-1], reason=LONG_ERROR, payload="{}",
     )  # fmt: skip
+    # The widest time Django prints ("Sept. 30, 2026, 12:58 p.m."), whatever the hour of the test.
+    FailedRecord.objects.update(created_at=WIDEST_TIME, last_seen_at=WIDEST_TIME)
     SyncedRecord.objects.create(
         client=client,
         external_id=LONG_ID,
