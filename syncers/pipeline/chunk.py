@@ -86,7 +86,8 @@ def build_batches(
     ]
 
 
-_BATCH_COLUMNS = (
+# A staged batch's columns as insert_batches (and stage._STAGE) write them.
+BATCH_COLUMNS = (
     *("client_id", "run_id", "fence", "page", "size", "payload"),
     *("state", "attempts", "dispatched_at", "created", "updated", "unchanged", "failed"),
 )
@@ -97,9 +98,9 @@ def insert_batches(batches: list[SyncBatch]) -> list[int]:
     parameters (see syncers.store.cursor) instead of being quoted into the SQL text."""
     if connection.vendor != "postgresql":
         return [b.pk for b in SyncBatch.objects.bulk_create(batches)]
-    row = "(" + ", ".join(["%s"] * len(_BATCH_COLUMNS)) + ")"
-    sql = f"INSERT INTO syncers_syncbatch ({', '.join(_BATCH_COLUMNS)}) VALUES {', '.join([row] * len(batches))} RETURNING id"
-    params = [getattr(b, column) for b in batches for column in _BATCH_COLUMNS]
+    row = "(" + ", ".join(["%s"] * len(BATCH_COLUMNS)) + ")"
+    sql = f"INSERT INTO syncers_syncbatch ({', '.join(BATCH_COLUMNS)}) VALUES {', '.join([row] * len(batches))} RETURNING id"
+    params = [getattr(b, column) for b in batches for column in BATCH_COLUMNS]
     with server_cursor() as cur, connection.wrap_database_errors:
         cur.execute(sql, params)
         return [r[0] for r in cur.fetchall()]

@@ -16,7 +16,7 @@ from syncers.models import SyncBatch, SyncClient, SyncRun
 from syncers.registry import Page
 from syncers.store.cursor import server_cursor
 
-from .chunk import build_batches, compact, dispatch_batches, insert_batches
+from .chunk import BATCH_COLUMNS, build_batches, compact, dispatch_batches, insert_batches
 from .fence import FenceLost, check_fence, fenced
 from .unchanged import Lookup, Split, UnchangedFilter
 
@@ -160,8 +160,8 @@ WITH f AS (
 ), joined AS (
     {joined}
 ), staged AS (
-    INSERT INTO syncers_syncbatch (client_id, run_id, fence, page, size, payload, state, attempts,
-                                   dispatched_at, created, updated, unchanged, failed)
+    -- As chunk.insert_batches writes build_batches' rows.
+    INSERT INTO syncers_syncbatch ({columns})
     SELECT %(client)s, %(run)s, %(fence)s, %(page)s, b.size, b.payload, 'pending', 1,
            %(now)s, 0, 0, 0, 0
     FROM ok, ({batches}) AS b(size, payload, ord)
@@ -191,6 +191,7 @@ def _stage_sql(*, cancel: bool, join: bool, batches: int) -> str:
     parameter, quoting every payload's JSON for the array took longer than the page's parse)."""
     rows = [f"(%(size{i})s::integer, %(payload{i})s::text, {i})" for i in range(batches)]
     return _STAGE.format(
+        columns=", ".join(BATCH_COLUMNS),
         cancel="(SELECT cancel_requested FROM syncers_syncrun WHERE id = %(run)s)" if cancel else "false",
         joined=_JOIN if join else "SELECT NULL::bigint AS id WHERE false",
         batches=f"VALUES {', '.join(rows)}" if rows else "SELECT NULL::integer, NULL::text, 0 WHERE false",
@@ -204,13 +205,11 @@ def _stage_in_one_statement(staging: _Staging, cancel_run: int | None) -> list[i
     lock again (measured: see the commit). Returns the batch ids to send after the commit."""
     run, page, split = staging.run, staging.page, staging.split
     join = staging.joins()
-    batches = [] if join else staging.batches()
-    if join:  # should the join fail, the records become a batch of their own
-        payloads, sizes = ["[" + ",".join(map(compact, split.stage)) + "]"], [len(split.stage)]
-    else:
-        payloads, sizes = [b.payload for b in batches], [b.size for b in batches]
-    params: dict[str, Any] = {f"payload{i}": payload for i, payload in enumerate(payloads)}
-    params |= {f"size{i}": size for i, size in enumerate(sizes)}
+    # Joining records fit one batch (the join's room is at most the batch size): its payload
+    # is what joins, and what is inserted should the join be refused.
+    batches = staging.batches()
+    params: dict[str, Any] = {f"payload{i}": b.payload for i, b in enumerate(batches)}
+    params |= {f"size{i}": b.size for i, b in enumerate(batches)}
     params |= {
         "client": run.client_id,
         "run": run.pk,
@@ -226,18 +225,14 @@ def _stage_in_one_statement(staging: _Staging, cancel_run: int | None) -> list[i
         "checkpoint": None if page.checkpoint is None else json.dumps(page.checkpoint),
     }
     with server_cursor() as cur, connection.wrap_database_errors:
-        cur.execute(_stage_sql(cancel=cancel_run is not None, join=join, batches=len(payloads)), params)
+        cur.execute(_stage_sql(cancel=cancel_run is not None, join=join, batches=len(batches)), params)
         row = cur.fetchone()
     if row is None:  # nothing was written: say why
         if check_fence(run.client_id, run.fence, run_id=cancel_run):
             raise Cancelled
         raise FenceLost(f"client {run.client_id}: page {page.number} not staged (fence or cancel changed)")
     joined_id, ids = row
-    if joined_id is not None:
-        return staging.joined()
-    if join:
-        batches = staging.batches()
-    return staging.inserted(batches, ids)
+    return staging.joined() if joined_id is not None else staging.inserted(batches, ids)
 
 
 def send_open(open_batch: OpenBatch) -> None:
